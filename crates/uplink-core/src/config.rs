@@ -1,0 +1,184 @@
+//! Tunables of the connection core, with the seed's defaults and their validation.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// Everything the core needs to know to keep one connection healthy.
+///
+/// All durations must be positive; [`Config::validate`] says exactly which field is
+/// wrong, before anything connects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// How often an application-level `{"type":"ping"}` is sent while connected.
+    /// Each ping/pong round trip is also a latency sample. Seed: 30 s.
+    pub heartbeat_interval: Duration,
+    /// How long to wait for the pong after each ping before the link is declared dead.
+    /// A half-open connection is therefore detected within `heartbeat_interval + pong_timeout`.
+    pub pong_timeout: Duration,
+    /// Inbound-silence watchdog: any inbound frame proves liveness; none for this long
+    /// drops the link. Defaults to two heartbeat intervals, the seed's "60 s = two
+    /// missed heartbeats", which is its upper bound.
+    pub idle_timeout: Duration,
+    /// How long a dial (TCP + TLS + WebSocket handshake) may take.
+    pub connect_timeout: Duration,
+    /// First reconnect delay; attempt `n` waits `base * 2^(n-1)` before jitter.
+    pub reconnect_base_delay: Duration,
+    /// Upper bound of any reconnect delay.
+    pub reconnect_max_delay: Duration,
+    /// Consecutive failed attempts after which the core gives up and enters `error`.
+    pub max_reconnect_attempts: u32,
+    /// Symmetric jitter applied to each delay, as a fraction: 0.2 means ±20 %.
+    /// Spreads reconnecting clients so a restarted server is not hit by all at once.
+    pub jitter: f64,
+    /// A connection must stay up this long before the attempt counter resets, so a
+    /// server that accepts and immediately drops cannot cause a reconnect storm.
+    pub min_uptime: Duration,
+    /// Capacity of the outbound queue; on overflow the oldest message is dropped (and reported).
+    pub queue_size: usize,
+    /// Pause between queued messages flushed after a reconnect. The seed's 100 ms is the upper bound.
+    pub flush_interval: Duration,
+    /// How many recent round trips the latency percentiles are computed over.
+    pub latency_window: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            heartbeat_interval: Duration::from_secs(30),
+            pong_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            reconnect_base_delay: Duration::from_secs(1),
+            reconnect_max_delay: Duration::from_secs(60),
+            max_reconnect_attempts: 10,
+            jitter: 0.2,
+            min_uptime: Duration::from_secs(5),
+            queue_size: 1000,
+            flush_interval: Duration::from_millis(10),
+            latency_window: 100,
+        }
+    }
+}
+
+/// A configuration that must not be used, with the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    /// A duration that must be positive is zero.
+    #[error("{0} must be greater than zero")]
+    ZeroDuration(&'static str),
+    /// The maximum reconnect delay is below the base delay.
+    #[error("reconnect_max_delay ({max:?}) must not be less than reconnect_base_delay ({base:?})")]
+    MaxBelowBase {
+        /// The configured base delay.
+        base: Duration,
+        /// The configured maximum delay.
+        max: Duration,
+    },
+    /// A count that must be at least one is zero.
+    #[error("{0} must be at least 1")]
+    ZeroCount(&'static str),
+    /// Jitter outside `0.0..=1.0`.
+    #[error("jitter must be between 0 and 1, got {0}")]
+    Jitter(String),
+    /// The idle watchdog would fire between two healthy heartbeats.
+    #[error("idle_timeout ({idle:?}) must be longer than heartbeat_interval ({interval:?}), or a quiet but healthy feed would be dropped")]
+    IdleBelowHeartbeat {
+        /// The configured idle timeout.
+        idle: Duration,
+        /// The configured heartbeat interval.
+        interval: Duration,
+    },
+}
+
+impl Config {
+    /// Checks every field; the first fault found is returned.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (name, d) in [
+            ("heartbeat_interval", self.heartbeat_interval),
+            ("pong_timeout", self.pong_timeout),
+            ("idle_timeout", self.idle_timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("reconnect_base_delay", self.reconnect_base_delay),
+            ("reconnect_max_delay", self.reconnect_max_delay),
+            ("flush_interval", self.flush_interval),
+        ] {
+            if d.is_zero() {
+                return Err(ConfigError::ZeroDuration(name));
+            }
+        }
+        if self.reconnect_max_delay < self.reconnect_base_delay {
+            return Err(ConfigError::MaxBelowBase {
+                base: self.reconnect_base_delay,
+                max: self.reconnect_max_delay,
+            });
+        }
+        for (name, n) in [
+            ("max_reconnect_attempts", self.max_reconnect_attempts as usize),
+            ("queue_size", self.queue_size),
+            ("latency_window", self.latency_window),
+        ] {
+            if n == 0 {
+                return Err(ConfigError::ZeroCount(name));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.jitter) {
+            return Err(ConfigError::Jitter(self.jitter.to_string()));
+        }
+        if self.idle_timeout <= self.heartbeat_interval {
+            return Err(ConfigError::IdleBelowHeartbeat {
+                idle: self.idle_timeout,
+                interval: self.heartbeat_interval,
+            });
+        }
+        Ok(())
+    }
+
+    /// Sets the heartbeat interval and keeps the idle watchdog at two intervals,
+    /// the seed's rule; call [`Config::validate`] afterwards.
+    pub fn with_heartbeat(mut self, interval: Duration, pong_timeout: Duration) -> Self {
+        self.heartbeat_interval = interval;
+        self.pong_timeout = pong_timeout;
+        self.idle_timeout = interval * 2;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_seeds_and_valid() {
+        let c = Config::default();
+        assert_eq!(c.heartbeat_interval, Duration::from_secs(30));
+        assert_eq!(c.reconnect_base_delay, Duration::from_secs(1));
+        assert_eq!(c.reconnect_max_delay, Duration::from_secs(60));
+        assert_eq!(c.max_reconnect_attempts, 10);
+        assert_eq!(c.queue_size, 1000);
+        assert!(c.flush_interval <= Duration::from_millis(100));
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn each_fault_is_named() {
+        let bad = |f: fn(&mut Config)| {
+            let mut c = Config::default();
+            f(&mut c);
+            c.validate().unwrap_err().to_string()
+        };
+        assert_eq!(bad(|c| c.pong_timeout = Duration::ZERO), "pong_timeout must be greater than zero");
+        assert!(bad(|c| c.reconnect_max_delay = Duration::from_millis(500)).starts_with("reconnect_max_delay"));
+        assert_eq!(bad(|c| c.queue_size = 0), "queue_size must be at least 1");
+        assert_eq!(bad(|c| c.max_reconnect_attempts = 0), "max_reconnect_attempts must be at least 1");
+        assert!(bad(|c| c.jitter = 1.5).starts_with("jitter"));
+        assert!(bad(|c| c.idle_timeout = Duration::from_secs(30)).starts_with("idle_timeout"));
+    }
+
+    #[test]
+    fn with_heartbeat_scales_the_watchdog() {
+        let c = Config::default().with_heartbeat(Duration::from_millis(200), Duration::from_millis(100));
+        assert_eq!(c.idle_timeout, Duration::from_millis(400));
+        c.validate().unwrap();
+    }
+}

@@ -1,0 +1,894 @@
+//! Uplink's connection core: everything that decides, nothing that does.
+//!
+//! [`Connection`] is a pure state machine in the style of quinn-proto and str0m. It
+//! owns the connection state, backoff, heartbeat, latency, statistics, the outbound
+//! queue and the subscription set, but never touches a socket, a timer or a clock:
+//!
+//! * inputs are `handle_*` calls, each given `now: Instant` (commands from the user,
+//!   socket events reported by the driver, and [`Connection::handle_timeout`]);
+//! * outputs are pulled with [`Connection::poll_action`] (what the driver must do to
+//!   the network: dial, write, close, abort), [`Connection::poll_event`] (what
+//!   subscribers should hear: state changes, latency, messages, drops, errors) and
+//!   [`Connection::poll_timeout`] (when to call `handle_timeout` next);
+//! * randomness (backoff jitter) comes from a seed given to [`Connection::new`].
+//!
+//! The same inputs always give the same outputs, so every scenario is tested
+//! deterministically with explicit instants (see `tests/scenarios.rs`).
+//!
+//! # States and transitions
+//!
+//! ```text
+//!              connect                 handshake ok
+//! Disconnected ───────► Connecting ───────────────────► Connected
+//!      ▲                    │ retryable failure            │ lost (close, I/O error,
+//!      │ disconnect         ▼                              │ pong timeout, silence)
+//!      │ (from any)    Reconnecting ◄──────────────────────┘
+//!      │               (attempt n: wait backoff(n), dial) ── dial ok ──► Connected
+//!      │                    │ attempt n == max fails, or a fatal failure (401/403, TLS)
+//!      │                    ▼
+//!      └─────────────── Error ── manual reconnect / network back / resumed ──► Connecting
+//! ```
+//!
+//! * A fatal failure (authentication, TLS) goes to `error` at once from any dial:
+//!   retrying cannot fix it, and a tight loop against an auth wall helps nobody.
+//! * `reconnect` (manual) from any state drops the current socket, cancels any pending
+//!   backoff, resets the attempt count and dials at once.
+//! * The attempt count resets only after a connection has stayed up for `min_uptime`,
+//!   so a server that accepts and drops at once walks the backoff up to `error`.
+//!
+//! # Writes
+//!
+//! After every handshake the core first re-sends the whole subscription set (one
+//! `subscribe`), then flushes the outbound queue in order, one message per
+//! `flush_interval`. A queued message leaves the queue only when the driver confirms
+//! it was written ([`Connection::handle_written`]); if the connection dies first, it is
+//! written again on the next connection, so nothing is lost or duplicated across a
+//! reconnect.
+
+#![deny(missing_docs)]
+
+mod backoff;
+mod config;
+mod latency;
+mod queue;
+mod stats;
+
+use std::collections::{BTreeSet, VecDeque};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use thiserror::Error;
+use uplink_proto::{Envelope, Payload};
+
+pub use backoff::{Backoff, SplitMix64};
+pub use config::{Config, ConfigError};
+pub use latency::{LatencySummary, LatencyTracker};
+pub use queue::{OutboundQueue, Queued};
+pub use stats::{ErrorKind, LastError, StatsSnapshot};
+pub use uplink_proto as proto;
+
+use stats::Stats;
+
+/// Identifies one dial and the socket it produced. Events about an older connection
+/// (a late close, a frame from a socket being torn down) are recognised and ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ConnId(pub u64);
+
+/// The five states of the seed's state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateKind {
+    /// No connection, none wanted.
+    Disconnected,
+    /// First dial after `connect` or a manual reconnect.
+    Connecting,
+    /// Up and healthy.
+    Connected,
+    /// Lost; waiting for the next attempt or dialing it.
+    Reconnecting,
+    /// Gave up, or a failure retrying cannot fix. Waits for a person or the network.
+    Error,
+}
+
+impl StateKind {
+    /// The lowercase name used on the wire and in the UI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateKind::Disconnected => "disconnected",
+            StateKind::Connecting => "connecting",
+            StateKind::Connected => "connected",
+            StateKind::Reconnecting => "reconnecting",
+            StateKind::Error => "error",
+        }
+    }
+}
+
+/// What the driver must do to the network.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Open a WebSocket; report with `handle_connected` or `handle_connect_failed`.
+    Dial {
+        /// The id of the new connection.
+        conn: ConnId,
+    },
+    /// Write one text frame; report with `handle_written`, or `handle_connection_lost` on failure.
+    Transmit {
+        /// The connection to write on.
+        conn: ConnId,
+        /// The queued message's sequence number, or `None` for control messages (ping, subscribe).
+        seq: Option<u64>,
+        /// The JSON text.
+        text: String,
+    },
+    /// Close gracefully with a close frame, then forget the connection.
+    Close {
+        /// The connection to close.
+        conn: ConnId,
+        /// WebSocket close code.
+        code: u16,
+        /// Close reason.
+        reason: &'static str,
+    },
+    /// Drop the socket at once (dead link, abandoned dial); nothing more is reported about it.
+    Abort {
+        /// The connection or dial to drop.
+        conn: ConnId,
+    },
+}
+
+/// What subscribers should hear.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The state changed; [`Connection::status`] has the details.
+    StateChanged(StateKind),
+    /// A ping/pong round trip completed.
+    Latency(Duration),
+    /// A message arrived from the feed (pongs are consumed by the heartbeat).
+    Message(Envelope),
+    /// The outbound queue overflowed and dropped its oldest message.
+    QueueDropped {
+        /// The dropped message.
+        text: String,
+        /// Messages dropped since start.
+        total: u64,
+    },
+    /// Something failed; it is also counted in the stats.
+    Error {
+        /// What failed.
+        kind: ErrorKind,
+        /// Human-readable explanation.
+        message: String,
+    },
+}
+
+/// A command the core refused, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CommandError {
+    /// `send` was given text that is not a JSON object with a string `type`.
+    #[error("invalid message: {0}")]
+    InvalidMessage(String),
+    /// A symbol is empty, too long or contains characters a feed would not accept.
+    #[error("invalid symbol {0:?}: use 1 to 32 letters, digits or . _ - / : ^ =")]
+    InvalidSymbol(String),
+}
+
+/// A dial in progress.
+#[derive(Debug, Clone, Copy)]
+struct Dialing {
+    /// The id the driver will report back.
+    conn: ConnId,
+    /// When the dial is abandoned.
+    deadline: Instant,
+}
+
+/// Everything that exists only while connected.
+#[derive(Debug)]
+struct Connected {
+    /// The live connection.
+    conn: ConnId,
+    /// When the handshake completed.
+    since: Instant,
+    /// When the attempt counter resets, if it needs to.
+    stable_at: Option<Instant>,
+    /// When the next ping goes out (unless one is outstanding).
+    next_ping_at: Instant,
+    /// When the outstanding ping was sent.
+    ping_sent_at: Option<Instant>,
+    /// Last moment anything arrived.
+    last_inbound: Instant,
+    /// The queue holds a backlog from before this connection: flush it paced.
+    pacing: bool,
+    /// When the next paced message may go.
+    next_flush_at: Instant,
+}
+
+/// Waiting for the next attempt, or dialing it.
+#[derive(Debug, Clone, Copy)]
+enum Retry {
+    /// Backoff running.
+    Waiting {
+        /// When the attempt dials.
+        at: Instant,
+    },
+    /// The attempt is dialing.
+    Dialing(Dialing),
+}
+
+/// The machine's state, each with only the data that state needs.
+#[derive(Debug)]
+enum State {
+    Disconnected,
+    Connecting(Dialing),
+    Connected(Connected),
+    Reconnecting(Retry),
+    Error {
+        /// What the last failure was.
+        kind: ErrorKind,
+        /// Whether the reconnect loop ran out of attempts (as opposed to a fatal failure).
+        gave_up: bool,
+    },
+}
+
+/// The serializable picture of the connection for the UI, the CLI and the tray.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    /// Current state.
+    pub state: StateKind,
+    /// Why the connection is in this state (last failure, or what the user did).
+    pub reason: Option<String>,
+    /// The failure that led to `error` or `reconnecting`.
+    pub error_kind: Option<ErrorKind>,
+    /// In `error`: the reconnect loop ran out of attempts.
+    pub gave_up: bool,
+    /// When the current state was entered, Unix milliseconds.
+    pub since_unix_ms: u64,
+    /// Current reconnect attempt (1-based; 0 when not reconnecting).
+    pub attempt: u32,
+    /// Attempts before giving up.
+    pub max_attempts: u32,
+    /// Milliseconds until the next attempt dials, while waiting for it.
+    pub next_retry_in_ms: Option<u64>,
+    /// When the next attempt dials, Unix milliseconds.
+    pub next_retry_unix_ms: Option<u64>,
+    /// Latency figures.
+    pub latency: LatencySummary,
+    /// Counters.
+    pub stats: StatsSnapshot,
+    /// Messages waiting in the outbound queue.
+    pub queue_size: usize,
+    /// Capacity of the outbound queue.
+    pub queue_capacity: usize,
+    /// Symbols subscribed to (re-sent after every reconnect).
+    pub subscriptions: Vec<String>,
+    /// The feed's URL with any credentials masked.
+    pub url: String,
+}
+
+/// The connection core. See the crate documentation.
+#[derive(Debug)]
+pub struct Connection {
+    /// Tunables, validated at construction.
+    config: Config,
+    /// Backoff derived from the config.
+    backoff: Backoff,
+    /// Jitter source, seeded by the caller.
+    rng: SplitMix64,
+    /// Where the machine is.
+    state: State,
+    /// When `state` was entered.
+    since: Instant,
+    /// Why we are in `state`, for people.
+    reason: Option<String>,
+    /// Failed attempts since the last stable connection (0 = none).
+    attempt: u32,
+    /// Id of the next dial.
+    next_conn: u64,
+    /// Whether a connection has ever been up (a later one counts as a reconnection).
+    was_connected: bool,
+    /// The desired subscription set, kept sorted and free of duplicates.
+    subscriptions: BTreeSet<String>,
+    /// User messages not yet written.
+    queue: OutboundQueue,
+    /// Counters.
+    stats: Stats,
+    /// Round-trip samples.
+    latency: LatencyTracker,
+    /// The URL shown in the status, credentials masked by the driver.
+    url: String,
+    /// Pending outputs for the driver.
+    actions: VecDeque<Action>,
+    /// Pending outputs for subscribers.
+    events: VecDeque<Event>,
+}
+
+/// Converts an `Instant` to wall-clock Unix milliseconds, given one known pair.
+fn unix_ms(at: Instant, now: Instant, wall_now: SystemTime) -> u64 {
+    let wall = if at <= now {
+        wall_now.checked_sub(now - at)
+    } else {
+        wall_now.checked_add(at - now)
+    };
+    wall.and_then(|w| w.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Checks a symbol: 1 to 32 characters a real feed would accept.
+fn valid_symbol(s: &str) -> bool {
+    (1..=32).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_/:^=".contains(c))
+}
+
+impl Connection {
+    /// A disconnected core. `seed` drives the backoff jitter.
+    pub fn new(config: Config, seed: u64, now: Instant) -> Result<Connection, ConfigError> {
+        config.validate()?;
+        Ok(Connection {
+            backoff: Backoff {
+                base: config.reconnect_base_delay,
+                max: config.reconnect_max_delay,
+                jitter: config.jitter,
+            },
+            rng: SplitMix64::new(seed),
+            state: State::Disconnected,
+            since: now,
+            reason: None,
+            attempt: 0,
+            next_conn: 0,
+            was_connected: false,
+            subscriptions: BTreeSet::new(),
+            queue: OutboundQueue::new(config.queue_size),
+            stats: Stats::default(),
+            latency: LatencyTracker::new(config.latency_window),
+            url: String::new(),
+            actions: VecDeque::new(),
+            events: VecDeque::new(),
+            config,
+        })
+    }
+
+    /// Sets the URL shown in [`Status`] (already masked).
+    pub fn set_url(&mut self, masked: impl Into<String>) {
+        self.url = masked.into();
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The current state.
+    pub fn state(&self) -> StateKind {
+        match self.state {
+            State::Disconnected => StateKind::Disconnected,
+            State::Connecting(_) => StateKind::Connecting,
+            State::Connected(_) => StateKind::Connected,
+            State::Reconnecting(_) => StateKind::Reconnecting,
+            State::Error { .. } => StateKind::Error,
+        }
+    }
+
+    /// The connection currently dialing or up, if any.
+    pub fn current_conn(&self) -> Option<ConnId> {
+        match &self.state {
+            State::Connecting(d) | State::Reconnecting(Retry::Dialing(d)) => Some(d.conn),
+            State::Connected(c) => Some(c.conn),
+            _ => None,
+        }
+    }
+
+    // ------------------------------------------------------------------ outputs
+
+    /// The next thing the driver must do to the network.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The next thing subscribers should hear.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Connection::handle_timeout`] must be called next, if at all.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.state {
+            State::Disconnected | State::Error { .. } => None,
+            State::Connecting(d) | State::Reconnecting(Retry::Dialing(d)) => Some(d.deadline),
+            State::Reconnecting(Retry::Waiting { at }) => Some(*at),
+            State::Connected(c) => {
+                let heartbeat = match c.ping_sent_at {
+                    Some(sent) => sent + self.config.pong_timeout,
+                    None => c.next_ping_at,
+                };
+                let mut t = heartbeat.min(c.last_inbound + self.config.idle_timeout);
+                if let Some(s) = c.stable_at {
+                    t = t.min(s);
+                }
+                if c.pacing && !self.queue.is_empty() && !self.queue.in_flight() {
+                    t = t.min(c.next_flush_at);
+                }
+                Some(t)
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    /// Connect, if not already connected or trying to.
+    pub fn handle_connect(&mut self, now: Instant) {
+        if matches!(self.state, State::Disconnected | State::Error { .. }) {
+            self.attempt = 0;
+            self.dial_first(now, None);
+        }
+    }
+
+    /// Disconnect and stay disconnected until told otherwise. The queue is kept.
+    pub fn handle_disconnect(&mut self, now: Instant) {
+        if matches!(self.state, State::Disconnected) {
+            return;
+        }
+        self.drop_current(now, true, "disconnected by user");
+        self.attempt = 0;
+        self.enter(now, State::Disconnected, Some("disconnected by user".into()));
+    }
+
+    /// Reconnect now (manual): drop any connection, cancel any backoff, reset the
+    /// attempt count and dial at once.
+    pub fn handle_reconnect(&mut self, now: Instant) {
+        self.drop_current(now, true, "reconnect requested");
+        self.attempt = 0;
+        self.dial_first(now, Some("reconnect requested".into()));
+    }
+
+    /// The network came back or the system resumed from sleep.
+    ///
+    /// In `error` this re-arms the connection; while waiting to retry it dials at once;
+    /// while connected it sends a ping right away, since the link may have died in sleep.
+    pub fn handle_network_up(&mut self, now: Instant) {
+        match &mut self.state {
+            State::Error { .. } => {
+                self.attempt = 0;
+                self.dial_first(now, Some("network is back".into()));
+            }
+            State::Reconnecting(Retry::Waiting { at }) => *at = now,
+            State::Connected(c) => {
+                if c.ping_sent_at.is_none() {
+                    c.next_ping_at = now;
+                }
+            }
+            _ => return,
+        }
+        self.handle_timeout(now);
+    }
+
+    /// Queue a message for the feed. It is written as soon as the connection is up and
+    /// everything queued before it has been written.
+    pub fn handle_send(&mut self, now: Instant, text: String) -> Result<(), CommandError> {
+        match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text) {
+            Ok(map) if map.get("type").is_some_and(|t| t.is_string()) => {}
+            Ok(_) => {
+                return Err(CommandError::InvalidMessage(
+                    "a message needs a string field \"type\"".into(),
+                ))
+            }
+            Err(e) => return Err(CommandError::InvalidMessage(e.to_string())),
+        }
+        if let Some(dropped) = self.queue.push(text, now) {
+            self.events.push_back(Event::QueueDropped {
+                text: dropped.text,
+                total: self.queue.dropped(),
+            });
+        }
+        self.pump_queue(now);
+        Ok(())
+    }
+
+    /// Add symbols to the subscription set; the new ones are subscribed now if connected,
+    /// and all of them after every reconnect.
+    pub fn handle_subscribe(&mut self, now: Instant, symbols: &[String]) -> Result<(), CommandError> {
+        self.change_subscriptions(now, symbols, true)
+    }
+
+    /// Remove symbols from the subscription set.
+    pub fn handle_unsubscribe(&mut self, now: Instant, symbols: &[String]) -> Result<(), CommandError> {
+        self.change_subscriptions(now, symbols, false)
+    }
+
+    fn change_subscriptions(&mut self, _now: Instant, symbols: &[String], add: bool) -> Result<(), CommandError> {
+        if let Some(bad) = symbols.iter().find(|s| !valid_symbol(s)) {
+            return Err(CommandError::InvalidSymbol(bad.clone()));
+        }
+        let mut changed: Vec<String> = Vec::new();
+        for s in symbols {
+            let did = if add {
+                self.subscriptions.insert(s.clone())
+            } else {
+                self.subscriptions.remove(s)
+            };
+            if did && !changed.contains(s) {
+                changed.push(s.clone());
+            }
+        }
+        if let (State::Connected(c), false) = (&self.state, changed.is_empty()) {
+            let env = if add {
+                Envelope::subscribe(changed)
+            } else {
+                Envelope::unsubscribe(changed)
+            };
+            let conn = c.conn;
+            self.transmit_control(conn, env.encode());
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ socket events
+
+    /// The dial `conn` completed its handshake.
+    pub fn handle_connected(&mut self, now: Instant, conn: ConnId) {
+        let from_retry = match &self.state {
+            State::Connecting(d) if d.conn == conn => false,
+            State::Reconnecting(Retry::Dialing(d)) if d.conn == conn => true,
+            _ => {
+                // A dial we no longer want (e.g. superseded by a manual reconnect).
+                self.actions.push_back(Action::Abort { conn });
+                return;
+            }
+        };
+        if from_retry || self.was_connected {
+            self.stats.reconnections += 1;
+        }
+        self.was_connected = true;
+        self.queue.requeue_in_flight();
+        let connected = Connected {
+            conn,
+            since: now,
+            stable_at: (self.attempt > 0).then_some(now + self.config.min_uptime),
+            next_ping_at: now + self.config.heartbeat_interval,
+            ping_sent_at: None,
+            last_inbound: now,
+            pacing: !self.queue.is_empty(),
+            next_flush_at: now,
+        };
+        self.enter(now, State::Connected(connected), None);
+        if !self.subscriptions.is_empty() {
+            let env = Envelope::subscribe(self.subscriptions.iter().cloned());
+            self.transmit_control(conn, env.encode());
+        }
+        self.pump_queue(now);
+    }
+
+    /// The dial `conn` failed.
+    pub fn handle_connect_failed(&mut self, now: Instant, conn: ConnId, kind: ErrorKind, message: &str) {
+        let dialing = match &self.state {
+            State::Connecting(d) | State::Reconnecting(Retry::Dialing(d)) => d.conn == conn,
+            _ => false,
+        };
+        if dialing {
+            self.fail(now, kind, message);
+        }
+    }
+
+    /// The connection `conn` is gone: closed by the server, or a read/write failed.
+    pub fn handle_connection_lost(&mut self, now: Instant, conn: ConnId, kind: ErrorKind, message: &str) {
+        if matches!(&self.state, State::Connected(c) if c.conn == conn) {
+            self.fail(now, kind, message);
+        }
+    }
+
+    /// A text frame arrived on `conn`.
+    pub fn handle_text(&mut self, now: Instant, conn: ConnId, text: &str) {
+        if self.note_inbound(now, conn, text.len()) {
+            self.dispatch(now, Envelope::decode(text));
+        }
+    }
+
+    /// A binary frame arrived on `conn`; it is decoded as UTF-8 JSON.
+    pub fn handle_binary(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
+        if self.note_inbound(now, conn, bytes.len()) {
+            self.dispatch(now, Envelope::decode_slice(bytes));
+        }
+    }
+
+    /// A protocol-level Ping or Pong frame arrived: proof of life, nothing more.
+    /// (The driver's WebSocket library answers Pings itself.)
+    pub fn handle_control_frame(&mut self, now: Instant, conn: ConnId, len: usize) {
+        self.note_inbound(now, conn, len);
+    }
+
+    /// The driver wrote a frame handed out by [`Action::Transmit`].
+    pub fn handle_written(&mut self, now: Instant, conn: ConnId, seq: Option<u64>, bytes: usize) {
+        if !matches!(&self.state, State::Connected(c) if c.conn == conn) {
+            return;
+        }
+        self.stats.messages_sent += 1;
+        self.stats.bytes_sent += bytes as u64;
+        if let Some(seq) = seq {
+            self.queue.confirm(seq);
+            self.pump_queue(now);
+        }
+    }
+
+    /// Time passed: fire whatever deadline is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match &mut self.state {
+            State::Disconnected | State::Error { .. } => {}
+            State::Connecting(d) | State::Reconnecting(Retry::Dialing(d)) => {
+                if now >= d.deadline {
+                    let msg = format!(
+                        "no connection within {}",
+                        fmt_duration(self.config.connect_timeout)
+                    );
+                    self.fail(now, ErrorKind::ConnectTimeout, &msg);
+                }
+            }
+            State::Reconnecting(Retry::Waiting { at }) => {
+                if now >= *at {
+                    let conn = self.new_conn();
+                    self.stats.reconnect_attempts += 1;
+                    self.state = State::Reconnecting(Retry::Dialing(Dialing {
+                        conn,
+                        deadline: now + self.config.connect_timeout,
+                    }));
+                    self.actions.push_back(Action::Dial { conn });
+                    // Same state, but the status changed (dialing, no countdown).
+                    self.events.push_back(Event::StateChanged(StateKind::Reconnecting));
+                }
+            }
+            State::Connected(c) => {
+                if let Some(sent) = c.ping_sent_at {
+                    if now >= sent + self.config.pong_timeout {
+                        let msg = format!(
+                            "no pong within {} of a ping",
+                            fmt_duration(self.config.pong_timeout)
+                        );
+                        self.fail(now, ErrorKind::HeartbeatTimeout, &msg);
+                        return;
+                    }
+                }
+                if now >= c.last_inbound + self.config.idle_timeout {
+                    let msg = format!("nothing received for {}", fmt_duration(self.config.idle_timeout));
+                    self.fail(now, ErrorKind::IdleTimeout, &msg);
+                    return;
+                }
+                if c.stable_at.is_some_and(|s| now >= s) {
+                    c.stable_at = None;
+                    self.attempt = 0;
+                }
+                if c.ping_sent_at.is_none() && now >= c.next_ping_at {
+                    c.ping_sent_at = Some(now);
+                    c.next_ping_at = now + self.config.heartbeat_interval;
+                    let conn = c.conn;
+                    self.transmit_control(conn, Envelope::ping().encode());
+                }
+                self.pump_queue(now);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ status
+
+    /// The full picture, with instants turned into wall-clock time through one
+    /// known pair (`now`, `wall_now`).
+    pub fn status(&self, now: Instant, wall_now: SystemTime) -> Status {
+        let (error_kind, gave_up) = match (&self.state, &self.stats.last_error) {
+            (State::Error { kind, gave_up }, _) => (Some(*kind), *gave_up),
+            (State::Reconnecting(_), Some((kind, _, _))) => (Some(*kind), false),
+            _ => (None, false),
+        };
+        let next_retry = match self.state {
+            State::Reconnecting(Retry::Waiting { at }) => Some(at),
+            _ => None,
+        };
+        let uptime = match &self.state {
+            State::Connected(c) => now.saturating_duration_since(c.since),
+            _ => Duration::ZERO,
+        };
+        let s = &self.stats;
+        Status {
+            state: self.state(),
+            reason: self.reason.clone(),
+            error_kind,
+            gave_up,
+            since_unix_ms: unix_ms(self.since, now, wall_now),
+            attempt: match self.state {
+                State::Reconnecting(_) => self.attempt,
+                _ => 0,
+            },
+            max_attempts: self.config.max_reconnect_attempts,
+            next_retry_in_ms: next_retry.map(|at| at.saturating_duration_since(now).as_millis() as u64),
+            next_retry_unix_ms: next_retry.map(|at| unix_ms(at, now, wall_now)),
+            latency: self.latency.summary(),
+            stats: StatsSnapshot {
+                messages_received: s.messages_received,
+                bytes_received: s.bytes_received,
+                messages_sent: s.messages_sent,
+                bytes_sent: s.bytes_sent,
+                reconnections: s.reconnections,
+                reconnect_attempts: s.reconnect_attempts,
+                errors: s.errors.values().sum(),
+                errors_by_kind: s.errors.clone(),
+                malformed_messages: s.errors.get(&ErrorKind::MalformedMessage).copied().unwrap_or(0),
+                uptime_secs: uptime.as_secs_f64(),
+                total_uptime_secs: (s.closed_uptime + uptime).as_secs_f64(),
+                last_error: s.last_error.as_ref().map(|(kind, message, at)| LastError {
+                    kind: *kind,
+                    message: message.clone(),
+                    at_unix_ms: unix_ms(*at, now, wall_now),
+                }),
+                queue_depth: self.queue.len(),
+                queue_dropped: self.queue.dropped(),
+            },
+            queue_size: self.queue.len(),
+            queue_capacity: self.queue.capacity(),
+            subscriptions: self.subscriptions.iter().cloned().collect(),
+            url: self.url.clone(),
+        }
+    }
+
+    /// Latency figures alone (cheaper than a full status).
+    pub fn latency(&self) -> LatencySummary {
+        self.latency.summary()
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    fn new_conn(&mut self) -> ConnId {
+        self.next_conn += 1;
+        ConnId(self.next_conn)
+    }
+
+    fn enter(&mut self, now: Instant, state: State, reason: Option<String>) {
+        let kind_before = self.state();
+        self.state = state;
+        self.since = now;
+        self.reason = reason;
+        let kind = self.state();
+        if kind != kind_before || kind == StateKind::Reconnecting {
+            self.events.push_back(Event::StateChanged(kind));
+        }
+    }
+
+    /// Dials at once in `connecting` (first attempt, not counted as a retry).
+    fn dial_first(&mut self, now: Instant, reason: Option<String>) {
+        let conn = self.new_conn();
+        self.actions.push_back(Action::Dial { conn });
+        self.enter(
+            now,
+            State::Connecting(Dialing {
+                conn,
+                deadline: now + self.config.connect_timeout,
+            }),
+            reason,
+        );
+    }
+
+    /// Tears down whatever connection or dial exists, accounting its uptime.
+    fn drop_current(&mut self, now: Instant, graceful: bool, reason: &'static str) {
+        let Some(conn) = self.current_conn() else { return };
+        if let State::Connected(c) = &self.state {
+            self.stats.closed_uptime += now.saturating_duration_since(c.since);
+            if graceful {
+                self.actions.push_back(Action::Close { conn, code: 1000, reason });
+            } else {
+                self.actions.push_back(Action::Abort { conn });
+            }
+        } else {
+            self.actions.push_back(Action::Abort { conn });
+        }
+        self.queue.requeue_in_flight();
+    }
+
+    /// A dial failed or the live connection was lost: record it and decide what next.
+    fn fail(&mut self, now: Instant, kind: ErrorKind, message: &str) {
+        self.report_error(now, kind, message);
+        self.drop_current(now, false, "");
+        if kind.is_fatal() {
+            self.enter(now, State::Error { kind, gave_up: false }, Some(message.to_owned()));
+            return;
+        }
+        self.attempt += 1;
+        if self.attempt > self.config.max_reconnect_attempts {
+            let reason = format!(
+                "gave up after {} attempts: {message}",
+                self.config.max_reconnect_attempts
+            );
+            self.attempt = self.config.max_reconnect_attempts;
+            self.enter(now, State::Error { kind, gave_up: true }, Some(reason));
+            return;
+        }
+        let delay = self.backoff.delay(self.attempt, self.rng.next_unit());
+        self.enter(
+            now,
+            State::Reconnecting(Retry::Waiting { at: now + delay }),
+            Some(message.to_owned()),
+        );
+    }
+
+    fn report_error(&mut self, now: Instant, kind: ErrorKind, message: &str) {
+        self.stats.record_error(now, kind, message);
+        self.events.push_back(Event::Error {
+            kind,
+            message: message.to_owned(),
+        });
+    }
+
+    /// Counts an inbound frame; false if it belongs to a connection we no longer have.
+    fn note_inbound(&mut self, now: Instant, conn: ConnId, len: usize) -> bool {
+        match &mut self.state {
+            State::Connected(c) if c.conn == conn => {
+                c.last_inbound = now;
+                self.stats.messages_received += 1;
+                self.stats.bytes_received += len as u64;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn dispatch(&mut self, now: Instant, decoded: Result<Envelope, uplink_proto::DecodeError>) {
+        match decoded {
+            Ok(env) => match &env.payload {
+                Payload::Pong => {
+                    if let State::Connected(c) = &mut self.state {
+                        if let Some(sent) = c.ping_sent_at.take() {
+                            let rtt = now.saturating_duration_since(sent);
+                            self.latency.record(rtt);
+                            self.events.push_back(Event::Latency(rtt));
+                        }
+                    }
+                }
+                Payload::Ping => {
+                    // The feed checks on us: answer as it would answer us.
+                    if let Some(conn) = self.current_conn() {
+                        self.transmit_control(conn, Envelope::new(Payload::Pong).encode());
+                    }
+                }
+                Payload::Error(e) => {
+                    let msg = format!("feed error {}: {}", e.code, e.message);
+                    self.report_error(now, ErrorKind::ServerError, &msg);
+                    self.events.push_back(Event::Message(env));
+                }
+                _ => self.events.push_back(Event::Message(env)),
+            },
+            Err(e) => self.report_error(now, ErrorKind::MalformedMessage, &e.to_string()),
+        }
+    }
+
+    fn transmit_control(&mut self, conn: ConnId, text: String) {
+        self.actions.push_back(Action::Transmit { conn, seq: None, text });
+    }
+
+    /// Hands the next queued message to the driver if the connection can take it now.
+    fn pump_queue(&mut self, now: Instant) {
+        let State::Connected(c) = &mut self.state else { return };
+        if self.queue.is_empty() {
+            c.pacing = false;
+            return;
+        }
+        if c.pacing && now < c.next_flush_at {
+            return;
+        }
+        let conn = c.conn;
+        let pacing = c.pacing;
+        if let Some(head) = self.queue.take_head() {
+            let (seq, text) = (head.seq, head.text.clone());
+            if pacing {
+                c.next_flush_at = now + self.config.flush_interval;
+            }
+            self.actions.push_back(Action::Transmit {
+                conn,
+                seq: Some(seq),
+                text,
+            });
+        }
+    }
+}
+
+/// "1.5 s", "200 ms".
+fn fmt_duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{} s", d.as_secs_f64())
+    }
+}

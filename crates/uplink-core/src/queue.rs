@@ -1,0 +1,158 @@
+//! The bounded outbound queue: what the user sent that has not been written yet.
+//!
+//! A message stays at the head until the driver confirms the socket accepted it, so a
+//! connection dying mid-write neither loses it nor sends it twice. On overflow the
+//! oldest message that is not being written is dropped and handed back for reporting.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+/// One user message waiting to be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    /// Position in the order of `send` calls; the driver echoes it back when written.
+    pub seq: u64,
+    /// The JSON text to write.
+    pub text: String,
+    /// When it was queued (how long it waited is worth logging).
+    pub queued_at: Instant,
+}
+
+/// A FIFO with a fixed capacity and an in-flight head.
+#[derive(Debug)]
+pub struct OutboundQueue {
+    /// Waiting messages, oldest first.
+    items: VecDeque<Queued>,
+    /// Maximum number of waiting messages.
+    capacity: usize,
+    /// Sequence number of the next message.
+    next_seq: u64,
+    /// The head has been handed to the driver and not yet confirmed.
+    head_in_flight: bool,
+    /// Messages dropped by overflow since start.
+    dropped: u64,
+}
+
+impl OutboundQueue {
+    /// An empty queue holding at most `capacity` messages.
+    pub fn new(capacity: usize) -> Self {
+        OutboundQueue {
+            items: VecDeque::new(),
+            capacity: capacity.max(1),
+            next_seq: 0,
+            head_in_flight: false,
+            dropped: 0,
+        }
+    }
+
+    /// Appends a message; returns the message dropped to make room, if any.
+    pub fn push(&mut self, text: String, now: Instant) -> Option<Queued> {
+        let mut dropped = None;
+        if self.items.len() >= self.capacity {
+            // Never drop the message being written: its fate is decided by the socket.
+            let victim = usize::from(self.head_in_flight && self.items.len() > 1);
+            dropped = self.items.remove(victim);
+            if victim == 0 {
+                self.head_in_flight = false;
+            }
+            self.dropped += 1;
+        }
+        self.items.push_back(Queued {
+            seq: self.next_seq,
+            text,
+            queued_at: now,
+        });
+        self.next_seq += 1;
+        dropped
+    }
+
+    /// Marks the head in flight and returns it, unless it already is or the queue is empty.
+    pub fn take_head(&mut self) -> Option<&Queued> {
+        if self.head_in_flight {
+            return None;
+        }
+        let head = self.items.front()?;
+        self.head_in_flight = true;
+        Some(head)
+    }
+
+    /// The driver wrote message `seq`: it leaves the queue. Returns it.
+    pub fn confirm(&mut self, seq: u64) -> Option<Queued> {
+        if self.head_in_flight && self.items.front().is_some_and(|q| q.seq == seq) {
+            self.head_in_flight = false;
+            return self.items.pop_front();
+        }
+        None
+    }
+
+    /// The connection died: whatever was in flight goes back to waiting.
+    pub fn requeue_in_flight(&mut self) {
+        self.head_in_flight = false;
+    }
+
+    /// Whether a message is being written.
+    pub fn in_flight(&self) -> bool {
+        self.head_in_flight
+    }
+
+    /// Waiting messages, the one in flight included.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// No message waiting.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Capacity.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Messages dropped by overflow since start.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overflow_drops_the_oldest_waiting_message() {
+        let now = Instant::now();
+        let mut q = OutboundQueue::new(3);
+        for i in 0..3 {
+            assert!(q.push(format!("m{i}"), now).is_none());
+        }
+        assert_eq!(q.push("m3".into(), now).unwrap().text, "m0");
+        assert_eq!(q.dropped(), 1);
+        // The head is in flight: the next overflow spares it and drops the one behind it.
+        assert_eq!(q.take_head().unwrap().text, "m1");
+        assert_eq!(q.push("m4".into(), now).unwrap().text, "m2");
+        assert_eq!(q.confirm(1).unwrap().text, "m1");
+        let rest: Vec<_> = std::iter::from_fn(|| {
+            let seq = q.take_head()?.seq;
+            q.confirm(seq)
+        })
+        .map(|m| m.text)
+        .collect();
+        assert_eq!(rest, ["m3", "m4"]);
+    }
+
+    #[test]
+    fn requeued_head_is_sent_again_not_lost() {
+        let now = Instant::now();
+        let mut q = OutboundQueue::new(10);
+        q.push("a".into(), now);
+        let seq = q.take_head().unwrap().seq;
+        assert!(q.take_head().is_none(), "one in flight at a time");
+        q.requeue_in_flight();
+        assert_eq!(q.confirm(seq), None, "a stale confirmation is ignored");
+        assert_eq!(q.take_head().unwrap().seq, seq);
+        assert_eq!(q.confirm(seq).unwrap().text, "a");
+        assert!(q.is_empty());
+    }
+}

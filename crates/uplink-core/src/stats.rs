@@ -1,0 +1,119 @@
+//! Counters the UI and the CLI show: traffic, reconnections, errors by kind, uptime.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// Why a connection failed or was dropped. Also the key of the per-kind error counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// TCP connect or DNS failed (refused, unreachable, …).
+    ConnectFailed,
+    /// The dial (TCP + TLS + handshake) took longer than `connect_timeout`.
+    ConnectTimeout,
+    /// The server answered the upgrade with an HTTP error other than 401/403.
+    Handshake,
+    /// The server refused our credentials (HTTP 401/403). Retrying cannot help.
+    Auth,
+    /// TLS failed: bad certificate, unknown CA, wrong name. Retrying cannot help.
+    Tls,
+    /// The server closed the connection (close frame or end of stream).
+    ServerClosed,
+    /// Reading or writing the socket failed (reset, broken pipe, …).
+    Io,
+    /// The peer broke the WebSocket protocol.
+    Protocol,
+    /// An inbound message exceeded the configured size limit.
+    MessageTooLarge,
+    /// No pong arrived within `pong_timeout` of a ping.
+    HeartbeatTimeout,
+    /// Nothing at all arrived for `idle_timeout`.
+    IdleTimeout,
+    /// An inbound message was not valid JSON of the protocol. The connection is kept.
+    MalformedMessage,
+    /// The feed sent an `error` message. The connection is kept.
+    ServerError,
+}
+
+impl ErrorKind {
+    /// Failures that retrying cannot fix: the core goes straight to `error`
+    /// instead of hammering the server, and waits for a person or a new setting.
+    pub fn is_fatal(self) -> bool {
+        matches!(self, ErrorKind::Auth | ErrorKind::Tls)
+    }
+
+    /// Failures reported while the connection stays up.
+    pub fn keeps_connection(self) -> bool {
+        matches!(self, ErrorKind::MalformedMessage | ErrorKind::ServerError)
+    }
+}
+
+/// The last error, as the UI shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastError {
+    /// What went wrong.
+    pub kind: ErrorKind,
+    /// Human-readable explanation.
+    pub message: String,
+    /// Wall-clock time, Unix milliseconds.
+    pub at_unix_ms: u64,
+}
+
+/// Running counters, owned by the core.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Stats {
+    pub messages_received: u64,
+    pub bytes_received: u64,
+    pub messages_sent: u64,
+    pub bytes_sent: u64,
+    /// Connections re-established after a loss.
+    pub reconnections: u64,
+    /// Dials made by the reconnect loop, successful or not.
+    pub reconnect_attempts: u64,
+    pub errors: BTreeMap<ErrorKind, u64>,
+    pub last_error: Option<(ErrorKind, String, Instant)>,
+    /// Uptime of connections that have ended.
+    pub closed_uptime: Duration,
+}
+
+impl Stats {
+    pub fn record_error(&mut self, now: Instant, kind: ErrorKind, message: &str) {
+        *self.errors.entry(kind).or_default() += 1;
+        self.last_error = Some((kind, message.to_owned(), now));
+    }
+}
+
+/// Every counter, as the UI and the CLI show them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatsSnapshot {
+    /// Frames received (text, binary; pongs included).
+    pub messages_received: u64,
+    /// Payload bytes received.
+    pub bytes_received: u64,
+    /// Frames written (pings, subscriptions and queued messages).
+    pub messages_sent: u64,
+    /// Payload bytes written.
+    pub bytes_sent: u64,
+    /// Connections re-established after a loss.
+    pub reconnections: u64,
+    /// Dials made by the reconnect loop.
+    pub reconnect_attempts: u64,
+    /// Errors of every kind.
+    pub errors: u64,
+    /// Errors by kind.
+    pub errors_by_kind: BTreeMap<ErrorKind, u64>,
+    /// Inbound messages that could not be decoded.
+    pub malformed_messages: u64,
+    /// How long the current connection has been up, in seconds.
+    pub uptime_secs: f64,
+    /// Time connected since start, all connections together, in seconds.
+    pub total_uptime_secs: f64,
+    /// The most recent error.
+    pub last_error: Option<LastError>,
+    /// Messages waiting in the outbound queue.
+    pub queue_depth: usize,
+    /// Messages dropped from the queue because it overflowed.
+    pub queue_dropped: u64,
+}

@@ -1,0 +1,611 @@
+//! Scenario tests of the pure core: explicit instants, no sockets, no sleeping.
+//! Each test tells one story of a trader's connection.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use uplink_core::proto::{Envelope, Payload};
+use uplink_core::{Action, ConnId, Config, Connection, ErrorKind, Event, StateKind};
+
+const MS: Duration = Duration::from_millis(1);
+const SEC: Duration = Duration::from_secs(1);
+
+/// A core plus a clock we move by hand, and a record of what it asked for.
+struct World {
+    core: Connection,
+    now: Instant,
+}
+
+impl World {
+    fn new(config: Config) -> World {
+        let now = Instant::now();
+        World {
+            core: Connection::new(config, 42, now).unwrap(),
+            now,
+        }
+    }
+
+    /// Seed defaults without jitter, so delays are exact.
+    fn exact() -> World {
+        World::new(Config {
+            jitter: 0.0,
+            ..Config::default()
+        })
+    }
+
+    fn actions(&mut self) -> Vec<Action> {
+        std::iter::from_fn(|| self.core.poll_action()).collect()
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.core.poll_event()).collect()
+    }
+
+    /// Moves the clock to the next deadline and fires it; returns how far it moved.
+    fn run_to_next_timeout(&mut self) -> Duration {
+        let at = self.core.poll_timeout().expect("a deadline is pending");
+        let waited = at.saturating_duration_since(self.now);
+        self.now = at;
+        self.core.handle_timeout(self.now);
+        waited
+    }
+
+    fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        while let Some(at) = self.core.poll_timeout() {
+            if at > end {
+                break;
+            }
+            self.now = self.now.max(at);
+            self.core.handle_timeout(self.now);
+        }
+        self.now = end;
+        self.core.handle_timeout(self.now);
+    }
+
+    /// Expects exactly one Dial among the pending actions and returns its id.
+    fn expect_dial(&mut self) -> ConnId {
+        let dials: Vec<ConnId> = self
+            .actions()
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Dial { conn } => Some(conn),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(dials.len(), 1, "expected one dial, got {dials:?}");
+        dials[0]
+    }
+
+    /// Connects from scratch and drains the outputs.
+    fn connected(&mut self) -> ConnId {
+        self.core.handle_connect(self.now);
+        let conn = self.expect_dial();
+        self.core.handle_connected(self.now, conn);
+        self.events();
+        conn
+    }
+
+    /// The texts of pending Transmit actions, with their queue sequence numbers.
+    fn transmits(&mut self) -> Vec<(Option<u64>, String)> {
+        self.actions()
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Transmit { seq, text, .. } => Some((seq, text)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn status(&self) -> uplink_core::Status {
+        self.core.status(self.now, SystemTime::now())
+    }
+}
+
+fn order(n: u32) -> String {
+    format!(r#"{{"type":"order","data":{{"symbol":"AAPL","side":"buy","qty":{n}}}}}"#)
+}
+
+#[test]
+fn backoff_doubles_to_the_cap_then_gives_up_after_max_attempts() {
+    let mut w = World::exact();
+    w.core.handle_connect(w.now);
+    let mut conn = w.expect_dial();
+    let mut waits = Vec::new();
+    for _ in 0..10 {
+        w.core.handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "connection refused");
+        assert_eq!(w.core.state(), StateKind::Reconnecting);
+        waits.push(w.run_to_next_timeout().as_secs());
+        conn = w.expect_dial();
+    }
+    assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60, 60, 60]);
+    assert_eq!(w.status().attempt, 10);
+
+    // The tenth retry fails too: give up, and stop scheduling anything.
+    w.core.handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "connection refused");
+    assert_eq!(w.core.state(), StateKind::Error);
+    let st = w.status();
+    assert!(st.gave_up);
+    assert_eq!(st.reason.as_deref(), Some("gave up after 10 attempts: connection refused"));
+    assert_eq!(st.stats.reconnect_attempts, 10);
+    assert_eq!(st.stats.errors_by_kind[&ErrorKind::ConnectFailed], 11);
+    assert_eq!(w.core.poll_timeout(), None);
+}
+
+#[test]
+fn jitter_spreads_delays_within_twenty_percent_and_is_reproducible() {
+    let delays = |seed: u64| {
+        let now = Instant::now();
+        let mut core = Connection::new(Config::default(), seed, now).unwrap();
+        core.handle_connect(now);
+        let mut t = now;
+        let mut out = Vec::new();
+        for attempt in 1..=10u32 {
+            let conn = core.current_conn().unwrap();
+            core.handle_connect_failed(t, conn, ErrorKind::ConnectFailed, "refused");
+            let at = core.poll_timeout().unwrap();
+            let d = (at - t).as_secs_f64();
+            let nominal = 2f64.powi(attempt as i32 - 1).min(60.0);
+            assert!(d >= nominal * 0.8 - 1e-6 && d <= (nominal * 1.2).min(60.0) + 1e-6, "attempt {attempt}: {d}");
+            out.push(d);
+            t = at;
+            core.handle_timeout(t);
+        }
+        out
+    };
+    assert_eq!(delays(1), delays(1), "same seed, same delays");
+    assert_ne!(delays(1), delays(2), "different seeds spread clients");
+}
+
+#[test]
+fn manual_reconnect_cancels_backoff_and_resets_the_attempt_count() {
+    let mut w = World::exact();
+    w.core.handle_connect(w.now);
+    let mut conn = w.expect_dial();
+    for _ in 0..4 {
+        w.core.handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "refused");
+        w.run_to_next_timeout();
+        conn = w.expect_dial();
+    }
+    w.core.handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "refused");
+    assert_eq!(w.status().attempt, 5);
+    assert_eq!(w.status().next_retry_in_ms, Some(16_000));
+
+    // The trader clicks "Reconnect now": a dial at once, no backoff, counter reset.
+    w.core.handle_reconnect(w.now);
+    let conn = w.expect_dial();
+    assert_eq!(w.core.state(), StateKind::Connecting);
+    assert_eq!(w.status().attempt, 0);
+    assert_eq!(w.core.poll_timeout(), Some(w.now + 10 * SEC), "only the connect deadline remains");
+
+    // If that dial fails too, the backoff starts again from the base delay.
+    w.core.handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "refused");
+    assert_eq!(w.run_to_next_timeout(), SEC);
+}
+
+#[test]
+fn a_flapping_server_walks_the_backoff_up_instead_of_storming() {
+    let mut w = World::exact();
+    let mut conn = w.connected();
+    let mut waits = Vec::new();
+    // Each connection is accepted, then dropped after one second (< min_uptime of 5 s).
+    for _ in 0..10 {
+        w.advance(SEC);
+        w.core.handle_connection_lost(w.now, conn, ErrorKind::ServerClosed, "server closed (1001)");
+        if w.core.state() == StateKind::Error {
+            break;
+        }
+        waits.push(w.run_to_next_timeout().as_secs());
+        conn = w.expect_dial();
+        w.core.handle_connected(w.now, conn);
+    }
+    assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60, 60, 60]);
+    w.advance(SEC);
+    w.core.handle_connection_lost(w.now, conn, ErrorKind::ServerClosed, "server closed (1001)");
+    assert_eq!(w.core.state(), StateKind::Error);
+    assert!(w.status().gave_up);
+    assert_eq!(w.status().stats.reconnections, 10);
+}
+
+#[test]
+fn a_connection_that_stays_up_min_uptime_resets_the_attempts() {
+    let mut w = World::exact();
+    let conn = w.connected();
+    w.core.handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
+    w.run_to_next_timeout();
+    let conn = w.expect_dial();
+    w.core.handle_connected(w.now, conn);
+    w.core.handle_connection_lost(w.now + SEC, conn, ErrorKind::Io, "reset");
+    w.now += SEC;
+    assert_eq!(w.run_to_next_timeout(), 2 * SEC, "second attempt: 2 s");
+    let conn = w.expect_dial();
+    w.core.handle_connected(w.now, conn);
+    // Up for 5 s: the counter resets, so the next loss starts again at 1 s.
+    w.advance(5 * SEC);
+    w.core.handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
+    assert_eq!(w.status().attempt, 1);
+    assert_eq!(w.run_to_next_timeout(), SEC);
+}
+
+#[test]
+fn a_half_open_link_is_detected_by_the_pong_deadline() {
+    let mut w = World::exact();
+    let t0 = w.now;
+    let conn = w.connected();
+
+    // 30 s in: a ping. It is answered 12 ms later: a latency sample.
+    assert_eq!(w.run_to_next_timeout(), 30 * SEC);
+    assert_eq!(w.transmits(), [(None, r#"{"type":"ping"}"#.to_string())]);
+    w.now += 12 * MS;
+    w.core.handle_text(w.now, conn, r#"{"type":"pong","timestamp":"2025-01-01T12:00:00Z"}"#);
+    assert_eq!(w.events(), [Event::Latency(12 * MS)]);
+    assert_eq!(w.status().latency.last_ms, Some(12.0));
+
+    // The next ping goes unanswered: the link is declared dead 10 s later.
+    w.run_to_next_timeout();
+    assert_eq!(w.transmits().len(), 1);
+    let sent = w.now;
+    w.run_to_next_timeout();
+    assert_eq!(w.now - sent, 10 * SEC);
+    assert!(w.now - t0 <= 30 * SEC + 12 * MS + 30 * SEC + 10 * SEC);
+    assert_eq!(w.core.state(), StateKind::Reconnecting);
+    assert!(w.actions().contains(&Action::Abort { conn }), "the dead socket is dropped");
+    let ev = w.events();
+    assert!(ev.contains(&Event::Error {
+        kind: ErrorKind::HeartbeatTimeout,
+        message: "no pong within 10 s of a ping".into()
+    }));
+}
+
+#[test]
+fn the_silence_watchdog_drops_a_link_that_says_nothing() {
+    // A pong deadline longer than the watchdog isolates the watchdog.
+    let mut w = World::new(Config {
+        jitter: 0.0,
+        heartbeat_interval: 30 * SEC,
+        pong_timeout: 50 * SEC,
+        idle_timeout: 40 * SEC,
+        ..Config::default()
+    });
+    let conn = w.connected();
+    // Inbound traffic keeps it alive...
+    w.advance(25 * SEC);
+    w.core.handle_text(w.now, conn, r#"{"type":"update","data":{"symbol":"A","price":1}}"#);
+    w.advance(39 * SEC);
+    assert_eq!(w.core.state(), StateKind::Connected);
+    // ...and 40 s of silence kills it.
+    w.advance(SEC);
+    assert_eq!(w.core.state(), StateKind::Reconnecting);
+    assert_eq!(w.status().stats.errors_by_kind[&ErrorKind::IdleTimeout], 1);
+}
+
+#[test]
+fn protocol_level_frames_also_prove_liveness() {
+    let mut w = World::new(Config {
+        pong_timeout: 50 * SEC,
+        idle_timeout: 40 * SEC,
+        ..Config::default()
+    });
+    let conn = w.connected();
+    // Without inbound traffic the 40 s watchdog would fire; protocol frames every 20 s
+    // keep it quiet (the unanswered app ping at 30 s only expires at 80 s).
+    for _ in 0..3 {
+        w.advance(20 * SEC);
+        w.core.handle_control_frame(w.now, conn, 0);
+    }
+    assert_eq!(w.core.state(), StateKind::Connected);
+    w.advance(19 * SEC);
+    assert_eq!(w.core.state(), StateKind::Connected);
+}
+
+#[test]
+fn overflow_drops_the_oldest_and_reports_every_drop() {
+    let mut w = World::new(Config {
+        queue_size: 3,
+        ..Config::default()
+    });
+    for n in 0..5 {
+        w.core.handle_send(w.now, order(n)).unwrap();
+    }
+    let drops: Vec<(String, u64)> = w
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::QueueDropped { text, total } => Some((text, total)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(drops, [(order(0), 1), (order(1), 2)]);
+    let st = w.status();
+    assert_eq!((st.queue_size, st.stats.queue_dropped), (3, 2));
+}
+
+#[test]
+fn after_reconnect_subscriptions_go_first_then_the_queue_in_order_and_paced() {
+    let mut w = World::new(Config {
+        flush_interval: 20 * MS,
+        ..Config::default()
+    });
+    w.core
+        .handle_subscribe(w.now, &["MSFT".into(), "AAPL".into(), "MSFT".into()])
+        .unwrap();
+    for n in 0..3 {
+        w.core.handle_send(w.now, order(n)).unwrap();
+    }
+    assert!(w.actions().is_empty(), "nothing is written while disconnected");
+
+    w.core.handle_connect(w.now);
+    let conn = w.expect_dial();
+    let t = w.now;
+    w.core.handle_connected(w.now, conn);
+    let first = w.transmits();
+    assert_eq!(
+        first,
+        [
+            (None, r#"{"type":"subscribe","data":{"symbols":["AAPL","MSFT"]}}"#.to_string()),
+            (Some(0), order(0)),
+        ]
+    );
+    let mut sent_at = vec![(0u64, t)];
+    w.core.handle_written(w.now, conn, None, 10);
+    for _ in 0..2 {
+        let seq = sent_at.last().unwrap().0;
+        w.core.handle_written(w.now, conn, Some(seq), 10);
+        assert!(w.transmits().is_empty(), "paced: nothing before the interval");
+        w.run_to_next_timeout();
+        let tx = w.transmits();
+        assert_eq!(tx.len(), 1);
+        let seq = tx[0].0.unwrap();
+        assert_eq!(tx[0].1, order(seq as u32));
+        sent_at.push((seq, w.now));
+    }
+    let gaps: Vec<Duration> = sent_at.windows(2).map(|p| p[1].1 - p[0].1).collect();
+    assert_eq!(gaps, [20 * MS, 20 * MS]);
+    w.core.handle_written(w.now, conn, Some(2), 10);
+    assert_eq!(w.status().queue_size, 0);
+    // The backlog is gone: new messages go out at once.
+    w.core.handle_send(w.now, order(9)).unwrap();
+    assert_eq!(w.transmits(), [(Some(3), order(9))]);
+}
+
+#[test]
+fn a_message_in_flight_when_the_link_dies_is_sent_again_once() {
+    let mut w = World::exact();
+    let conn = w.connected();
+    w.core.handle_send(w.now, order(1)).unwrap();
+    w.core.handle_send(w.now, order(2)).unwrap();
+    assert_eq!(w.transmits(), [(Some(0), order(1))]);
+    // The write fails: the socket is gone before order 1 was accepted.
+    w.core.handle_connection_lost(w.now, conn, ErrorKind::Io, "broken pipe");
+    // A late confirmation about the dead connection changes nothing.
+    w.core.handle_written(w.now, conn, Some(0), 10);
+    assert_eq!(w.status().queue_size, 2);
+
+    w.run_to_next_timeout();
+    let conn2 = w.expect_dial();
+    w.core.handle_connected(w.now, conn2);
+    let mut delivered = Vec::new();
+    loop {
+        let tx = w.transmits();
+        if tx.is_empty() {
+            if w.core.poll_timeout().is_some_and(|t| t <= w.now + SEC) && w.status().queue_size > 0 {
+                w.run_to_next_timeout();
+                continue;
+            }
+            break;
+        }
+        for (seq, text) in tx {
+            delivered.push(text);
+            w.core.handle_written(w.now, conn2, seq, 10);
+        }
+    }
+    assert_eq!(delivered, [order(1), order(2)], "in order, each exactly once");
+}
+
+#[test]
+fn subscriptions_are_deduplicated_and_diffed_while_connected() {
+    let mut w = World::exact();
+    let conn = w.connected();
+    w.core.handle_subscribe(w.now, &["AAPL".into(), "AAPL".into()]).unwrap();
+    w.core.handle_subscribe(w.now, &["AAPL".into(), "TSLA".into()]).unwrap();
+    w.core.handle_unsubscribe(w.now, &["AAPL".into(), "NOPE".into()]).unwrap();
+    w.core.handle_unsubscribe(w.now, &["AAPL".into()]).unwrap();
+    let texts: Vec<String> = w.transmits().into_iter().map(|t| t.1).collect();
+    assert_eq!(
+        texts,
+        [
+            r#"{"type":"subscribe","data":{"symbols":["AAPL"]}}"#,
+            r#"{"type":"subscribe","data":{"symbols":["TSLA"]}}"#,
+            r#"{"type":"unsubscribe","data":{"symbols":["AAPL"]}}"#,
+        ]
+    );
+    // After a reconnect the whole set, once.
+    w.core.handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
+    w.run_to_next_timeout();
+    let conn = w.expect_dial();
+    w.core.handle_connected(w.now, conn);
+    assert_eq!(
+        w.transmits(),
+        [(None, r#"{"type":"subscribe","data":{"symbols":["TSLA"]}}"#.to_string())]
+    );
+    assert!(w.core.handle_subscribe(w.now, &["bad symbol".into()]).is_err());
+    assert!(w.core.handle_subscribe(w.now, &["".into()]).is_err());
+}
+
+#[test]
+fn an_auth_failure_goes_straight_to_error_and_waits_for_a_person() {
+    let mut w = World::exact();
+    w.core.handle_connect(w.now);
+    let conn = w.expect_dial();
+    w.core.handle_connect_failed(w.now, conn, ErrorKind::Auth, "authentication failed: HTTP 401 Unauthorized");
+    assert_eq!(w.core.state(), StateKind::Error);
+    let st = w.status();
+    assert_eq!(st.error_kind, Some(ErrorKind::Auth));
+    assert!(!st.gave_up);
+    assert_eq!(w.core.poll_timeout(), None, "no retry loop against an auth wall");
+    w.actions();
+    w.advance(3600 * SEC);
+    assert!(w.actions().is_empty());
+    // The network coming back re-arms it; so does a manual reconnect.
+    w.core.handle_network_up(w.now);
+    w.expect_dial();
+    assert_eq!(w.core.state(), StateKind::Connecting);
+}
+
+#[test]
+fn network_back_skips_the_remaining_backoff() {
+    let mut w = World::exact();
+    let conn = w.connected();
+    w.core.handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
+    for _ in 0..5 {
+        w.run_to_next_timeout();
+        let c = w.expect_dial();
+        w.core.handle_connect_failed(w.now, c, ErrorKind::ConnectFailed, "unreachable");
+    }
+    assert_eq!(w.status().next_retry_in_ms, Some(32_000));
+    w.core.handle_network_up(w.now);
+    w.expect_dial();
+    assert_eq!(w.core.state(), StateKind::Reconnecting);
+}
+
+#[test]
+fn resume_from_sleep_probes_a_connected_link_at_once() {
+    let mut w = World::exact();
+    let conn = w.connected();
+    w.advance(5 * SEC);
+    w.core.handle_network_up(w.now);
+    assert_eq!(w.transmits(), [(None, r#"{"type":"ping"}"#.into())]);
+    w.advance(10 * SEC);
+    assert_eq!(w.core.state(), StateKind::Reconnecting, "no pong after sleep: dead");
+    let _ = conn;
+}
+
+#[test]
+fn malformed_messages_are_counted_and_the_connection_kept() {
+    let mut w = World::exact();
+    let conn = w.connected();
+    w.core.handle_text(w.now, conn, "{not json");
+    w.core.handle_text(w.now, conn, r#"{"type":"update","data":{"price":1}}"#);
+    w.core.handle_binary(w.now, conn, br#"{"type":"update","data":{"symbol":"A","price":2}}"#);
+    let ev = w.events();
+    assert_eq!(ev.len(), 3);
+    assert!(matches!(&ev[0], Event::Error { kind: ErrorKind::MalformedMessage, message } if message.starts_with("malformed message")));
+    assert!(matches!(&ev[2], Event::Message(m) if matches!(&m.payload, Payload::Update(u) if u.price == 2.0)));
+    let st = w.status();
+    assert_eq!(st.state, StateKind::Connected);
+    assert_eq!(st.stats.malformed_messages, 2);
+    assert_eq!(st.stats.messages_received, 3);
+}
+
+#[test]
+fn feed_errors_are_reported_and_passed_on() {
+    let mut w = World::exact();
+    let conn = w.connected();
+    w.core.handle_text(
+        w.now,
+        conn,
+        r#"{"type":"error","data":{"code":"UNKNOWN_SYMBOL","message":"no such symbol: ZZZ"}}"#,
+    );
+    let ev = w.events();
+    assert_eq!(
+        ev[0],
+        Event::Error {
+            kind: ErrorKind::ServerError,
+            message: "feed error UNKNOWN_SYMBOL: no such symbol: ZZZ".into()
+        }
+    );
+    assert!(matches!(&ev[1], Event::Message(Envelope { payload: Payload::Error(_), .. })));
+    assert_eq!(w.core.state(), StateKind::Connected);
+}
+
+#[test]
+fn events_from_an_old_connection_are_ignored() {
+    let mut w = World::exact();
+    let old = w.connected();
+    w.core.handle_reconnect(w.now);
+    let acts = w.actions();
+    assert!(acts.contains(&Action::Close {
+        conn: old,
+        code: 1000,
+        reason: "reconnect requested"
+    }));
+    let new = match acts.last() {
+        Some(Action::Dial { conn }) => *conn,
+        other => panic!("expected a dial, got {other:?}"),
+    };
+    w.core.handle_text(w.now, old, r#"{"type":"update","data":{"symbol":"A","price":1}}"#);
+    w.core.handle_connection_lost(w.now, old, ErrorKind::ServerClosed, "closed");
+    assert_eq!(w.core.state(), StateKind::Connecting);
+    w.core.handle_connected(w.now, new);
+    assert_eq!(w.core.state(), StateKind::Connected);
+    assert_eq!(w.status().stats.messages_received, 0);
+    assert_eq!(w.status().stats.reconnections, 1);
+}
+
+#[test]
+fn disconnect_closes_cleanly_keeps_the_queue_and_schedules_nothing() {
+    let mut w = World::exact();
+    let conn = w.connected();
+    w.advance(3 * SEC);
+    w.core.handle_disconnect(w.now);
+    assert!(w.actions().contains(&Action::Close {
+        conn,
+        code: 1000,
+        reason: "disconnected by user"
+    }));
+    assert_eq!(w.core.state(), StateKind::Disconnected);
+    assert_eq!(w.core.poll_timeout(), None);
+    w.core.handle_send(w.now, order(1)).unwrap();
+    let st = w.status();
+    assert_eq!(st.queue_size, 1);
+    assert_eq!(st.stats.total_uptime_secs, 3.0);
+    assert_eq!(st.reason.as_deref(), Some("disconnected by user"));
+}
+
+#[test]
+fn a_dial_that_hangs_times_out_into_the_backoff() {
+    let mut w = World::new(Config {
+        jitter: 0.0,
+        connect_timeout: 2 * SEC,
+        ..Config::default()
+    });
+    w.core.handle_connect(w.now);
+    let conn = w.expect_dial();
+    assert_eq!(w.run_to_next_timeout(), 2 * SEC);
+    assert!(w.actions().contains(&Action::Abort { conn }));
+    assert_eq!(w.core.state(), StateKind::Reconnecting);
+    assert_eq!(w.status().error_kind, Some(ErrorKind::ConnectTimeout));
+}
+
+#[test]
+fn status_tells_the_ui_everything_it_shows() {
+    let mut w = World::exact();
+    w.core.set_url("wss://feed.example/ws?token=***");
+    let conn = w.connected();
+    w.core.handle_send(w.now, order(1)).unwrap();
+    w.core.handle_written(w.now, conn, Some(0), 60);
+    w.core.handle_text(w.now, conn, r#"{"type":"update","data":{"symbol":"A","price":1}}"#);
+    w.core.handle_connection_lost(w.now + 2 * SEC, conn, ErrorKind::ServerClosed, "server closed (1001 going away)");
+    w.now += 2 * SEC;
+    let st = w.status();
+    assert_eq!(st.state, StateKind::Reconnecting);
+    assert_eq!((st.attempt, st.max_attempts), (1, 10));
+    assert_eq!(st.next_retry_in_ms, Some(1000));
+    assert_eq!(st.reason.as_deref(), Some("server closed (1001 going away)"));
+    assert_eq!(st.stats.messages_sent, 1);
+    assert_eq!(st.stats.bytes_sent, 60);
+    assert_eq!(st.stats.messages_received, 1);
+    assert_eq!(st.stats.total_uptime_secs, 2.0);
+    assert_eq!(st.stats.last_error.as_ref().unwrap().kind, ErrorKind::ServerClosed);
+    let json = serde_json::to_value(&st).unwrap();
+    assert_eq!(json["state"], "reconnecting");
+    assert_eq!(json["url"], "wss://feed.example/ws?token=***");
+    assert_eq!(json["stats"]["errors_by_kind"]["server_closed"], 1);
+}
+
+#[test]
+fn a_feed_ping_is_answered_with_a_pong() {
+    let mut w = World::exact();
+    let conn = w.connected();
+    w.core.handle_text(w.now, conn, r#"{"type":"ping"}"#);
+    assert_eq!(w.transmits(), [(None, r#"{"type":"pong"}"#.into())]);
+}

@@ -1,0 +1,535 @@
+//! The trading feed's wire protocol.
+//!
+//! Every frame is a JSON object, the *envelope*:
+//!
+//! ```json
+//! {"type": "update", "data": {"symbol": "AAPL", "price": 150.25}, "timestamp": "2025-01-01T12:00:00Z"}
+//! ```
+//!
+//! `type` selects the payload; `data` and `timestamp` are optional. The types the
+//! seed specification names are decoded into typed payloads ([`Payload`]); any
+//! other type passes through untouched as raw JSON ([`Payload::Other`]), so a feed
+//! that grows new message kinds never breaks the client.
+//!
+//! Decoding is a single pass: when `type` comes first (as every sane producer
+//! writes it) the `data` object is deserialized straight into its typed struct with
+//! no intermediate [`serde_json::Value`]. This sits on the hot path of a feed that
+//! may carry a hundred thousand updates a second.
+//!
+//! Subscriptions are `{"type":"subscribe","data":{"symbols":["AAPL","MSFT"]}}`; the
+//! decoder also accepts the symbols at the top level (`{"type":"subscribe","symbols":[..]}`)
+//! because the seed's examples read them from there.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One frame of the protocol: a payload and the sender's optional timestamp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// What the frame says, decoded by its `type`.
+    pub payload: Payload,
+    /// The sender's timestamp (RFC 3339), kept verbatim; `None` when absent.
+    pub timestamp: Option<String>,
+}
+
+/// The typed content of an [`Envelope`], one variant per message `type`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// Client → server heartbeat.
+    Ping,
+    /// Server → client heartbeat answer.
+    Pong,
+    /// A price update for one symbol.
+    Update(PriceUpdate),
+    /// An order request (client → server) or an order status update (server → client).
+    Order(OrderUpdate),
+    /// An error reported by the peer.
+    Error(ErrorInfo),
+    /// Start streaming these symbols.
+    Subscribe(Symbols),
+    /// Stop streaming these symbols.
+    Unsubscribe(Symbols),
+    /// A message type this client does not know: the whole frame as raw JSON.
+    Other(Map<String, Value>),
+}
+
+/// `data` of an `update` message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriceUpdate {
+    /// Instrument symbol, e.g. `AAPL`.
+    pub symbol: String,
+    /// Last traded price.
+    pub price: f64,
+    /// Traded volume for the session.
+    #[serde(default)]
+    pub volume: u64,
+    /// Absolute change since the session open.
+    #[serde(default)]
+    pub change: f64,
+    /// Change since the session open, in percent.
+    #[serde(default, rename = "changePercent")]
+    pub change_percent: f64,
+}
+
+/// Buy or sell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Buy order.
+    Buy,
+    /// Sell order.
+    Sell,
+}
+
+/// Lifecycle of an order, as reported by the feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// The feed accepted the order and gave it an id.
+    Accepted,
+    /// Part of the quantity has been filled.
+    PartiallyFilled,
+    /// The whole quantity has been filled.
+    Filled,
+    /// The feed refused the order; `reason` says why.
+    Rejected,
+    /// The order was cancelled before it filled.
+    Cancelled,
+}
+
+/// `data` of an `order` message.
+///
+/// A client submits `{symbol, side, qty}` (optionally with its own `client_order_id`);
+/// the feed answers with the same shape plus `id`, `status` and fill details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderUpdate {
+    /// The feed's order id; absent on a client's submission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The client's own reference, echoed back by the feed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_order_id: Option<String>,
+    /// Instrument symbol.
+    pub symbol: String,
+    /// Buy or sell.
+    pub side: Side,
+    /// Ordered quantity.
+    pub qty: f64,
+    /// Current status; absent on a client's submission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<OrderStatus>,
+    /// Quantity filled so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filled_qty: Option<f64>,
+    /// Average fill price so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_price: Option<f64>,
+    /// When the order completed filling (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filled_at: Option<String>,
+    /// Why the order was rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `data` of an `error` message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorInfo {
+    /// Machine-readable code, e.g. `UNKNOWN_SYMBOL`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// Anything else the peer wants to say; `{}` when absent.
+    #[serde(default = "empty_object")]
+    pub details: Value,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+
+/// `data` of `subscribe` and `unsubscribe`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Symbols {
+    /// The symbols concerned.
+    pub symbols: Vec<String>,
+}
+
+/// Why a frame could not be decoded.
+#[derive(Debug)]
+pub struct DecodeError(serde_json::Error);
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "malformed message: {}", self.0)
+    }
+}
+
+impl std::error::Error for DecodeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl Envelope {
+    /// An envelope with no timestamp.
+    pub fn new(payload: Payload) -> Self {
+        Envelope {
+            payload,
+            timestamp: None,
+        }
+    }
+
+    /// Decodes one text frame.
+    pub fn decode(text: &str) -> Result<Envelope, DecodeError> {
+        serde_json::from_str(text).map_err(DecodeError)
+    }
+
+    /// Decodes one binary frame holding UTF-8 JSON.
+    pub fn decode_slice(bytes: &[u8]) -> Result<Envelope, DecodeError> {
+        serde_json::from_slice(bytes).map_err(DecodeError)
+    }
+
+    /// Encodes to the JSON text sent on the wire.
+    pub fn encode(&self) -> String {
+        // Serializing our own types into a String cannot fail: every map key is a string.
+        serde_json::to_string(self).expect("envelope serialization is infallible")
+    }
+
+    /// The wire name of this message's type.
+    pub fn kind(&self) -> &str {
+        self.payload.kind()
+    }
+}
+
+impl Payload {
+    /// The wire name of this payload's type.
+    pub fn kind(&self) -> &str {
+        match self {
+            Payload::Ping => "ping",
+            Payload::Pong => "pong",
+            Payload::Update(_) => "update",
+            Payload::Order(_) => "order",
+            Payload::Error(_) => "error",
+            Payload::Subscribe(_) => "subscribe",
+            Payload::Unsubscribe(_) => "unsubscribe",
+            Payload::Other(map) => map.get("type").and_then(Value::as_str).unwrap_or(""),
+        }
+    }
+}
+
+impl Serialize for Envelope {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if let Payload::Other(map) = &self.payload {
+            return map.serialize(s);
+        }
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("type", self.payload.kind())?;
+        match &self.payload {
+            Payload::Ping | Payload::Pong | Payload::Other(_) => {}
+            Payload::Update(d) => m.serialize_entry("data", d)?,
+            Payload::Order(d) => m.serialize_entry("data", d)?,
+            Payload::Error(d) => m.serialize_entry("data", d)?,
+            Payload::Subscribe(d) | Payload::Unsubscribe(d) => m.serialize_entry("data", d)?,
+        }
+        if let Some(ts) = &self.timestamp {
+            m.serialize_entry("timestamp", ts)?;
+        }
+        m.end()
+    }
+}
+
+/// The message types the decoder knows, resolved from the `type` field.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Ping,
+    Pong,
+    Update,
+    Order,
+    Error,
+    Subscribe,
+    Unsubscribe,
+    Other,
+}
+
+impl Kind {
+    fn from_name(name: &str) -> Kind {
+        match name {
+            "ping" => Kind::Ping,
+            "pong" => Kind::Pong,
+            "update" => Kind::Update,
+            "order" => Kind::Order,
+            "error" => Kind::Error,
+            "subscribe" => Kind::Subscribe,
+            "unsubscribe" => Kind::Unsubscribe,
+            _ => Kind::Other,
+        }
+    }
+}
+
+/// A `data` field decoded before or after `type` was known.
+enum Data {
+    None,
+    Typed(Payload),
+    Raw(Value),
+}
+
+impl<'de> Deserialize<'de> for Envelope {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(EnvelopeVisitor)
+    }
+}
+
+struct EnvelopeVisitor;
+
+/// Decodes `data` into the payload for `kind`.
+fn typed_data<'de, A: MapAccess<'de>>(kind: Kind, map: &mut A) -> Result<Data, A::Error> {
+    Ok(match kind {
+        Kind::Update => Data::Typed(Payload::Update(map.next_value()?)),
+        Kind::Order => Data::Typed(Payload::Order(map.next_value()?)),
+        Kind::Error => Data::Typed(Payload::Error(map.next_value()?)),
+        Kind::Subscribe => Data::Typed(Payload::Subscribe(map.next_value()?)),
+        Kind::Unsubscribe => Data::Typed(Payload::Unsubscribe(map.next_value()?)),
+        Kind::Ping | Kind::Pong => {
+            map.next_value::<IgnoredAny>()?;
+            Data::None
+        }
+        Kind::Other => Data::Raw(map.next_value()?),
+    })
+}
+
+fn from_value<T: serde::de::DeserializeOwned, E: de::Error>(v: Value) -> Result<T, E> {
+    serde_json::from_value(v).map_err(E::custom)
+}
+
+impl<'de> Visitor<'de> for EnvelopeVisitor {
+    type Value = Envelope;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object with a string field \"type\"")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
+        let mut type_name: Option<String> = None;
+        let mut kind: Option<Kind> = None;
+        let mut data = Data::None;
+        let mut timestamp: Option<Value> = None;
+        // Every field that is not type/data/timestamp; only kept for unknown types and
+        // for the lenient top-level `symbols` of subscribe/unsubscribe.
+        let mut extra: Map<String, Value> = Map::new();
+
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "type" => {
+                    if kind.is_some() {
+                        return Err(de::Error::duplicate_field("type"));
+                    }
+                    let name: String = map.next_value()?;
+                    let k = Kind::from_name(&name);
+                    kind = Some(k);
+                    type_name = Some(name);
+                    // `data` arrived before `type`: decode it now that we know the type.
+                    if let Data::Raw(v) = std::mem::replace(&mut data, Data::None) {
+                        data = match k {
+                            Kind::Update => Data::Typed(Payload::Update(from_value(v)?)),
+                            Kind::Order => Data::Typed(Payload::Order(from_value(v)?)),
+                            Kind::Error => Data::Typed(Payload::Error(from_value(v)?)),
+                            Kind::Subscribe => Data::Typed(Payload::Subscribe(from_value(v)?)),
+                            Kind::Unsubscribe => Data::Typed(Payload::Unsubscribe(from_value(v)?)),
+                            Kind::Ping | Kind::Pong => Data::None,
+                            Kind::Other => Data::Raw(v),
+                        };
+                    }
+                }
+                "data" => {
+                    data = match kind {
+                        Some(k) => typed_data(k, &mut map)?,
+                        None => Data::Raw(map.next_value()?),
+                    };
+                }
+                "timestamp" => timestamp = Some(map.next_value()?),
+                other => {
+                    let v: Value = map.next_value()?;
+                    extra.insert(other.to_owned(), v);
+                }
+            }
+        }
+
+        let kind = kind.ok_or_else(|| de::Error::missing_field("type"))?;
+        let type_name = type_name.unwrap_or_default();
+
+        if kind == Kind::Other {
+            let mut whole = extra;
+            whole.insert("type".into(), Value::String(type_name));
+            if let Data::Raw(v) = data {
+                whole.insert("data".into(), v);
+            }
+            if let Some(ts) = timestamp {
+                whole.insert("timestamp".into(), ts);
+            }
+            return Ok(Envelope {
+                payload: Payload::Other(whole),
+                timestamp: None,
+            });
+        }
+
+        let timestamp = match timestamp {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s),
+            Some(_) => return Err(de::Error::custom("\"timestamp\" must be a string")),
+        };
+
+        let payload = match (kind, data) {
+            (Kind::Ping, _) => Payload::Ping,
+            (Kind::Pong, _) => Payload::Pong,
+            (_, Data::Typed(p)) => p,
+            (Kind::Subscribe | Kind::Unsubscribe, _) => {
+                let symbols: Vec<String> = match extra.remove("symbols") {
+                    Some(v) => from_value(v)?,
+                    None => return Err(de::Error::missing_field("data.symbols")),
+                };
+                let s = Symbols { symbols };
+                if kind == Kind::Subscribe {
+                    Payload::Subscribe(s)
+                } else {
+                    Payload::Unsubscribe(s)
+                }
+            }
+            (_, _) => return Err(de::Error::missing_field("data")),
+        };
+        Ok(Envelope { payload, timestamp })
+    }
+}
+
+/// Builders for the messages a client sends.
+impl Envelope {
+    /// `{"type":"ping"}`.
+    pub fn ping() -> Self {
+        Envelope::new(Payload::Ping)
+    }
+
+    /// `{"type":"subscribe","data":{"symbols":[..]}}`.
+    pub fn subscribe<I: IntoIterator<Item = S>, S: Into<String>>(symbols: I) -> Self {
+        Envelope::new(Payload::Subscribe(Symbols {
+            symbols: symbols.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// `{"type":"unsubscribe","data":{"symbols":[..]}}`.
+    pub fn unsubscribe<I: IntoIterator<Item = S>, S: Into<String>>(symbols: I) -> Self {
+        Envelope::new(Payload::Unsubscribe(Symbols {
+            symbols: symbols.into_iter().map(Into::into).collect(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn decodes_every_seed_example() {
+        let ping = Envelope::decode(r#"{"type":"ping"}"#).unwrap();
+        assert_eq!(ping.payload, Payload::Ping);
+
+        let pong = Envelope::decode(r#"{"type":"pong","timestamp":"2025-01-01T12:00:00Z"}"#).unwrap();
+        assert_eq!(pong.payload, Payload::Pong);
+        assert_eq!(pong.timestamp.as_deref(), Some("2025-01-01T12:00:00Z"));
+
+        let up = Envelope::decode(
+            r#"{"type":"update","data":{"symbol":"AAPL","price":150.25,"volume":1000000,"change":2.5,"changePercent":1.69}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            up.payload,
+            Payload::Update(PriceUpdate {
+                symbol: "AAPL".into(),
+                price: 150.25,
+                volume: 1_000_000,
+                change: 2.5,
+                change_percent: 1.69
+            })
+        );
+
+        let order = Envelope::decode(
+            r#"{"type":"order","data":{"id":"abc123","symbol":"AAPL","side":"buy","qty":100,"status":"filled","filled_at":"2025-01-01T12:00:00Z"}}"#,
+        )
+        .unwrap();
+        let Payload::Order(o) = order.payload else { panic!("not an order") };
+        assert_eq!(o.id.as_deref(), Some("abc123"));
+        assert_eq!(o.side, Side::Buy);
+        assert_eq!(o.status, Some(OrderStatus::Filled));
+
+        let err = Envelope::decode(
+            r#"{"type":"error","data":{"code":"CONNECTION_ERROR","message":"Failed to connect to market data feed","details":{}}}"#,
+        )
+        .unwrap();
+        let Payload::Error(e) = err.payload else { panic!("not an error") };
+        assert_eq!(e.code, "CONNECTION_ERROR");
+    }
+
+    #[test]
+    fn data_before_type_still_decodes_typed() {
+        let up = Envelope::decode(r#"{"data":{"symbol":"X","price":1.0},"type":"update"}"#).unwrap();
+        assert!(matches!(up.payload, Payload::Update(ref u) if u.symbol == "X"));
+    }
+
+    #[test]
+    fn unknown_types_pass_through_whole() {
+        let text = r#"{"type":"news","data":{"headline":"hi"},"timestamp":5,"source":"wire"}"#;
+        let env = Envelope::decode(text).unwrap();
+        assert_eq!(env.kind(), "news");
+        let back: Value = serde_json::from_str(&env.encode()).unwrap();
+        assert_eq!(back, serde_json::from_str::<Value>(text).unwrap());
+    }
+
+    #[test]
+    fn subscribe_accepts_top_level_symbols() {
+        let a = Envelope::decode(r#"{"type":"subscribe","symbols":["A","B"]}"#).unwrap();
+        let b = Envelope::decode(r#"{"type":"subscribe","data":{"symbols":["A","B"]}}"#).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a, Envelope::subscribe(["A", "B"]));
+    }
+
+    #[test]
+    fn round_trips() {
+        for env in [
+            Envelope::ping(),
+            Envelope::subscribe(["AAPL"]),
+            Envelope::unsubscribe(["AAPL"]),
+            Envelope {
+                payload: Payload::Pong,
+                timestamp: Some("t".into()),
+            },
+        ] {
+            assert_eq!(Envelope::decode(&env.encode()).unwrap(), env);
+        }
+        assert_eq!(Envelope::ping().encode(), r#"{"type":"ping"}"#);
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_not_a_panic() {
+        for bad in [
+            "",
+            "{",
+            "[]",
+            "42",
+            r#"{"data":{}}"#,
+            r#"{"type":7}"#,
+            r#"{"type":"update"}"#,
+            r#"{"type":"update","data":{"symbol":"A"}}"#,
+            r#"{"type":"order","data":{"symbol":"A","side":"hold","qty":1}}"#,
+            r#"{"type":"ping","timestamp":3}"#,
+            r#"{"type":"ping","type":"pong"}"#,
+        ] {
+            let e = Envelope::decode(bad).unwrap_err();
+            assert!(e.to_string().starts_with("malformed message"), "{bad}: {e}");
+        }
+        let _ = json!({});
+    }
+}
