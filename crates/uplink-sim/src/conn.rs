@@ -1,0 +1,506 @@
+//! Serves one client: handshake (token check), protocol, updates, orders, and faults.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Map, Value};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::{ConnCtl, DropMode, Faults, Shared};
+
+/// Access to the TCP socket under a (possibly TLS) stream, to reset it.
+pub(crate) trait TcpOf {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl TcpOf for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl TcpOf for tokio_rustls::server::TlsStream<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
+
+/// RFC 3339 with milliseconds, UTC.
+pub(crate) fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+/// Frames pre-rendered for unlimited-rate mode.
+const FIREHOSE_RING: usize = 4096;
+/// Frames written between flushes in unlimited-rate mode.
+const FIREHOSE_BATCH: usize = 256;
+
+pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
+    match shared.tls.clone() {
+        Some(acceptor) => match acceptor.accept(tcp).await {
+            Ok(tls) => handshake(shared, tls, peer).await,
+            Err(e) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+        },
+        None => handshake(shared, tcp, peer).await,
+    }
+}
+
+/// Compares without an early exit, so the token cannot be guessed by timing.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn token_ok(req: &Request, want: &str) -> bool {
+    let in_query = req.uri().query().is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "token" && same_secret(&v, want))
+    });
+    let in_header = req
+        .headers()
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .is_some_and(|t| same_secret(t.trim(), want));
+    in_query || in_header
+}
+
+async fn handshake<S>(shared: Arc<Shared>, stream: S, peer: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Unpin + TcpOf,
+{
+    let token = shared.config.token.clone();
+    let callback = |req: &Request, resp: Response| -> std::result::Result<Response, ErrorResponse> {
+        match &token {
+            Some(want) if !token_ok(req, want) => {
+                let mut err = ErrorResponse::new(Some("invalid or missing token".into()));
+                *err.status_mut() = StatusCode::UNAUTHORIZED;
+                Err(err)
+            }
+            _ => Ok(resp),
+        }
+    };
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(1 << 20))
+        .max_frame_size(Some(1 << 20));
+    let ws = match tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config)).await {
+        Ok(ws) => ws,
+        Err(e) => {
+            shared.handshakes_refused.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%peer, "handshake refused: {e}");
+            return;
+        }
+    };
+    let id = shared.next_conn.fetch_add(1, Ordering::SeqCst) + 1;
+    let (tx, rx) = mpsc::unbounded_channel();
+    shared.conns.lock().unwrap().insert(id, tx);
+    shared.connections_total.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(%peer, conn = id, "client connected");
+    let mut conn = Conn {
+        id,
+        shared: Arc::clone(&shared),
+        ws,
+        subs: Vec::new(),
+        cursor: 0,
+        pending: BinaryHeap::new(),
+        seq: 0,
+        ring: Vec::new(),
+        ring_pos: 0,
+    };
+    let end = conn.run(rx).await;
+    shared.conns.lock().unwrap().remove(&id);
+    tracing::info!(%peer, conn = id, "client gone: {end}");
+}
+
+/// A frame waiting for its time (delays, order lifecycle steps).
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Pending {
+    due: Instant,
+    seq: u64,
+    text: String,
+}
+
+struct Conn<S> {
+    id: u64,
+    shared: Arc<Shared>,
+    ws: WebSocketStream<S>,
+    /// Subscribed symbols, in subscription order.
+    subs: Vec<String>,
+    /// Next symbol to update (round robin).
+    cursor: usize,
+    /// Frames to send later, earliest first.
+    pending: BinaryHeap<Reverse<Pending>>,
+    /// Tie-breaker keeping same-time frames in order.
+    seq: u64,
+    /// Pre-rendered updates for unlimited-rate mode; rebuilt when subscriptions change.
+    ring: Vec<Utf8Bytes>,
+    ring_pos: usize,
+}
+
+type Result<T> = std::result::Result<T, String>;
+
+impl<S> Conn<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + TcpOf,
+{
+    async fn run(&mut self, mut ctl: mpsc::UnboundedReceiver<ConnCtl>) -> String {
+        let mut faults_rx = self.shared.faults.subscribe();
+        let mut faults: Faults = faults_rx.borrow_and_update().clone();
+        let mut shutdown = self.shared.shutdown.subscribe();
+        let mut tick = ticker(faults.rate);
+        let mut credit = 0.0f64;
+        let mut last_tick = Instant::now();
+        loop {
+            let due = self.pending.peek().map(|p| p.0.due);
+            let live = !faults.silent;
+            let streaming = live && !self.subs.is_empty();
+            let res: Result<()> = tokio::select! {
+                cmd = ctl.recv() => match cmd {
+                    Some(ConnCtl::Drop(mode)) => return self.drop_with(mode).await,
+                    Some(ConnCtl::Malformed) => self.send_now(r#"{"type":"update","data":{"symbol":"AAPL","price":"#.into()).await,
+                    Some(ConnCtl::Oversized(n)) => self.send_now(oversized(n)).await,
+                    None => return "simulator stopped".into(),
+                },
+                _ = faults_rx.changed() => {
+                    let new = faults_rx.borrow_and_update().clone();
+                    if new.rate != faults.rate {
+                        tick = ticker(new.rate);
+                    }
+                    if new.silent && !faults.silent {
+                        // What was about to be sent is lost in a dead link.
+                        self.pending.clear();
+                    }
+                    faults = new;
+                    Ok(())
+                }
+                _ = shutdown.changed() => return self.drop_with(DropMode::Close { code: 1001 }).await,
+                msg = self.ws.next(), if live => match msg {
+                    None => return "closed by client (end of stream)".into(),
+                    Some(Err(e)) => return format!("read failed: {e}"),
+                    Some(Ok(Message::Close(f))) => return format!("closed by client ({f:?})"),
+                    Some(Ok(Message::Text(t))) => self.on_request(t.as_str(), &faults).await,
+                    Some(Ok(Message::Binary(b))) => match std::str::from_utf8(&b) {
+                        Ok(t) => self.on_request(t, &faults).await,
+                        Err(_) => self.reply(&faults, error_msg("BAD_REQUEST", "binary frames must hold UTF-8 JSON", json!({}))).await,
+                    },
+                    Some(Ok(_)) => Ok(()),
+                },
+                _ = sleep_until_opt(due), if live && due.is_some() => self.flush_due().await,
+                _ = tick.tick(), if streaming && faults.rate > 0.0 => {
+                    let now = Instant::now();
+                    credit = (credit + now.duration_since(last_tick).as_secs_f64() * faults.rate)
+                        .min(faults.rate * 0.05 + 1.0);
+                    last_tick = now;
+                    let n = credit.floor() as usize;
+                    credit -= n as f64;
+                    self.stream_updates(n, &faults).await
+                }
+                _ = std::future::ready(()), if streaming && faults.rate == 0.0 => self.firehose().await,
+            };
+            if let Err(e) = res {
+                return e;
+            }
+            if !streaming {
+                last_tick = Instant::now();
+                credit = 0.0;
+            }
+        }
+    }
+
+    async fn drop_with(&mut self, mode: DropMode) -> String {
+        match mode {
+            DropMode::Reset => {
+                if let Err(e) = socket2::SockRef::from(self.ws.get_ref().tcp()).set_linger(Some(Duration::ZERO)) {
+                    tracing::warn!("cannot set SO_LINGER for a reset: {e}");
+                }
+                "dropped with a TCP reset".into()
+            }
+            DropMode::Close { code } => {
+                let frame = CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: "dropped by the simulator".into(),
+                };
+                if self.ws.close(Some(frame)).await.is_ok() {
+                    // Give the client a moment to answer the close.
+                    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+                        while let Some(Ok(_)) = self.ws.next().await {}
+                    })
+                    .await;
+                }
+                format!("dropped with close code {code}")
+            }
+        }
+    }
+
+    async fn send_now(&mut self, text: String) -> Result<()> {
+        self.shared.messages_sent.fetch_add(1, Ordering::Relaxed);
+        self.ws
+            .send(Message::text(text))
+            .await
+            .map_err(|e| format!("write failed: {e}"))
+    }
+
+    /// Sends now, or after the configured delay (plus `extra`).
+    async fn send_after(&mut self, faults: &Faults, extra: Duration, text: String) -> Result<()> {
+        let delay = Duration::from_millis(faults.delay_ms) + extra;
+        if delay.is_zero() && self.pending.is_empty() {
+            return self.send_now(text).await;
+        }
+        self.schedule(Instant::now() + delay, text);
+        Ok(())
+    }
+
+    async fn reply(&mut self, faults: &Faults, text: String) -> Result<()> {
+        self.send_after(faults, Duration::ZERO, text).await
+    }
+
+    fn schedule(&mut self, due: Instant, text: String) {
+        self.seq += 1;
+        self.pending.push(Reverse(Pending { due, seq: self.seq, text }));
+    }
+
+    async fn flush_due(&mut self) -> Result<()> {
+        let now = Instant::now();
+        while self.pending.peek().is_some_and(|p| p.0.due <= now) {
+            let Reverse(p) = self.pending.pop().expect("peeked");
+            self.shared.messages_sent.fetch_add(1, Ordering::Relaxed);
+            self.ws
+                .feed(Message::text(p.text))
+                .await
+                .map_err(|e| format!("write failed: {e}"))?;
+        }
+        self.ws.flush().await.map_err(|e| format!("write failed: {e}"))
+    }
+
+    async fn on_request(&mut self, text: &str, faults: &Faults) -> Result<()> {
+        self.shared.record(self.id, text);
+        let req: Map<String, Value> = match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => {
+                let e = error_msg("BAD_REQUEST", "a message must be a JSON object", json!({}));
+                return self.reply(faults, e).await;
+            }
+            Err(e) => {
+                let e = error_msg("MALFORMED_JSON", &format!("cannot parse message: {e}"), json!({}));
+                return self.reply(faults, e).await;
+            }
+        };
+        let kind = req.get("type").and_then(Value::as_str).unwrap_or("");
+        match kind {
+            "ping" => {
+                let pong = json!({"type": "pong", "timestamp": now_rfc3339()}).to_string();
+                let extra = Duration::from_millis(faults.pong_delay_ms);
+                self.send_after(faults, extra, pong).await
+            }
+            "pong" => Ok(()),
+            "subscribe" | "unsubscribe" => self.on_subscription(kind == "subscribe", &req, faults).await,
+            "order" => self.on_order(&req, faults).await,
+            "" => {
+                let e = error_msg("BAD_REQUEST", "a message needs a string field \"type\"", json!({}));
+                self.reply(faults, e).await
+            }
+            other => {
+                let e = error_msg("UNKNOWN_TYPE", &format!("unknown message type {other:?}"), json!({"type": other}));
+                self.reply(faults, e).await
+            }
+        }
+    }
+
+    async fn on_subscription(&mut self, add: bool, req: &Map<String, Value>, faults: &Faults) -> Result<()> {
+        let symbols = req
+            .get("data")
+            .and_then(|d| d.get("symbols"))
+            .or_else(|| req.get("symbols"))
+            .and_then(Value::as_array)
+            .and_then(|a| a.iter().map(|s| s.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>());
+        let Some(symbols) = symbols else {
+            let e = error_msg("BAD_REQUEST", "expected data.symbols: a list of strings", json!({}));
+            return self.reply(faults, e).await;
+        };
+        let (known, unknown): (Vec<String>, Vec<String>) = {
+            let book = self.shared.book.lock().unwrap();
+            symbols.into_iter().partition(|s| book.knows(s))
+        };
+        for s in known {
+            let pos = self.subs.iter().position(|x| *x == s);
+            match (add, pos) {
+                (true, None) => self.subs.push(s),
+                (false, Some(i)) => {
+                    self.subs.remove(i);
+                }
+                _ => {}
+            }
+        }
+        self.ring.clear();
+        if !unknown.is_empty() && add {
+            let e = error_msg(
+                "UNKNOWN_SYMBOL",
+                &format!("unknown symbol(s): {}", unknown.join(", ")),
+                json!({"symbols": unknown}),
+            );
+            return self.reply(faults, e).await;
+        }
+        Ok(())
+    }
+
+    async fn on_order(&mut self, req: &Map<String, Value>, faults: &Faults) -> Result<()> {
+        let data = req.get("data").and_then(Value::as_object);
+        let symbol = data.and_then(|d| d.get("symbol")).and_then(Value::as_str);
+        let side = data.and_then(|d| d.get("side")).and_then(Value::as_str);
+        let qty = data.and_then(|d| d.get("qty")).and_then(Value::as_f64);
+        let client_id = data.and_then(|d| d.get("client_order_id")).and_then(Value::as_str);
+        let (Some(symbol), Some(side @ ("buy" | "sell")), Some(qty)) = (symbol, side, qty) else {
+            let e = error_msg(
+                "BAD_REQUEST",
+                "an order needs data.symbol (string), data.side (\"buy\" or \"sell\") and data.qty (number)",
+                json!({"request": Value::Object(req.clone())}),
+            );
+            return self.reply(faults, e).await;
+        };
+        let (id, price) = {
+            let mut book = self.shared.book.lock().unwrap();
+            (book.order_id(), book.price(symbol))
+        };
+        let mut order = json!({"id": id, "symbol": symbol, "side": side, "qty": qty});
+        if let Some(c) = client_id {
+            order["client_order_id"] = json!(c);
+        }
+        let reject = match price {
+            None => Some(format!("unknown symbol {symbol}")),
+            Some(_) if !(qty > 0.0 && qty.is_finite()) => Some("qty must be a positive number".to_owned()),
+            Some(_) if qty > 1_000_000.0 => Some("qty exceeds the 1,000,000 limit".to_owned()),
+            Some(_) => None,
+        };
+        let frame = |o: &Value| json!({"type": "order", "data": o, "timestamp": now_rfc3339()}).to_string();
+        if let Some(reason) = reject {
+            order["status"] = json!("rejected");
+            order["reason"] = json!(reason);
+            return self.reply(faults, frame(&order)).await;
+        }
+        let price = price.expect("checked");
+        order["status"] = json!("accepted");
+        order["filled_qty"] = json!(0.0);
+        self.reply(faults, frame(&order)).await?;
+
+        let step = self.shared.config.order_step;
+        let base = Instant::now() + Duration::from_millis(faults.delay_ms);
+        let half = (qty / 2.0).floor();
+        if half >= 1.0 {
+            order["status"] = json!("partially_filled");
+            order["filled_qty"] = json!(half);
+            order["avg_price"] = json!(price);
+            self.schedule(base + step, frame(&order));
+        }
+        order["status"] = json!("filled");
+        order["filled_qty"] = json!(qty);
+        order["avg_price"] = json!(price);
+        order["filled_at"] = json!(humantime::format_rfc3339_millis(SystemTime::now() + step * 2).to_string());
+        self.schedule(base + step * 2, frame(&order));
+        Ok(())
+    }
+
+    /// Sends `n` updates, round robin over the subscriptions.
+    async fn stream_updates(&mut self, n: usize, faults: &Faults) -> Result<()> {
+        if n == 0 || self.subs.is_empty() {
+            return Ok(());
+        }
+        let ts = now_rfc3339();
+        let mut frames = Vec::with_capacity(n);
+        {
+            let mut book = self.shared.book.lock().unwrap();
+            for _ in 0..n {
+                let sym = &self.subs[self.cursor % self.subs.len()];
+                self.cursor = self.cursor.wrapping_add(1);
+                let mut s = String::with_capacity(160);
+                book.step(sym, &ts, &mut s);
+                frames.push(s);
+            }
+        }
+        if faults.delay_ms > 0 {
+            let due = Instant::now() + Duration::from_millis(faults.delay_ms);
+            for f in frames {
+                self.schedule(due, f);
+            }
+            return Ok(());
+        }
+        self.shared.messages_sent.fetch_add(n as u64, Ordering::Relaxed);
+        for f in frames {
+            self.ws.feed(Message::text(f)).await.map_err(|e| format!("write failed: {e}"))?;
+        }
+        self.ws.flush().await.map_err(|e| format!("write failed: {e}"))
+    }
+
+    /// Unlimited rate: writes pre-rendered updates as fast as the socket takes them.
+    async fn firehose(&mut self) -> Result<()> {
+        if self.ring.is_empty() {
+            let ts = now_rfc3339();
+            let mut book = self.shared.book.lock().unwrap();
+            for i in 0..FIREHOSE_RING {
+                let mut s = String::with_capacity(160);
+                book.step(&self.subs[i % self.subs.len()], &ts, &mut s);
+                self.ring.push(Utf8Bytes::from(s));
+            }
+        }
+        for _ in 0..FIREHOSE_BATCH {
+            let frame = self.ring[self.ring_pos % FIREHOSE_RING].clone();
+            self.ring_pos = self.ring_pos.wrapping_add(1);
+            self.ws
+                .feed(Message::Text(frame))
+                .await
+                .map_err(|e| format!("write failed: {e}"))?;
+        }
+        self.shared.messages_sent.fetch_add(FIREHOSE_BATCH as u64, Ordering::Relaxed);
+        self.ws.flush().await.map_err(|e| format!("write failed: {e}"))
+    }
+}
+
+fn ticker(rate: f64) -> tokio::time::Interval {
+    let period = if rate > 0.0 {
+        Duration::from_secs_f64((1.0 / rate).clamp(0.001, 1.0))
+    } else {
+        Duration::from_secs(1)
+    };
+    let mut t = tokio::time::interval(period);
+    t.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    t
+}
+
+async fn sleep_until_opt(due: Option<Instant>) {
+    match due {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+pub(crate) fn error_msg(code: &str, message: &str, details: Value) -> String {
+    json!({
+        "type": "error",
+        "data": {"code": code, "message": message, "details": details},
+        "timestamp": now_rfc3339(),
+    })
+    .to_string()
+}
+
+/// A valid JSON frame of exactly `n` bytes (at least the envelope's own size).
+fn oversized(n: usize) -> String {
+    let head = r#"{"type":"update","data":{"symbol":"AAPL","pad":""#;
+    let tail = r#""}}"#;
+    let pad = n.saturating_sub(head.len() + tail.len());
+    let mut s = String::with_capacity(n);
+    s.push_str(head);
+    s.extend(std::iter::repeat_n('x', pad));
+    s.push_str(tail);
+    s
+}
