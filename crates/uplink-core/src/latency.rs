@@ -37,8 +37,9 @@ pub struct LatencySummary {
     pub samples: u64,
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+/// Milliseconds, rounded to the microsecond.
+pub fn ms(d: Duration) -> f64 {
+    (d.as_nanos() as f64 / 1000.0).round() / 1000.0
 }
 
 impl LatencyTracker {
@@ -48,6 +49,14 @@ impl LatencyTracker {
             window: VecDeque::with_capacity(capacity),
             capacity: capacity.max(1),
             total: 0,
+        }
+    }
+
+    /// Changes how many samples are kept, dropping the oldest if needed.
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity.max(1);
+        while self.window.len() > self.capacity {
+            self.window.pop_front();
         }
     }
 

@@ -62,7 +62,7 @@ use uplink_proto::{Envelope, Payload};
 
 pub use backoff::{Backoff, SplitMix64};
 pub use config::{Config, ConfigError};
-pub use latency::{LatencySummary, LatencyTracker};
+pub use latency::{ms as duration_ms, LatencySummary, LatencyTracker};
 pub use queue::{OutboundQueue, Queued};
 pub use stats::{ErrorKind, LastError, StatsSnapshot};
 pub use uplink_proto as proto;
@@ -312,6 +312,25 @@ fn unix_ms(at: Instant, now: Instant, wall_now: SystemTime) -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// Checks a message for [`Connection::handle_send`]: a JSON object with a string `type`.
+pub fn validate_message(text: &str) -> Result<(), CommandError> {
+    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text) {
+        Ok(map) if map.get("type").is_some_and(|t| t.is_string()) => Ok(()),
+        Ok(_) => Err(CommandError::InvalidMessage(
+            "a message needs a string field \"type\"".into(),
+        )),
+        Err(e) => Err(CommandError::InvalidMessage(e.to_string())),
+    }
+}
+
+/// Checks symbols for subscribe/unsubscribe.
+pub fn validate_symbols(symbols: &[String]) -> Result<(), CommandError> {
+    match symbols.iter().find(|s| !valid_symbol(s)) {
+        Some(bad) => Err(CommandError::InvalidSymbol(bad.clone())),
+        None => Ok(()),
+    }
+}
+
 /// Checks a symbol: 1 to 32 characters a real feed would accept.
 fn valid_symbol(s: &str) -> bool {
     (1..=32).contains(&s.len())
@@ -464,15 +483,7 @@ impl Connection {
     /// Queue a message for the feed. It is written as soon as the connection is up and
     /// everything queued before it has been written.
     pub fn handle_send(&mut self, now: Instant, text: String) -> Result<(), CommandError> {
-        match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text) {
-            Ok(map) if map.get("type").is_some_and(|t| t.is_string()) => {}
-            Ok(_) => {
-                return Err(CommandError::InvalidMessage(
-                    "a message needs a string field \"type\"".into(),
-                ))
-            }
-            Err(e) => return Err(CommandError::InvalidMessage(e.to_string())),
-        }
+        validate_message(&text)?;
         if let Some(dropped) = self.queue.push(text, now) {
             self.events.push_back(Event::QueueDropped {
                 text: dropped.text,
@@ -494,10 +505,30 @@ impl Connection {
         self.change_subscriptions(now, symbols, false)
     }
 
-    fn change_subscriptions(&mut self, _now: Instant, symbols: &[String], add: bool) -> Result<(), CommandError> {
-        if let Some(bad) = symbols.iter().find(|s| !valid_symbol(s)) {
-            return Err(CommandError::InvalidSymbol(bad.clone()));
+    /// Replaces the configuration, keeping the queue, the subscriptions and the stats.
+    /// A smaller queue drops its oldest messages (reported). Takes effect from the next
+    /// deadline; call [`Connection::handle_reconnect`] to apply it to the connection now.
+    pub fn handle_config(&mut self, config: Config) -> Result<(), ConfigError> {
+        config.validate()?;
+        self.backoff = Backoff {
+            base: config.reconnect_base_delay,
+            max: config.reconnect_max_delay,
+            jitter: config.jitter,
+        };
+        for dropped in self.queue.set_capacity(config.queue_size) {
+            self.events.push_back(Event::QueueDropped {
+                text: dropped.text,
+                total: self.queue.dropped(),
+            });
         }
+        self.latency.set_capacity(config.latency_window);
+        self.attempt = self.attempt.min(config.max_reconnect_attempts);
+        self.config = config;
+        Ok(())
+    }
+
+    fn change_subscriptions(&mut self, _now: Instant, symbols: &[String], add: bool) -> Result<(), CommandError> {
+        validate_symbols(symbols)?;
         let mut changed: Vec<String> = Vec::new();
         for s in symbols {
             let did = if add {

@@ -66,6 +66,21 @@ impl OutboundQueue {
         dropped
     }
 
+    /// Changes the capacity; if the queue holds more, the oldest waiting messages are
+    /// dropped and returned.
+    pub fn set_capacity(&mut self, capacity: usize) -> Vec<Queued> {
+        self.capacity = capacity.max(1);
+        let mut dropped = Vec::new();
+        while self.items.len() > self.capacity {
+            let victim = usize::from(self.head_in_flight);
+            if let Some(q) = self.items.remove(victim) {
+                self.dropped += 1;
+                dropped.push(q);
+            }
+        }
+        dropped
+    }
+
     /// Marks the head in flight and returns it, unless it already is or the queue is empty.
     pub fn take_head(&mut self) -> Option<&Queued> {
         if self.head_in_flight {

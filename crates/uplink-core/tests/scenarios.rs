@@ -609,3 +609,38 @@ fn a_feed_ping_is_answered_with_a_pong() {
     w.core.handle_text(w.now, conn, r#"{"type":"ping"}"#);
     assert_eq!(w.transmits(), [(None, r#"{"type":"pong"}"#.into())]);
 }
+
+#[test]
+fn a_new_configuration_keeps_the_queue_and_subscriptions() {
+    let mut w = World::exact();
+    w.core.handle_subscribe(w.now, &["AAPL".into()]).unwrap();
+    for n in 0..5 {
+        w.core.handle_send(w.now, order(n)).unwrap();
+    }
+    let bad = Config {
+        queue_size: 0,
+        ..Config::default()
+    };
+    assert!(w.core.handle_config(bad).is_err(), "an invalid config is refused whole");
+    w.core
+        .handle_config(Config {
+            queue_size: 3,
+            jitter: 0.0,
+            reconnect_base_delay: 2 * SEC,
+            ..Config::default()
+        })
+        .unwrap();
+    let drops: Vec<String> = w
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::QueueDropped { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(drops, [order(0), order(1)], "shrinking drops the oldest, reported");
+    let conn = w.connected();
+    assert_eq!(w.transmits()[0].1, r#"{"type":"subscribe","data":{"symbols":["AAPL"]}}"#);
+    w.core.handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
+    assert_eq!(w.run_to_next_timeout(), 2 * SEC, "the new base delay applies");
+}

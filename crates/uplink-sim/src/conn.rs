@@ -493,9 +493,10 @@ pub(crate) fn error_msg(code: &str, message: &str, details: Value) -> String {
     .to_string()
 }
 
-/// A valid JSON frame of exactly `n` bytes (at least the envelope's own size).
+/// A valid JSON frame of exactly `n` bytes (at least the envelope's own size), of a
+/// type clients do not know, which they must pass through.
 fn oversized(n: usize) -> String {
-    let head = r#"{"type":"update","data":{"symbol":"AAPL","pad":""#;
+    let head = r#"{"type":"padding","data":{"pad":""#;
     let tail = r#""}}"#;
     let pad = n.saturating_sub(head.len() + tail.len());
     let mut s = String::with_capacity(n);

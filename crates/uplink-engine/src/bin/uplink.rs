@@ -1,0 +1,229 @@
+//! `uplink`: the connection engine without a window.
+//!
+//! `uplink watch <URL>` keeps one connection healthy and prints every event as one JSON
+//! object per line on stdout (field `"event"`: `state`, `latency`, `stats`, `message`,
+//! `queue_dropped`, `error`). Logs go to stderr (`RUST_LOG`). Ctrl-C or SIGTERM
+//! disconnects cleanly.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use uplink_engine::{ClientConfig, Engine, EngineEvent, TokenPlacement};
+
+#[derive(Debug, Parser)]
+#[command(name = "uplink", version, about = "Keeps a trading WebSocket feed alive and reports its health.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Connect to a feed and print every event as a JSON line.
+    Watch(Box<Watch>),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Placement {
+    Query,
+    Header,
+    Both,
+}
+
+/// Seconds, possibly fractional, strictly positive.
+fn secs(s: &str) -> Result<Duration, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !v.is_finite() || v <= 0.0 {
+        return Err(format!("{s} must be a positive number of seconds"));
+    }
+    Duration::try_from_secs_f64(v).map_err(|e| e.to_string())
+}
+
+fn header(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s.split_once(':').ok_or_else(|| format!("{s:?}: expected NAME:VALUE"))?;
+    Ok((k.trim().to_owned(), v.trim().to_owned()))
+}
+
+#[derive(Debug, clap::Args)]
+#[command(allow_negative_numbers = true)]
+struct Watch {
+    /// Feed URL (ws:// or wss://).
+    url: String,
+    /// Seconds between heartbeat pings.
+    #[arg(long, value_parser = secs, default_value = "30")]
+    heartbeat_interval: Duration,
+    /// Seconds to wait for each pong.
+    #[arg(long, value_parser = secs, default_value = "10")]
+    pong_timeout: Duration,
+    /// Seconds of inbound silence before the link is dropped [default: 2 × heartbeat interval].
+    #[arg(long, value_parser = secs)]
+    idle_timeout: Option<Duration>,
+    /// Seconds a connection attempt may take.
+    #[arg(long, value_parser = secs, default_value = "10")]
+    connect_timeout: Duration,
+    /// First reconnect delay, seconds.
+    #[arg(long, value_parser = secs, default_value = "1")]
+    reconnect_base_delay: Duration,
+    /// Largest reconnect delay, seconds.
+    #[arg(long, value_parser = secs, default_value = "60")]
+    reconnect_max_delay: Duration,
+    /// Failed attempts before giving up (state "error").
+    #[arg(long, default_value_t = 10)]
+    max_reconnect_attempts: u32,
+    /// Seconds a connection must stay up before the attempt count resets.
+    #[arg(long, value_parser = secs, default_value = "5")]
+    min_uptime: Duration,
+    /// Backoff jitter, as a fraction (0.2 = ±20 %).
+    #[arg(long, default_value_t = 0.2)]
+    jitter: f64,
+    /// Capacity of the outbound queue.
+    #[arg(long, default_value_t = 1000)]
+    queue_size: usize,
+    /// Seconds between queued messages flushed after a reconnect.
+    #[arg(long, value_parser = secs, default_value = "0.01")]
+    flush_interval: Duration,
+    /// Auth token (never printed).
+    #[arg(long, env = "UPLINK_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Where the token goes.
+    #[arg(long, value_enum, default_value = "both")]
+    token_placement: Placement,
+    /// Extra header for the upgrade request, NAME:VALUE (repeatable).
+    #[arg(long = "header", value_parser = header)]
+    headers: Vec<(String, String)>,
+    /// PEM file of extra CA certificates to trust for wss.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// Largest inbound message, bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    max_message_size: usize,
+    /// Largest inbound frame, bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    max_frame_size: usize,
+    /// Subscribe to this symbol (repeatable); re-sent after every reconnect.
+    #[arg(long = "subscribe", value_name = "SYMBOL")]
+    subscribe: Vec<String>,
+    /// Queue this JSON message at start, delivered once connected (repeatable, in order).
+    #[arg(long = "send", value_name = "JSON")]
+    send: Vec<String>,
+    /// Seconds between "stats" events.
+    #[arg(long, value_parser = secs, default_value = "1")]
+    stats_interval: Duration,
+    /// Seed of the backoff jitter (reproducible runs).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+impl Watch {
+    fn config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new(self.url.clone());
+        c.core = uplink_engine::core::Config {
+            heartbeat_interval: self.heartbeat_interval,
+            pong_timeout: self.pong_timeout,
+            idle_timeout: self.idle_timeout.unwrap_or(self.heartbeat_interval * 2),
+            connect_timeout: self.connect_timeout,
+            reconnect_base_delay: self.reconnect_base_delay,
+            reconnect_max_delay: self.reconnect_max_delay,
+            max_reconnect_attempts: self.max_reconnect_attempts,
+            jitter: self.jitter,
+            min_uptime: self.min_uptime,
+            queue_size: self.queue_size,
+            flush_interval: self.flush_interval,
+            ..uplink_engine::core::Config::default()
+        };
+        c.token = self.token.clone();
+        c.token_placement = match self.token_placement {
+            Placement::Query => TokenPlacement::Query,
+            Placement::Header => TokenPlacement::Header,
+            Placement::Both => TokenPlacement::Both,
+        };
+        c.headers = self.headers.clone();
+        c.extra_ca_file = self.ca_file.clone();
+        c.max_message_size = self.max_message_size;
+        c.max_frame_size = self.max_frame_size;
+        c.stats_interval = self.stats_interval;
+        c.seed = self.seed;
+        c
+    }
+}
+
+async fn watch(w: Watch) -> Result<ExitCode> {
+    let (handle, mut events) = Engine::start(w.config())?;
+    if !w.subscribe.is_empty() {
+        handle.subscribe(w.subscribe.clone())?;
+    }
+    for (i, m) in w.send.iter().enumerate() {
+        handle.send(m.clone()).with_context(|| format!("--send #{}", i + 1))?;
+    }
+    handle.connect()?;
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    loop {
+        tokio::select! {
+            ev = events.recv() => {
+                let Some(ev) = ev else { break };
+                if print(&mut out, &ev).is_err() {
+                    break; // stdout closed (e.g. piped into head)
+                }
+                // Batch what is already there, then flush once.
+                let mut ok = true;
+                while let Some(ev) = events.try_recv() {
+                    ok &= print(&mut out, &ev).is_ok();
+                }
+                if !ok || out.flush().is_err() {
+                    break;
+                }
+            }
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+        }
+    }
+    tracing::info!("shutting down");
+    handle.shutdown().await;
+    // Print what the shutdown produced (the final state), if stdout is still there.
+    while let Some(ev) = events.try_recv() {
+        let _ = print(&mut out, &ev);
+    }
+    let _ = out.flush();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print(out: &mut impl Write, ev: &EngineEvent) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, ev)?;
+    out.write_all(b"\n")
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Cmd::Watch(w) => watch(*w).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! What the engine connects to and how: URL, credentials, TLS, limits; validated
+//! up front so a bad setting is a clear error before anything connects.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use url::Url;
+
+use crate::EngineError;
+
+/// Where the token goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenPlacement {
+    /// `?token=…` in the URL.
+    Query,
+    /// `Authorization: Bearer …`.
+    Header,
+    /// Both, as the seed's example does.
+    #[default]
+    Both,
+}
+
+/// Everything the engine needs to know. Build one, then [`crate::Engine::start`] validates it.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// `ws://` or `wss://` URL of the feed.
+    pub url: String,
+    /// Auth token, if the feed wants one. Never logged; masked in every status.
+    pub token: Option<String>,
+    /// Where the token is sent.
+    pub token_placement: TokenPlacement,
+    /// Extra HTTP headers for the upgrade request.
+    pub headers: Vec<(String, String)>,
+    /// A PEM file of extra CA certificates to trust (besides the public roots).
+    pub extra_ca_file: Option<PathBuf>,
+    /// Largest inbound message accepted; a bigger one drops the connection (counted as `message_too_large`).
+    pub max_message_size: usize,
+    /// Largest inbound frame accepted.
+    pub max_frame_size: usize,
+    /// State machine, backoff, heartbeat and queue tunables.
+    pub core: uplink_core::Config,
+    /// Seed of the backoff jitter; `None` picks one from the clock.
+    pub seed: Option<u64>,
+    /// How often a `stats` event is published.
+    pub stats_interval: Duration,
+    /// Events buffered per subscriber before the engine waits for it.
+    pub event_buffer: usize,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("url", &mask_url_str(&self.url))
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("token_placement", &self.token_placement)
+            .field("headers", &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field("extra_ca_file", &self.extra_ca_file)
+            .field("core", &self.core)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientConfig {
+    /// Defaults for everything but the URL.
+    pub fn new(url: impl Into<String>) -> ClientConfig {
+        ClientConfig {
+            url: url.into(),
+            token: None,
+            token_placement: TokenPlacement::default(),
+            headers: Vec::new(),
+            extra_ca_file: None,
+            max_message_size: 16 << 20,
+            max_frame_size: 16 << 20,
+            core: uplink_core::Config::default(),
+            seed: None,
+            stats_interval: Duration::from_secs(1),
+            event_buffer: 4096,
+        }
+    }
+}
+
+/// A validated configuration, ready to dial.
+#[derive(Clone)]
+pub(crate) struct Prepared {
+    /// The URL to dial, token included if it goes in the query.
+    pub dial_url: Url,
+    /// The URL for people: credentials masked.
+    pub masked_url: String,
+    /// Headers of the upgrade request, Authorization included if it goes there.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// TLS settings for wss.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    pub max_message_size: usize,
+    pub max_frame_size: usize,
+    pub core: uplink_core::Config,
+    pub stats_interval: Duration,
+    pub event_buffer: usize,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("url", &self.masked_url)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Query keys whose values are secrets.
+const SECRET_KEYS: &[&str] = &[
+    "token",
+    "access_token",
+    "auth",
+    "key",
+    "api_key",
+    "apikey",
+    "password",
+    "secret",
+    "signature",
+];
+
+/// The URL with any password and secret query values replaced by `***`.
+pub fn mask_url(url: &Url) -> String {
+    let mut u = url.clone();
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
+    }
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret = SECRET_KEYS.contains(&k.to_ascii_lowercase().as_str());
+                (k.into_owned(), if secret { "***".to_owned() } else { v.into_owned() })
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    // Keep the asterisks readable rather than percent-encoded.
+    u.to_string().replace("%2A%2A%2A", "***")
+}
+
+/// [`mask_url`] for text that may not even parse.
+pub fn mask_url_str(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(u) => mask_url(&u),
+        Err(_) => "<invalid URL>".to_owned(),
+    }
+}
+
+fn positive(name: &'static str, d: Duration) -> Result<(), EngineError> {
+    if d.is_zero() {
+        return Err(EngineError::Config(uplink_core::ConfigError::ZeroDuration(name)));
+    }
+    Ok(())
+}
+
+impl ClientConfig {
+    /// Validates everything and prepares the dial: URL, headers, TLS roots.
+    pub(crate) fn prepare(&self) -> Result<Prepared, EngineError> {
+        self.core.validate()?;
+        positive("stats_interval", self.stats_interval)?;
+        let url = self.url.trim();
+        let mut dial_url = Url::parse(url).map_err(|e| EngineError::InvalidUrl {
+            url: mask_url_str(url),
+            reason: e.to_string(),
+        })?;
+        if !matches!(dial_url.scheme(), "ws" | "wss") {
+            return Err(EngineError::InvalidUrl {
+                url: mask_url(&dial_url),
+                reason: format!("the scheme must be ws or wss, not {}", dial_url.scheme()),
+            });
+        }
+        if dial_url.host_str().is_none_or(str::is_empty) {
+            return Err(EngineError::InvalidUrl {
+                url: mask_url(&dial_url),
+                reason: "the URL has no host".into(),
+            });
+        }
+        if self.max_message_size == 0 || self.max_frame_size == 0 {
+            return Err(EngineError::Config(uplink_core::ConfigError::ZeroCount(
+                "max_message_size and max_frame_size",
+            )));
+        }
+        if self.event_buffer == 0 {
+            return Err(EngineError::Config(uplink_core::ConfigError::ZeroCount("event_buffer")));
+        }
+
+        let mut headers = Vec::new();
+        for (k, v) in &self.headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| EngineError::InvalidHeader(k.clone()))?;
+            let value = HeaderValue::from_str(v).map_err(|_| EngineError::InvalidHeader(k.clone()))?;
+            headers.push((name, value));
+        }
+        if let Some(token) = &self.token {
+            if token.is_empty() || token.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                return Err(EngineError::InvalidToken);
+            }
+            if matches!(self.token_placement, TokenPlacement::Query | TokenPlacement::Both) {
+                dial_url.query_pairs_mut().append_pair("token", token);
+            }
+            if matches!(self.token_placement, TokenPlacement::Header | TokenPlacement::Both) {
+                let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| EngineError::InvalidToken)?;
+                value.set_sensitive(true);
+                headers.push((HeaderName::from_static("authorization"), value));
+            }
+        }
+        let tls = if dial_url.scheme() == "wss" {
+            Some(Arc::new(tls_config(self.extra_ca_file.as_ref())?))
+        } else {
+            None
+        };
+        Ok(Prepared {
+            masked_url: mask_url(&dial_url),
+            dial_url,
+            headers,
+            tls,
+            max_message_size: self.max_message_size,
+            max_frame_size: self.max_frame_size,
+            core: self.core.clone(),
+            stats_interval: self.stats_interval,
+            event_buffer: self.event_buffer,
+        })
+    }
+}
+
+/// Public web roots, plus the certificates of `extra_ca`; certificates are always validated.
+fn tls_config(extra_ca: Option<&PathBuf>) -> Result<rustls::ClientConfig, EngineError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = extra_ca {
+        let ca_error = |reason: String| EngineError::CaFile {
+            path: path.clone(),
+            reason,
+        };
+        let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| ca_error(format!("not a PEM certificate: {e}")))?;
+            roots.add(cert).map_err(|e| ca_error(e.to_string()))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(ca_error("no certificate found in the file".into()));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| EngineError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_tokens_and_passwords() {
+        let u = Url::parse("wss://bob:hunter2@feed.example/ws?token=abc&symbol=AAPL&API_KEY=k").unwrap();
+        let m = mask_url(&u);
+        assert_eq!(m, "wss://bob:***@feed.example/ws?token=***&symbol=AAPL&API_KEY=***");
+        assert!(!m.contains("hunter2") && !m.contains("abc"));
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_a_clear_reason() {
+        let err = |c: ClientConfig| c.prepare().err().expect("refused").to_string();
+        assert_eq!(
+            err(ClientConfig::new("http://x/ws")),
+            "invalid feed URL http://x/ws: the scheme must be ws or wss, not http"
+        );
+        assert!(err(ClientConfig::new("not a url")).starts_with("invalid feed URL"));
+        assert!(err(ClientConfig::new("ws://")).starts_with("invalid feed URL"));
+        let mut c = ClientConfig::new("ws://127.0.0.1:1/ws");
+        c.core.reconnect_base_delay = Duration::from_secs(5);
+        c.core.reconnect_max_delay = Duration::from_secs(1);
+        assert!(err(c).contains("reconnect_max_delay"));
+        let mut c = ClientConfig::new("ws://127.0.0.1:1/ws");
+        c.token = Some("has space".into());
+        assert!(err(c).contains("token"));
+        let mut c = ClientConfig::new("ws://127.0.0.1:1/ws");
+        c.headers.push(("bad header".into(), "v".into()));
+        assert!(err(c).contains("bad header"));
+        let mut c = ClientConfig::new("wss://127.0.0.1:1/ws");
+        c.extra_ca_file = Some("/nonexistent/ca.pem".into());
+        assert!(err(c).contains("/nonexistent/ca.pem"));
+    }
+
+    #[test]
+    fn the_token_goes_where_it_is_told_and_is_masked() {
+        let mut c = ClientConfig::new("ws://127.0.0.1:9/ws");
+        c.token = Some("t0k".into());
+        let p = c.prepare().unwrap();
+        assert_eq!(p.dial_url.as_str(), "ws://127.0.0.1:9/ws?token=t0k");
+        assert_eq!(p.masked_url, "ws://127.0.0.1:9/ws?token=***");
+        assert!(p.headers.iter().any(|(k, v)| k == "authorization" && v == "Bearer t0k"));
+        c.token_placement = TokenPlacement::Header;
+        assert_eq!(c.prepare().unwrap().dial_url.as_str(), "ws://127.0.0.1:9/ws");
+        assert!(!format!("{c:?}").contains("t0k"));
+    }
+}

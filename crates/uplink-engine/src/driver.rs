@@ -1,0 +1,504 @@
+//! The task that owns the socket and the core.
+//!
+//! It loops: carry out the core's actions (dial, write, close, abort) and deliver its
+//! events, then wait for whichever comes first (a command, the dial finishing, a
+//! frame, the core's deadline, the stats tick) and feed it to the core. Frames are
+//! read in batches of up to [`READ_BATCH`] per wake-up, so the per-message cost stays
+//! close to a bare read loop.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use uplink_core::{Action, ConnId, Connection, ErrorKind, Event};
+
+use crate::config::Prepared;
+use crate::event::{EngineEvent, LatencyEvent, StatsEvent};
+use crate::Command;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type DialResult = Result<Ws, (ErrorKind, String)>;
+type Dialing = Pin<Box<dyn Future<Output = DialResult> + Send>>;
+
+/// Frames handled per wake-up before the loop looks at commands and timers again.
+const READ_BATCH: usize = 256;
+/// How long a graceful close may wait for the server's answer.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// A wall-clock jump this much larger than the monotonic clock means the machine slept.
+const RESUME_GAP: Duration = Duration::from_secs(5);
+
+/// What woke the loop.
+enum Wake {
+    Command(Option<Command>),
+    Dialed(DialResult),
+    Frame(Option<Result<Message, WsError>>),
+    Deadline,
+    Tick,
+}
+
+pub(crate) struct Driver {
+    /// The decisions.
+    core: Connection,
+    /// The validated settings in force.
+    cfg: Arc<Prepared>,
+    /// Commands from handles.
+    cmds: mpsc::UnboundedReceiver<Command>,
+    /// Event subscribers; closed ones are removed as they are found.
+    subs: Vec<mpsc::Sender<EngineEvent>>,
+    /// The live socket and the connection it belongs to.
+    socket: Option<(ConnId, Ws)>,
+    /// The dial in progress.
+    dial: Option<(ConnId, Dialing)>,
+    /// Graceful closes running in the background; awaited at shutdown.
+    closing: Vec<JoinHandle<()>>,
+    /// Who to tell once stopped.
+    stopped: Option<oneshot::Sender<()>>,
+    /// Set once a shutdown was asked for (or every handle is gone).
+    stopping: bool,
+}
+
+impl Driver {
+    pub(crate) fn new(
+        core: Connection,
+        cfg: Prepared,
+        cmds: mpsc::UnboundedReceiver<Command>,
+        first: mpsc::Sender<EngineEvent>,
+    ) -> Driver {
+        Driver {
+            core,
+            cfg: Arc::new(cfg),
+            cmds,
+            subs: vec![first],
+            socket: None,
+            dial: None,
+            closing: Vec::new(),
+            stopped: None,
+            stopping: false,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        let far = || tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
+        let sleep = tokio::time::sleep_until(far());
+        tokio::pin!(sleep);
+        let mut tick = tokio::time::interval(self.cfg.stats_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        let mut clocks = (Instant::now(), SystemTime::now());
+
+        loop {
+            self.carry_out().await;
+            if self.stopping {
+                break;
+            }
+            let deadline = self.core.poll_timeout().map(tokio::time::Instant::from_std);
+            let target = deadline.unwrap_or_else(far);
+            if sleep.deadline() != target {
+                sleep.as_mut().reset(target);
+            }
+            let wake = {
+                let (cmds, dial, socket) = (&mut self.cmds, &mut self.dial, &mut self.socket);
+                tokio::select! {
+                    c = cmds.recv() => Wake::Command(c),
+                    r = async { dial.as_mut().expect("guarded").1.as_mut().await }, if dial.is_some() => Wake::Dialed(r),
+                    f = async { socket.as_mut().expect("guarded").1.next().await }, if socket.is_some() => Wake::Frame(f),
+                    _ = &mut sleep, if deadline.is_some() => Wake::Deadline,
+                    _ = tick.tick() => Wake::Tick,
+                }
+            };
+            match wake {
+                Wake::Command(Some(c)) => self.on_command(c),
+                Wake::Command(None) => {
+                    // Every handle is gone: nobody can use the connection any more.
+                    self.core.handle_disconnect(Instant::now());
+                    self.stopping = true;
+                }
+                Wake::Dialed(r) => self.on_dialed(r),
+                Wake::Frame(f) => self.on_frames(f),
+                Wake::Deadline => self.core.handle_timeout(Instant::now()),
+                Wake::Tick => {
+                    let now = (Instant::now(), SystemTime::now());
+                    let mono = now.0 - clocks.0;
+                    let wall = now.1.duration_since(clocks.1).unwrap_or_default();
+                    clocks = now;
+                    if wall > mono + RESUME_GAP {
+                        tracing::info!(slept = ?(wall - mono), "system resumed: probing the connection");
+                        self.core.handle_network_up(now.0);
+                    }
+                    self.publish_stats().await;
+                }
+            }
+        }
+        self.carry_out().await;
+        for c in self.closing.drain(..) {
+            let _ = tokio::time::timeout(CLOSE_GRACE * 2, c).await;
+        }
+        if let Some(tx) = self.stopped.take() {
+            let _ = tx.send(());
+        }
+        tracing::debug!("engine stopped");
+    }
+
+    fn on_command(&mut self, c: Command) {
+        let now = Instant::now();
+        match c {
+            Command::Connect => self.core.handle_connect(now),
+            Command::Disconnect => self.core.handle_disconnect(now),
+            Command::Reconnect => self.core.handle_reconnect(now),
+            Command::NetworkUp => self.core.handle_network_up(now),
+            Command::Send(text) => {
+                if let Err(e) = self.core.handle_send(now, text) {
+                    tracing::warn!("message refused: {e}");
+                }
+            }
+            Command::Subscribe(s) => {
+                let _ = self.core.handle_subscribe(now, &s);
+            }
+            Command::Unsubscribe(s) => {
+                let _ = self.core.handle_unsubscribe(now, &s);
+            }
+            Command::Status(tx) => {
+                let _ = tx.send(self.core.status(now, SystemTime::now()));
+            }
+            Command::Events(tx) => self.subs.push(tx),
+            Command::Reconfigure(p) => {
+                let p = *p;
+                if let Err(e) = self.core.handle_config(p.core.clone()) {
+                    // Validated by the handle already; keep the old settings if not.
+                    tracing::warn!("new settings refused: {e}");
+                    return;
+                }
+                self.core.set_url(p.masked_url.clone());
+                tracing::info!(url = %p.masked_url, "settings changed");
+                self.cfg = Arc::new(p);
+                if self.core.state() != uplink_core::StateKind::Disconnected {
+                    self.core.handle_reconnect(now);
+                }
+            }
+            Command::Shutdown(tx) => {
+                self.core.handle_disconnect(now);
+                self.stopped = Some(tx);
+                self.stopping = true;
+            }
+        }
+    }
+
+    fn on_dialed(&mut self, r: DialResult) {
+        let now = Instant::now();
+        let Some((conn, _)) = self.dial.take() else { return };
+        match r {
+            Ok(ws) => {
+                tracing::info!(url = %self.cfg.masked_url, "connected");
+                self.socket = Some((conn, ws));
+                self.core.handle_connected(now, conn);
+            }
+            Err((kind, msg)) => {
+                tracing::warn!(url = %self.cfg.masked_url, "connect failed: {msg}");
+                self.core.handle_connect_failed(now, conn, kind, &msg);
+            }
+        }
+    }
+
+    /// Handles one frame, then whatever else is already buffered, up to a batch.
+    fn on_frames(&mut self, first: Option<Result<Message, WsError>>) {
+        let mut next = Some(first);
+        let mut handled = 0;
+        while let Some(frame) = next.take() {
+            let now = Instant::now();
+            let Some((conn, _)) = self.socket.as_ref().map(|(c, _)| (*c, ())) else { return };
+            match frame {
+                Some(Ok(Message::Text(t))) => self.core.handle_text(now, conn, t.as_str()),
+                Some(Ok(Message::Binary(b))) => self.core.handle_binary(now, conn, &b),
+                Some(Ok(Message::Ping(p) | Message::Pong(p))) => self.core.handle_control_frame(now, conn, p.len()),
+                Some(Ok(Message::Frame(_))) => {}
+                Some(Ok(Message::Close(frame))) => {
+                    let msg = describe_close(frame.as_ref());
+                    tracing::warn!("{msg}");
+                    self.core.handle_connection_lost(now, conn, ErrorKind::ServerClosed, &msg);
+                    if let Some((_, ws)) = self.socket.take() {
+                        // Let tungstenite finish the closing handshake in the background.
+                        self.closing.push(tokio::spawn(drain_close(ws)));
+                    }
+                    return;
+                }
+                Some(Err(e)) => {
+                    let (kind, msg) = classify_read(e);
+                    tracing::warn!("{msg}");
+                    self.core.handle_connection_lost(now, conn, kind, &msg);
+                    self.socket = None;
+                    return;
+                }
+                None => {
+                    let msg = "the server closed the connection without a close frame".to_owned();
+                    tracing::warn!("{msg}");
+                    self.core.handle_connection_lost(now, conn, ErrorKind::ServerClosed, &msg);
+                    self.socket = None;
+                    return;
+                }
+            }
+            handled += 1;
+            if handled < READ_BATCH {
+                if let Some((_, ws)) = self.socket.as_mut() {
+                    next = ws.next().now_or_never();
+                }
+            }
+        }
+    }
+
+    /// Carries out the core's actions and delivers its events, until it has none.
+    async fn carry_out(&mut self) {
+        loop {
+            let mut did = false;
+            while let Some(a) = self.core.poll_action() {
+                did = true;
+                self.act(a).await;
+            }
+            while let Some(e) = self.core.poll_event() {
+                did = true;
+                let ev = self.to_engine_event(e);
+                self.deliver(ev).await;
+            }
+            if !did {
+                self.closing.retain(|h| !h.is_finished());
+                return;
+            }
+        }
+    }
+
+    async fn act(&mut self, a: Action) {
+        match a {
+            Action::Dial { conn } => {
+                let cfg = Arc::clone(&self.cfg);
+                tracing::debug!(url = %cfg.masked_url, ?conn, "dialing");
+                self.dial = Some((conn, Box::pin(dial(cfg))));
+            }
+            Action::Transmit { conn, seq, text } => {
+                let Some((c, ws)) = self.socket.as_mut() else { return };
+                if *c != conn {
+                    return;
+                }
+                let len = text.len();
+                // A peer that stops reading must not wedge the loop: the write gets as
+                // long as a pong would.
+                let limit = self.core.config().pong_timeout;
+                let res = tokio::time::timeout(limit, ws.send(Message::text(text))).await;
+                let now = Instant::now();
+                match res {
+                    Ok(Ok(())) => self.core.handle_written(now, conn, seq, len),
+                    Ok(Err(e)) => {
+                        let (kind, msg) = classify_read(e);
+                        let msg = format!("write failed: {msg}");
+                        tracing::warn!("{msg}");
+                        self.socket = None;
+                        self.core.handle_connection_lost(now, conn, kind, &msg);
+                    }
+                    Err(_) => {
+                        let msg = format!("write did not complete within {limit:?}");
+                        tracing::warn!("{msg}");
+                        self.socket = None;
+                        self.core.handle_connection_lost(now, conn, ErrorKind::Io, &msg);
+                    }
+                }
+            }
+            Action::Close { conn, code, reason } => {
+                if self.dial.as_ref().is_some_and(|(c, _)| *c == conn) {
+                    self.dial = None;
+                }
+                if self.socket.as_ref().is_some_and(|(c, _)| *c == conn) {
+                    let (_, mut ws) = self.socket.take().expect("checked");
+                    self.closing.push(tokio::spawn(async move {
+                        let frame = CloseFrame {
+                            code: CloseCode::from(code),
+                            reason: reason.into(),
+                        };
+                        if ws.close(Some(frame)).await.is_ok() {
+                            drain_close(ws).await;
+                        }
+                    }));
+                }
+            }
+            Action::Abort { conn } => {
+                if self.dial.as_ref().is_some_and(|(c, _)| *c == conn) {
+                    self.dial = None;
+                }
+                if self.socket.as_ref().is_some_and(|(c, _)| *c == conn) {
+                    self.socket = None;
+                }
+            }
+        }
+    }
+
+    fn to_engine_event(&self, e: Event) -> EngineEvent {
+        match e {
+            Event::Message(message) => EngineEvent::Message { message },
+            Event::StateChanged(_) => {
+                let status = self.core.status(Instant::now(), SystemTime::now());
+                tracing::info!(state = status.state.as_str(), reason = ?status.reason, attempt = status.attempt, "state");
+                EngineEvent::State(Box::new(status))
+            }
+            Event::Latency(rtt) => EngineEvent::Latency(LatencyEvent {
+                ms: uplink_core::duration_ms(rtt),
+                summary: self.core.latency(),
+            }),
+            Event::QueueDropped { text, total } => {
+                tracing::warn!(total, "outbound queue full: dropped the oldest message");
+                EngineEvent::QueueDropped { message: text, total }
+            }
+            Event::Error { kind, message } => EngineEvent::Error { kind, message },
+        }
+    }
+
+    async fn publish_stats(&mut self) {
+        if self.subs.is_empty() {
+            return;
+        }
+        let s = self.core.status(Instant::now(), SystemTime::now());
+        let ev = EngineEvent::Stats(Box::new(StatsEvent {
+            state: s.state,
+            stats: s.stats,
+            latency: s.latency,
+        }));
+        self.deliver(ev).await;
+    }
+
+    /// Hands an event to every subscriber, waiting for any that is full (events are
+    /// never dropped); forgets subscribers that went away.
+    async fn deliver(&mut self, ev: EngineEvent) {
+        let n = self.subs.len();
+        let mut gone = false;
+        let mut ev = Some(ev);
+        for (i, tx) in self.subs.iter().enumerate() {
+            // Clone for all but the last subscriber, which takes the original.
+            let ev = if i + 1 == n { ev.take() } else { ev.clone() }.expect("one per subscriber");
+            match tx.try_send(ev) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(ev)) => gone |= tx.send(ev).await.is_err(),
+                Err(mpsc::error::TrySendError::Closed(_)) => gone = true,
+            }
+        }
+        if gone {
+            self.subs.retain(|tx| !tx.is_closed());
+        }
+    }
+}
+
+async fn drain_close(mut ws: Ws) {
+    let _ = tokio::time::timeout(CLOSE_GRACE, async { while let Some(Ok(_)) = ws.next().await {} }).await;
+}
+
+/// Opens the WebSocket: TCP, TLS for wss, the upgrade with our headers.
+async fn dial(cfg: Arc<Prepared>) -> DialResult {
+    let mut req = cfg
+        .dial_url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| (ErrorKind::ConnectFailed, format!("cannot build the request: {e}")))?;
+    for (k, v) in &cfg.headers {
+        req.headers_mut().append(k.clone(), v.clone());
+    }
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(cfg.max_message_size))
+        .max_frame_size(Some(cfg.max_frame_size));
+    let connector = match &cfg.tls {
+        Some(tls) => Connector::Rustls(Arc::clone(tls)),
+        None => Connector::Plain,
+    };
+    let target = match (cfg.dial_url.host_str(), cfg.dial_url.port_or_known_default()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        _ => cfg.masked_url.clone(),
+    };
+    tokio_tungstenite::connect_async_tls_with_config(req, Some(ws_config), true, Some(connector))
+        .await
+        .map(|(ws, _)| ws)
+        .map_err(|e| classify_dial(e, &target))
+}
+
+fn classify_dial(e: WsError, target: &str) -> (ErrorKind, String) {
+    match e {
+        WsError::Http(resp) => {
+            let status = resp.status();
+            let body = resp
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).trim().to_owned())
+                .filter(|b| !b.is_empty() && b.len() < 200)
+                .map(|b| format!(" ({b})"))
+                .unwrap_or_default();
+            if status == 401 || status == 403 {
+                (ErrorKind::Auth, format!("authentication failed: HTTP {status}{body}"))
+            } else {
+                (ErrorKind::Handshake, format!("the server refused the WebSocket upgrade: HTTP {status}{body}"))
+            }
+        }
+        WsError::Io(io) => {
+            if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                (ErrorKind::Tls, format!("TLS handshake with {target} failed: {tls}"))
+            } else if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                (ErrorKind::ConnectFailed, format!("connection refused by {target}"))
+            } else {
+                (ErrorKind::ConnectFailed, format!("cannot reach {target}: {io}"))
+            }
+        }
+        WsError::Tls(t) => (ErrorKind::Tls, format!("TLS handshake with {target} failed: {t}")),
+        WsError::Url(u) => (ErrorKind::ConnectFailed, format!("cannot use the URL: {u}")),
+        other => (ErrorKind::Handshake, format!("WebSocket handshake with {target} failed: {other}")),
+    }
+}
+
+fn classify_read(e: WsError) -> (ErrorKind, String) {
+    match e {
+        WsError::Capacity(c) => (ErrorKind::MessageTooLarge, format!("inbound message over the size limit: {c}")),
+        WsError::Io(io) => (ErrorKind::Io, format!("connection lost: {io}")),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => (
+            ErrorKind::Io,
+            "connection reset by the server without a close frame".to_owned(),
+        ),
+        WsError::Protocol(p) => (ErrorKind::Protocol, format!("WebSocket protocol error: {p}")),
+        WsError::ConnectionClosed | WsError::AlreadyClosed => {
+            (ErrorKind::ServerClosed, "connection closed".to_owned())
+        }
+        other => (ErrorKind::Io, other.to_string()),
+    }
+}
+
+fn describe_close(frame: Option<&CloseFrame>) -> String {
+    let Some(f) = frame else {
+        return "the server closed the connection (no code)".to_owned();
+    };
+    let code = u16::from(f.code);
+    let name = match code {
+        1000 => "normal closure",
+        1001 => "going away",
+        1002 => "protocol error",
+        1003 => "unsupported data",
+        1007 => "invalid payload",
+        1008 => "policy violation",
+        1009 => "message too big",
+        1011 => "server error",
+        1012 => "service restart",
+        1013 => "try again later",
+        _ => "",
+    };
+    let mut s = format!("the server closed the connection (code {code}");
+    if !name.is_empty() {
+        s.push(' ');
+        s.push_str(name);
+    }
+    if !f.reason.is_empty() {
+        s.push_str(": ");
+        s.push_str(&f.reason);
+    }
+    s.push(')');
+    s
+}

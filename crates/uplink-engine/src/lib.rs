@@ -1,0 +1,228 @@
+//! Uplink's connection engine: the sans-IO [`uplink_core::Connection`] driven by tokio
+//! over tokio-tungstenite.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), uplink_engine::EngineError> {
+//! use uplink_engine::{ClientConfig, Engine, EngineEvent};
+//! let (handle, mut events) = Engine::start(ClientConfig::new("ws://127.0.0.1:9000/ws"))?;
+//! handle.subscribe(vec!["AAPL".into()])?;
+//! handle.connect()?;
+//! while let Some(ev) = events.recv().await {
+//!     if let EngineEvent::Message { message } = ev { println!("{}", message.encode()); }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Module tour:
+//! * `config`: [`ClientConfig`], validated before anything connects (URL, token,
+//!   headers, TLS roots, limits), and URL masking;
+//! * `driver`: the task that owns the socket and the core, feeds the core socket
+//!   events and deadlines, and carries out its actions;
+//! * `event`: [`EngineEvent`], what subscribers receive;
+//! * this file: [`Engine::start`], the cloneable [`Handle`] and [`EventStream`].
+//!
+//! Shutdown is explicit: [`Handle::shutdown`] closes the socket with a close frame and
+//! waits for the task to end. Dropping every handle does the same, without waiting.
+
+mod config;
+mod driver;
+mod event;
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+
+pub use config::{mask_url, mask_url_str, ClientConfig, TokenPlacement};
+pub use event::{EngineEvent, LatencyEvent, StatsEvent};
+pub use uplink_core::{self as core, CommandError, ConfigError, ErrorKind, StateKind, Status};
+pub use uplink_proto as proto;
+
+/// Why the engine refused something.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// The feed URL cannot be used.
+    #[error("invalid feed URL {url}: {reason}")]
+    InvalidUrl {
+        /// The URL, credentials masked.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A tunable is out of range.
+    #[error("invalid setting: {0}")]
+    Config(#[from] ConfigError),
+    /// An extra header has an invalid name or value.
+    #[error("invalid header {0:?}: names must be tokens and values visible ASCII")]
+    InvalidHeader(String),
+    /// The token is empty or contains whitespace or control characters.
+    #[error("invalid token: it must be non-empty, without spaces or control characters")]
+    InvalidToken,
+    /// The extra CA file cannot be used.
+    #[error("cannot use CA file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The TLS setup failed.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    /// A command was refused (bad message or symbol).
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// The engine has shut down.
+    #[error("the connection engine has stopped")]
+    Stopped,
+}
+
+/// What a [`Handle`] asks of the driver.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Connect,
+    Disconnect,
+    Reconnect,
+    NetworkUp,
+    Send(String),
+    Subscribe(Vec<String>),
+    Unsubscribe(Vec<String>),
+    Status(oneshot::Sender<Status>),
+    Events(mpsc::Sender<EngineEvent>),
+    Reconfigure(Box<config::Prepared>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Starts engines.
+#[derive(Debug)]
+pub struct Engine;
+
+impl Engine {
+    /// Validates `config` and starts the engine on the current tokio runtime, in
+    /// `disconnected`. Returns a handle and a first event stream.
+    pub fn start(config: ClientConfig) -> Result<(Handle, EventStream), EngineError> {
+        let prepared = config.prepare()?;
+        let seed = config.seed.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0x5eed, |d| d.as_nanos() as u64)
+        });
+        let mut core = uplink_core::Connection::new(prepared.core.clone(), seed, Instant::now())?;
+        core.set_url(prepared.masked_url.clone());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (ev_tx, ev_rx) = mpsc::channel(prepared.event_buffer);
+        let task = tokio::spawn(driver::Driver::new(core, prepared, rx, ev_tx).run());
+        let handle = Handle {
+            tx,
+            task: std::sync::Arc::new(std::sync::Mutex::new(Some(task))),
+        };
+        Ok((handle, EventStream { rx: ev_rx }))
+    }
+}
+
+/// Commands for a running engine. Cheap to clone; every clone drives the same connection.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    tx: mpsc::UnboundedSender<Command>,
+    task: std::sync::Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Handle {
+    fn cmd(&self, c: Command) -> Result<(), EngineError> {
+        self.tx.send(c).map_err(|_| EngineError::Stopped)
+    }
+
+    /// Connect (no effect if connected or already trying).
+    pub fn connect(&self) -> Result<(), EngineError> {
+        self.cmd(Command::Connect)
+    }
+
+    /// Disconnect and stay disconnected.
+    pub fn disconnect(&self) -> Result<(), EngineError> {
+        self.cmd(Command::Disconnect)
+    }
+
+    /// Reconnect now: drop the connection, cancel the backoff, reset the attempts.
+    pub fn reconnect(&self) -> Result<(), EngineError> {
+        self.cmd(Command::Reconnect)
+    }
+
+    /// Tell the engine the network is back (or the system resumed): leaves `error`,
+    /// skips the remaining backoff, or probes a live link.
+    pub fn network_up(&self) -> Result<(), EngineError> {
+        self.cmd(Command::NetworkUp)
+    }
+
+    /// Queue a JSON message (an object with a string `type`); written once connected,
+    /// in order, exactly once.
+    pub fn send(&self, json: impl Into<String>) -> Result<(), EngineError> {
+        let text = json.into();
+        uplink_core::validate_message(&text)?;
+        self.cmd(Command::Send(text))
+    }
+
+    /// Add symbols to the subscription set (kept across reconnects).
+    pub fn subscribe(&self, symbols: Vec<String>) -> Result<(), EngineError> {
+        uplink_core::validate_symbols(&symbols)?;
+        self.cmd(Command::Subscribe(symbols))
+    }
+
+    /// Remove symbols from the subscription set.
+    pub fn unsubscribe(&self, symbols: Vec<String>) -> Result<(), EngineError> {
+        uplink_core::validate_symbols(&symbols)?;
+        self.cmd(Command::Unsubscribe(symbols))
+    }
+
+    /// The full current status.
+    pub async fn status(&self) -> Result<Status, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd(Command::Status(tx))?;
+        rx.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// A new event stream; it receives every event from now on, and must be read
+    /// (a full stream makes the engine wait: events are never dropped).
+    pub fn events(&self, buffer: usize) -> Result<EventStream, EngineError> {
+        let (tx, rx) = mpsc::channel(buffer.max(1));
+        self.cmd(Command::Events(tx))?;
+        Ok(EventStream { rx })
+    }
+
+    /// Apply a new configuration. Validated first (an invalid one changes nothing);
+    /// the queue, subscriptions and stats are kept; unless disconnected, the engine
+    /// reconnects with it at once.
+    pub fn reconfigure(&self, config: &ClientConfig) -> Result<(), EngineError> {
+        let prepared = config.prepare()?;
+        self.cmd(Command::Reconfigure(Box::new(prepared)))
+    }
+
+    /// Close the connection cleanly and stop the engine; waits until it has stopped.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd(Command::Shutdown(tx)).is_ok() {
+            let _ = rx.await;
+        }
+        let task = self.task.lock().unwrap().take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+/// A subscriber's events, in order.
+#[derive(Debug)]
+pub struct EventStream {
+    rx: mpsc::Receiver<EngineEvent>,
+}
+
+impl EventStream {
+    /// The next event; `None` once the engine has stopped.
+    pub async fn recv(&mut self) -> Option<EngineEvent> {
+        self.rx.recv().await
+    }
+
+    /// The next event if one is ready.
+    pub fn try_recv(&mut self) -> Option<EngineEvent> {
+        self.rx.try_recv().ok()
+    }
+}

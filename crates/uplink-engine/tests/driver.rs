@@ -1,0 +1,370 @@
+//! The engine against the real feed simulator on 127.0.0.1: real sockets, short
+//! (millisecond) intervals, and waits on observed events, never on sleeps.
+
+use std::time::{Duration, Instant};
+
+use uplink_engine::core::Config;
+use uplink_engine::proto::Payload;
+use uplink_engine::{ClientConfig, Engine, EngineEvent, ErrorKind, EventStream, Handle, StateKind};
+use uplink_sim::{DropMode, SimConfig, Simulator};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Fast settings: 1 s heartbeat, 10 ms base backoff, no jitter.
+fn fast(url: &str) -> ClientConfig {
+    let mut c = ClientConfig::new(url);
+    c.core = Config {
+        heartbeat_interval: Duration::from_secs(1),
+        pong_timeout: Duration::from_millis(500),
+        idle_timeout: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(2),
+        reconnect_base_delay: Duration::from_millis(10),
+        reconnect_max_delay: Duration::from_millis(80),
+        jitter: 0.0,
+        min_uptime: Duration::from_millis(200),
+        flush_interval: Duration::from_millis(1),
+        ..Config::default()
+    };
+    c.seed = Some(1);
+    c
+}
+
+async fn sim() -> Simulator {
+    Simulator::start(SimConfig::default()).await.unwrap()
+}
+
+/// Waits for the first event matching `pred`; on timeout, fails showing what was seen.
+async fn wait_for(events: &mut EventStream, what: &str, mut pred: impl FnMut(&EngineEvent) -> bool) -> EngineEvent {
+    let deadline = Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, events.recv()).await {
+            Ok(Some(ev)) => {
+                if pred(&ev) {
+                    return ev;
+                }
+                if !matches!(ev, EngineEvent::Message { .. }) {
+                    seen.push(serde_json::to_string(&ev).unwrap());
+                }
+            }
+            Ok(None) => panic!("engine stopped while waiting for {what}; saw:\n{}", seen.join("\n")),
+            Err(_) => panic!("no {what} within {WAIT:?}; saw:\n{}", seen.join("\n")),
+        }
+    }
+}
+
+fn is_state(ev: &EngineEvent, s: StateKind) -> bool {
+    matches!(ev, EngineEvent::State(st) if st.state == s)
+}
+
+async fn wait_state(events: &mut EventStream, s: StateKind) -> uplink_engine::Status {
+    match wait_for(events, s.as_str(), |e| is_state(e, s)).await {
+        EngineEvent::State(st) => *st,
+        _ => unreachable!(),
+    }
+}
+
+async fn start(c: ClientConfig) -> (Handle, EventStream) {
+    let (h, mut ev) = Engine::start(c).unwrap();
+    h.connect().unwrap();
+    wait_state(&mut ev, StateKind::Connected).await;
+    (h, ev)
+}
+
+fn order(n: u32) -> String {
+    format!(r#"{{"type":"order","data":{{"symbol":"AAPL","side":"buy","qty":{n},"client_order_id":"c{n}"}}}}"#)
+}
+
+/// The client order ids the simulator received, in order.
+fn received_orders(s: &Simulator) -> Vec<String> {
+    s.received()
+        .into_iter()
+        .filter_map(|r| {
+            let v: serde_json::Value = serde_json::from_str(&r.text).ok()?;
+            (v["type"] == "order").then(|| v["data"]["client_order_id"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn server_restart_reconnects_and_delivers_the_queue_in_order_exactly_once() {
+    let a = sim().await;
+    let addr = a.addr();
+    let (h, mut ev) = start(fast(&a.url())).await;
+    h.subscribe(vec!["AAPL".into()]).unwrap();
+    h.send(order(1)).unwrap();
+    h.send(order(2)).unwrap();
+    wait_for(&mut ev, "order 2 accepted", |e| {
+        matches!(e, EngineEvent::Message { message } if matches!(&message.payload, Payload::Order(o) if o.client_order_id.as_deref() == Some("c2")))
+    })
+    .await;
+
+    // The server goes away; what the trader sends meanwhile is queued.
+    a.shutdown().await;
+    wait_state(&mut ev, StateKind::Reconnecting).await;
+    for n in 3..=7 {
+        h.send(order(n)).unwrap();
+    }
+    assert_eq!(h.status().await.unwrap().queue_size, 5);
+
+    // The server comes back on the same address: reconnect, resubscribe, flush in order.
+    let b = Simulator::start(SimConfig {
+        addr,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    wait_state(&mut ev, StateKind::Connected).await;
+    wait_for(&mut ev, "order 7 accepted", |e| {
+        matches!(e, EngineEvent::Message { message } if matches!(&message.payload, Payload::Order(o) if o.client_order_id.as_deref() == Some("c7")))
+    })
+    .await;
+    let mut all = received_orders(&a);
+    all.extend(received_orders(&b));
+    assert_eq!(all, ["c1", "c2", "c3", "c4", "c5", "c6", "c7"], "in order, each exactly once");
+    let subs: Vec<_> = b.received().into_iter().filter(|r| r.text.contains("subscribe")).collect();
+    assert_eq!(subs.len(), 1, "the subscription set was re-sent once");
+    assert!(subs[0].text.contains("AAPL"));
+    let st = h.status().await.unwrap();
+    assert_eq!((st.queue_size, st.stats.reconnections), (0, 1));
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_silent_server_is_detected_within_interval_plus_deadline() {
+    let s = sim().await;
+    let mut c = fast(&s.url());
+    c.core.heartbeat_interval = Duration::from_millis(300);
+    c.core.pong_timeout = Duration::from_millis(200);
+    c.core.idle_timeout = Duration::from_secs(5);
+    let (h, mut ev) = start(c).await;
+    // Let one heartbeat complete, so the link is known good.
+    wait_for(&mut ev, "a latency sample", |e| matches!(e, EngineEvent::Latency(_))).await;
+    s.set_silent(true);
+    let silenced = Instant::now();
+    wait_for(&mut ev, "heartbeat timeout", |e| {
+        matches!(e, EngineEvent::Error { kind: ErrorKind::HeartbeatTimeout, .. })
+    })
+    .await;
+    let took = silenced.elapsed();
+    let st = wait_state(&mut ev, StateKind::Reconnecting).await;
+    assert_eq!(st.error_kind, Some(ErrorKind::HeartbeatTimeout));
+    // interval + deadline = 500 ms; allow scheduling slack on a shared machine.
+    assert!(took < Duration::from_millis(500) + Duration::from_millis(700), "detected after {took:?}");
+    // The TCP connection was still open: the server did not close it.
+    assert!(s.stats().connections_open >= 1);
+    s.set_silent(false);
+    wait_state(&mut ev, StateKind::Connected).await;
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_close_with_a_code_leads_to_reconnecting_with_the_reason() {
+    let s = sim().await;
+    let (h, mut ev) = start(fast(&s.url())).await;
+    s.drop_all(DropMode::Close { code: 1012 });
+    let st = wait_state(&mut ev, StateKind::Reconnecting).await;
+    let reason = st.reason.unwrap();
+    assert!(reason.contains("code 1012 service restart"), "{reason}");
+    assert_eq!(st.error_kind, Some(ErrorKind::ServerClosed));
+    wait_state(&mut ev, StateKind::Connected).await;
+
+    // A TCP reset is an I/O error, and also recovers.
+    s.drop_all(DropMode::Reset);
+    let st = wait_state(&mut ev, StateKind::Reconnecting).await;
+    assert_eq!(st.error_kind, Some(ErrorKind::Io), "{:?}", st.reason);
+    wait_state(&mut ev, StateKind::Connected).await;
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_401_at_the_handshake_is_an_authentication_error_without_retries() {
+    let s = Simulator::start(SimConfig {
+        token: Some("right".into()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut c = fast(&s.url());
+    c.token = Some("wrong".into());
+    let (h, mut ev) = Engine::start(c).unwrap();
+    h.connect().unwrap();
+    let st = wait_state(&mut ev, StateKind::Error).await;
+    assert_eq!(st.error_kind, Some(ErrorKind::Auth));
+    let reason = st.reason.unwrap();
+    assert!(reason.starts_with("authentication failed: HTTP 401"), "{reason}");
+    assert!(st.url.contains("token=***") && !st.url.contains("wrong"), "{}", st.url);
+    // No tight loop: one refused handshake, and it stays that way.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.stats().handshakes_refused, 1);
+    // With the right token a manual reconnect works.
+    let mut c = fast(&s.url());
+    c.token = Some("right".into());
+    h.reconfigure(&c).unwrap();
+    wait_state(&mut ev, StateKind::Connected).await;
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_json_is_counted_and_the_connection_kept() {
+    let s = sim().await;
+    let (h, mut ev) = start(fast(&s.url())).await;
+    s.send_malformed();
+    let e = wait_for(&mut ev, "malformed error", |e| matches!(e, EngineEvent::Error { .. })).await;
+    assert!(matches!(e, EngineEvent::Error { kind: ErrorKind::MalformedMessage, .. }));
+    let st = h.status().await.unwrap();
+    assert_eq!(st.state, StateKind::Connected);
+    assert_eq!(st.stats.malformed_messages, 1);
+    assert_eq!(s.stats().connections_total, 1, "no reconnect");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_oversized_message_is_refused_per_the_limit_and_the_link_recovers() {
+    let s = sim().await;
+    let mut c = fast(&s.url());
+    c.max_message_size = 64 * 1024;
+    c.max_frame_size = 64 * 1024;
+    let (h, mut ev) = start(c).await;
+    // Under the limit: delivered as usual.
+    s.send_oversized(32 * 1024);
+    wait_for(&mut ev, "the 32 KiB message", |e| matches!(e, EngineEvent::Message { .. })).await;
+    // Over it: refused, reported, connection replaced.
+    s.send_oversized(200 * 1024);
+    let e = wait_for(&mut ev, "too-large error", |e| matches!(e, EngineEvent::Error { .. })).await;
+    assert!(matches!(e, EngineEvent::Error { kind: ErrorKind::MessageTooLarge, .. }), "{e:?}");
+    wait_state(&mut ev, StateKind::Reconnecting).await;
+    wait_state(&mut ev, StateKind::Connected).await;
+    let st = h.status().await.unwrap();
+    assert_eq!(st.stats.errors_by_kind[&ErrorKind::MessageTooLarge], 1);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn refused_connections_walk_the_backoff_up_to_error() {
+    let s = sim().await;
+    let mut c = fast(&s.url());
+    c.core.max_reconnect_attempts = 3;
+    let (h, mut ev) = start(c).await;
+    s.refuse(None);
+    s.drop_all(DropMode::Close { code: 1001 });
+    let st = wait_state(&mut ev, StateKind::Error).await;
+    assert!(st.gave_up);
+    let reason = st.reason.unwrap();
+    assert!(reason.starts_with("gave up after 3 attempts: connection refused by 127.0.0.1:"), "{reason}");
+    assert_eq!(st.stats.reconnect_attempts, 3);
+    // Manual reconnect re-arms once the server accepts again.
+    s.accept();
+    h.reconnect().unwrap();
+    wait_state(&mut ev, StateKind::Connected).await;
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn disconnect_stays_disconnected_and_keeps_the_queue() {
+    let s = sim().await;
+    let (h, mut ev) = start(fast(&s.url())).await;
+    h.disconnect().unwrap();
+    let st = wait_state(&mut ev, StateKind::Disconnected).await;
+    assert_eq!(st.reason.as_deref(), Some("disconnected by user"));
+    h.send(order(1)).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(h.status().await.unwrap().state, StateKind::Disconnected);
+    assert!(received_orders(&s).is_empty());
+    h.connect().unwrap();
+    wait_state(&mut ev, StateKind::Connected).await;
+    wait_for(&mut ev, "order accepted", |e| matches!(e, EngineEvent::Message { .. })).await;
+    assert_eq!(received_orders(&s), ["c1"]);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn queue_overflow_is_reported_for_every_drop() {
+    let s = sim().await;
+    let mut c = fast(&s.url());
+    c.core.queue_size = 2;
+    let (h, mut ev) = Engine::start(c).unwrap();
+    for n in 1..=4 {
+        h.send(order(n)).unwrap();
+    }
+    for (want, total) in [(order(1), 1), (order(2), 2)] {
+        match wait_for(&mut ev, "queue drop", |e| matches!(e, EngineEvent::QueueDropped { .. })).await {
+            EngineEvent::QueueDropped { message, total: t } => assert_eq!((message, t), (want, total)),
+            _ => unreachable!(),
+        }
+    }
+    h.connect().unwrap();
+    wait_state(&mut ev, StateKind::Connected).await;
+    for _ in 0..2 {
+        wait_for(&mut ev, "order accepted", |e| {
+            matches!(e, EngineEvent::Message { message } if matches!(&message.payload, Payload::Order(o) if o.status == Some(uplink_engine::proto::OrderStatus::Accepted)))
+        })
+        .await;
+    }
+    assert_eq!(received_orders(&s), ["c3", "c4"]);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn wss_is_validated_and_an_extra_ca_can_be_trusted() {
+    let s = Simulator::start(SimConfig {
+        tls: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    // Unknown issuer: a TLS error, fatal (no retry loop).
+    let (h, mut ev) = Engine::start(fast(&s.url())).unwrap();
+    h.connect().unwrap();
+    let st = wait_state(&mut ev, StateKind::Error).await;
+    assert_eq!(st.error_kind, Some(ErrorKind::Tls), "{:?}", st.reason);
+    assert!(st.reason.unwrap().contains("certificate"));
+    h.shutdown().await;
+
+    let dir = std::env::temp_dir().join(format!("uplink-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, s.ca_pem().unwrap()).unwrap();
+    let mut c = fast(&s.url());
+    c.extra_ca_file = Some(ca);
+    let (h, mut ev) = start(c).await;
+    wait_for(&mut ev, "a latency sample over wss", |e| matches!(e, EngineEvent::Latency(_))).await;
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn reconfiguring_moves_to_a_new_feed_keeping_subscriptions() {
+    let a = sim().await;
+    let b = sim().await;
+    let (h, mut ev) = start(fast(&a.url())).await;
+    h.subscribe(vec!["MSFT".into()]).unwrap();
+    let mut bad = fast(&b.url());
+    bad.url = "http://nope".into();
+    assert!(h.reconfigure(&bad).is_err(), "refused, nothing changes");
+    h.reconfigure(&fast(&b.url())).unwrap();
+    let st = loop {
+        let st = wait_state(&mut ev, StateKind::Connected).await;
+        if st.url == b.url() {
+            break st;
+        }
+    };
+    assert_eq!(st.subscriptions, ["MSFT"]);
+    wait_for(&mut ev, "an MSFT update from b", |e| {
+        matches!(e, EngineEvent::Message { message } if matches!(&message.payload, Payload::Update(u) if u.symbol == "MSFT"))
+    })
+    .await;
+    assert_eq!(b.stats().connections_total, 1);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_commands_are_refused_at_once() {
+    let s = sim().await;
+    let (h, _ev) = Engine::start(fast(&s.url())).unwrap();
+    assert!(h.send("not json").unwrap_err().to_string().starts_with("invalid message"));
+    assert!(h.send(r#"{"no":"type"}"#).is_err());
+    assert!(h.subscribe(vec!["has space".into()]).is_err());
+    h.shutdown().await;
+    assert!(matches!(h.connect(), Err(uplink_engine::EngineError::Stopped)));
+}
