@@ -86,7 +86,10 @@ mod tests {
             let nominal = b(0.2).nominal(attempt).as_secs_f64();
             for _ in 0..2000 {
                 let d = b(0.2).delay(attempt, rng.next_unit()).as_secs_f64();
-                assert!(d >= nominal * 0.8 - 1e-9 && d <= nominal * 1.2 + 1e-9, "{attempt}: {d}");
+                assert!(
+                    d >= nominal * 0.8 - 1e-9 && d <= nominal * 1.2 + 1e-9,
+                    "{attempt}: {d}"
+                );
                 assert!(d <= 60.0);
             }
         }

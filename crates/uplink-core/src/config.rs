@@ -114,7 +114,10 @@ impl Config {
             });
         }
         for (name, n) in [
-            ("max_reconnect_attempts", self.max_reconnect_attempts as usize),
+            (
+                "max_reconnect_attempts",
+                self.max_reconnect_attempts as usize,
+            ),
             ("queue_size", self.queue_size),
             ("latency_window", self.latency_window),
         ] {
@@ -167,17 +170,25 @@ mod tests {
             f(&mut c);
             c.validate().unwrap_err().to_string()
         };
-        assert_eq!(bad(|c| c.pong_timeout = Duration::ZERO), "pong_timeout must be greater than zero");
-        assert!(bad(|c| c.reconnect_max_delay = Duration::from_millis(500)).starts_with("reconnect_max_delay"));
+        assert_eq!(
+            bad(|c| c.pong_timeout = Duration::ZERO),
+            "pong_timeout must be greater than zero"
+        );
+        assert!(bad(|c| c.reconnect_max_delay = Duration::from_millis(500))
+            .starts_with("reconnect_max_delay"));
         assert_eq!(bad(|c| c.queue_size = 0), "queue_size must be at least 1");
-        assert_eq!(bad(|c| c.max_reconnect_attempts = 0), "max_reconnect_attempts must be at least 1");
+        assert_eq!(
+            bad(|c| c.max_reconnect_attempts = 0),
+            "max_reconnect_attempts must be at least 1"
+        );
         assert!(bad(|c| c.jitter = 1.5).starts_with("jitter"));
         assert!(bad(|c| c.idle_timeout = Duration::from_secs(30)).starts_with("idle_timeout"));
     }
 
     #[test]
     fn with_heartbeat_scales_the_watchdog() {
-        let c = Config::default().with_heartbeat(Duration::from_millis(200), Duration::from_millis(100));
+        let c = Config::default()
+            .with_heartbeat(Duration::from_millis(200), Duration::from_millis(100));
         assert_eq!(c.idle_timeout, Duration::from_millis(400));
         c.validate().unwrap();
     }

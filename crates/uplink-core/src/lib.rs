@@ -408,6 +408,11 @@ impl Connection {
         self.events.pop_front()
     }
 
+    /// How many events are waiting to be polled.
+    pub fn pending_events(&self) -> usize {
+        self.events.len()
+    }
+
     /// When [`Connection::handle_timeout`] must be called next, if at all.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
@@ -448,7 +453,11 @@ impl Connection {
         }
         self.drop_current(now, true, "disconnected by user");
         self.attempt = 0;
-        self.enter(now, State::Disconnected, Some("disconnected by user".into()));
+        self.enter(
+            now,
+            State::Disconnected,
+            Some("disconnected by user".into()),
+        );
     }
 
     /// Reconnect now (manual): drop any connection, cancel any backoff, reset the
@@ -496,12 +505,20 @@ impl Connection {
 
     /// Add symbols to the subscription set; the new ones are subscribed now if connected,
     /// and all of them after every reconnect.
-    pub fn handle_subscribe(&mut self, now: Instant, symbols: &[String]) -> Result<(), CommandError> {
+    pub fn handle_subscribe(
+        &mut self,
+        now: Instant,
+        symbols: &[String],
+    ) -> Result<(), CommandError> {
         self.change_subscriptions(now, symbols, true)
     }
 
     /// Remove symbols from the subscription set.
-    pub fn handle_unsubscribe(&mut self, now: Instant, symbols: &[String]) -> Result<(), CommandError> {
+    pub fn handle_unsubscribe(
+        &mut self,
+        now: Instant,
+        symbols: &[String],
+    ) -> Result<(), CommandError> {
         self.change_subscriptions(now, symbols, false)
     }
 
@@ -527,7 +544,12 @@ impl Connection {
         Ok(())
     }
 
-    fn change_subscriptions(&mut self, _now: Instant, symbols: &[String], add: bool) -> Result<(), CommandError> {
+    fn change_subscriptions(
+        &mut self,
+        _now: Instant,
+        symbols: &[String],
+        add: bool,
+    ) -> Result<(), CommandError> {
         validate_symbols(symbols)?;
         let mut changed: Vec<String> = Vec::new();
         for s in symbols {
@@ -589,7 +611,13 @@ impl Connection {
     }
 
     /// The dial `conn` failed.
-    pub fn handle_connect_failed(&mut self, now: Instant, conn: ConnId, kind: ErrorKind, message: &str) {
+    pub fn handle_connect_failed(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        kind: ErrorKind,
+        message: &str,
+    ) {
         let dialing = match &self.state {
             State::Connecting(d) | State::Reconnecting(Retry::Dialing(d)) => d.conn == conn,
             _ => false,
@@ -600,7 +628,13 @@ impl Connection {
     }
 
     /// The connection `conn` is gone: closed by the server, or a read/write failed.
-    pub fn handle_connection_lost(&mut self, now: Instant, conn: ConnId, kind: ErrorKind, message: &str) {
+    pub fn handle_connection_lost(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        kind: ErrorKind,
+        message: &str,
+    ) {
         if matches!(&self.state, State::Connected(c) if c.conn == conn) {
             self.fail(now, kind, message);
         }
@@ -662,7 +696,8 @@ impl Connection {
                     }));
                     self.actions.push_back(Action::Dial { conn });
                     // Same state, but the status changed (dialing, no countdown).
-                    self.events.push_back(Event::StateChanged(StateKind::Reconnecting));
+                    self.events
+                        .push_back(Event::StateChanged(StateKind::Reconnecting));
                 }
             }
             State::Connected(c) => {
@@ -677,7 +712,10 @@ impl Connection {
                     }
                 }
                 if now >= c.last_inbound + self.config.idle_timeout {
-                    let msg = format!("nothing received for {}", fmt_duration(self.config.idle_timeout));
+                    let msg = format!(
+                        "nothing received for {}",
+                        fmt_duration(self.config.idle_timeout)
+                    );
                     self.fail(now, ErrorKind::IdleTimeout, &msg);
                     return;
                 }
@@ -726,7 +764,8 @@ impl Connection {
                 _ => 0,
             },
             max_attempts: self.config.max_reconnect_attempts,
-            next_retry_in_ms: next_retry.map(|at| at.saturating_duration_since(now).as_millis() as u64),
+            next_retry_in_ms: next_retry
+                .map(|at| at.saturating_duration_since(now).as_millis() as u64),
             next_retry_unix_ms: next_retry.map(|at| unix_ms(at, now, wall_now)),
             latency: self.latency.summary(),
             stats: StatsSnapshot {
@@ -738,7 +777,11 @@ impl Connection {
                 reconnect_attempts: s.reconnect_attempts,
                 errors: s.errors.values().sum(),
                 errors_by_kind: s.errors.clone(),
-                malformed_messages: s.errors.get(&ErrorKind::MalformedMessage).copied().unwrap_or(0),
+                malformed_messages: s
+                    .errors
+                    .get(&ErrorKind::MalformedMessage)
+                    .copied()
+                    .unwrap_or(0),
                 uptime_secs: uptime.as_secs_f64(),
                 total_uptime_secs: (s.closed_uptime + uptime).as_secs_f64(),
                 last_error: s.last_error.as_ref().map(|(kind, message, at)| LastError {
@@ -795,11 +838,17 @@ impl Connection {
 
     /// Tears down whatever connection or dial exists, accounting its uptime.
     fn drop_current(&mut self, now: Instant, graceful: bool, reason: &'static str) {
-        let Some(conn) = self.current_conn() else { return };
+        let Some(conn) = self.current_conn() else {
+            return;
+        };
         if let State::Connected(c) = &self.state {
             self.stats.closed_uptime += now.saturating_duration_since(c.since);
             if graceful {
-                self.actions.push_back(Action::Close { conn, code: 1000, reason });
+                self.actions.push_back(Action::Close {
+                    conn,
+                    code: 1000,
+                    reason,
+                });
             } else {
                 self.actions.push_back(Action::Abort { conn });
             }
@@ -814,7 +863,14 @@ impl Connection {
         self.report_error(now, kind, message);
         self.drop_current(now, false, "");
         if kind.is_fatal() {
-            self.enter(now, State::Error { kind, gave_up: false }, Some(message.to_owned()));
+            self.enter(
+                now,
+                State::Error {
+                    kind,
+                    gave_up: false,
+                },
+                Some(message.to_owned()),
+            );
             return;
         }
         self.attempt += 1;
@@ -824,7 +880,14 @@ impl Connection {
                 self.config.max_reconnect_attempts
             );
             self.attempt = self.config.max_reconnect_attempts;
-            self.enter(now, State::Error { kind, gave_up: true }, Some(reason));
+            self.enter(
+                now,
+                State::Error {
+                    kind,
+                    gave_up: true,
+                },
+                Some(reason),
+            );
             return;
         }
         let delay = self.backoff.delay(self.attempt, self.rng.next_unit());
@@ -886,12 +949,18 @@ impl Connection {
     }
 
     fn transmit_control(&mut self, conn: ConnId, text: String) {
-        self.actions.push_back(Action::Transmit { conn, seq: None, text });
+        self.actions.push_back(Action::Transmit {
+            conn,
+            seq: None,
+            text,
+        });
     }
 
     /// Hands the next queued message to the driver if the connection can take it now.
     fn pump_queue(&mut self, now: Instant) {
-        let State::Connected(c) = &mut self.state else { return };
+        let State::Connected(c) = &mut self.state else {
+            return;
+        };
         if self.queue.is_empty() {
             c.pacing = false;
             return;

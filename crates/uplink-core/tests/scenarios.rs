@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use uplink_core::proto::{Envelope, Payload};
-use uplink_core::{Action, ConnId, Config, Connection, ErrorKind, Event, StateKind};
+use uplink_core::{Action, Config, ConnId, Connection, ErrorKind, Event, StateKind};
 
 const MS: Duration = Duration::from_millis(1);
 const SEC: Duration = Duration::from_secs(1);
@@ -112,7 +112,8 @@ fn backoff_doubles_to_the_cap_then_gives_up_after_max_attempts() {
     let mut conn = w.expect_dial();
     let mut waits = Vec::new();
     for _ in 0..10 {
-        w.core.handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "connection refused");
+        w.core
+            .handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "connection refused");
         assert_eq!(w.core.state(), StateKind::Reconnecting);
         waits.push(w.run_to_next_timeout().as_secs());
         conn = w.expect_dial();
@@ -121,11 +122,15 @@ fn backoff_doubles_to_the_cap_then_gives_up_after_max_attempts() {
     assert_eq!(w.status().attempt, 10);
 
     // The tenth retry fails too: give up, and stop scheduling anything.
-    w.core.handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "connection refused");
+    w.core
+        .handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "connection refused");
     assert_eq!(w.core.state(), StateKind::Error);
     let st = w.status();
     assert!(st.gave_up);
-    assert_eq!(st.reason.as_deref(), Some("gave up after 10 attempts: connection refused"));
+    assert_eq!(
+        st.reason.as_deref(),
+        Some("gave up after 10 attempts: connection refused")
+    );
     assert_eq!(st.stats.reconnect_attempts, 10);
     assert_eq!(st.stats.errors_by_kind[&ErrorKind::ConnectFailed], 11);
     assert_eq!(w.core.poll_timeout(), None);
@@ -145,7 +150,10 @@ fn jitter_spreads_delays_within_twenty_percent_and_is_reproducible() {
             let at = core.poll_timeout().unwrap();
             let d = (at - t).as_secs_f64();
             let nominal = 2f64.powi(attempt as i32 - 1).min(60.0);
-            assert!(d >= nominal * 0.8 - 1e-6 && d <= (nominal * 1.2).min(60.0) + 1e-6, "attempt {attempt}: {d}");
+            assert!(
+                d >= nominal * 0.8 - 1e-6 && d <= (nominal * 1.2).min(60.0) + 1e-6,
+                "attempt {attempt}: {d}"
+            );
             out.push(d);
             t = at;
             core.handle_timeout(t);
@@ -162,11 +170,13 @@ fn manual_reconnect_cancels_backoff_and_resets_the_attempt_count() {
     w.core.handle_connect(w.now);
     let mut conn = w.expect_dial();
     for _ in 0..4 {
-        w.core.handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "refused");
+        w.core
+            .handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "refused");
         w.run_to_next_timeout();
         conn = w.expect_dial();
     }
-    w.core.handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "refused");
+    w.core
+        .handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "refused");
     assert_eq!(w.status().attempt, 5);
     assert_eq!(w.status().next_retry_in_ms, Some(16_000));
 
@@ -175,10 +185,15 @@ fn manual_reconnect_cancels_backoff_and_resets_the_attempt_count() {
     let conn = w.expect_dial();
     assert_eq!(w.core.state(), StateKind::Connecting);
     assert_eq!(w.status().attempt, 0);
-    assert_eq!(w.core.poll_timeout(), Some(w.now + 10 * SEC), "only the connect deadline remains");
+    assert_eq!(
+        w.core.poll_timeout(),
+        Some(w.now + 10 * SEC),
+        "only the connect deadline remains"
+    );
 
     // If that dial fails too, the backoff starts again from the base delay.
-    w.core.handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "refused");
+    w.core
+        .handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "refused");
     assert_eq!(w.run_to_next_timeout(), SEC);
 }
 
@@ -190,7 +205,8 @@ fn a_flapping_server_walks_the_backoff_up_instead_of_storming() {
     // Each connection is accepted, then dropped after one second (< min_uptime of 5 s).
     for _ in 0..10 {
         w.advance(SEC);
-        w.core.handle_connection_lost(w.now, conn, ErrorKind::ServerClosed, "server closed (1001)");
+        w.core
+            .handle_connection_lost(w.now, conn, ErrorKind::ServerClosed, "server closed (1001)");
         if w.core.state() == StateKind::Error {
             break;
         }
@@ -200,7 +216,8 @@ fn a_flapping_server_walks_the_backoff_up_instead_of_storming() {
     }
     assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60, 60, 60]);
     w.advance(SEC);
-    w.core.handle_connection_lost(w.now, conn, ErrorKind::ServerClosed, "server closed (1001)");
+    w.core
+        .handle_connection_lost(w.now, conn, ErrorKind::ServerClosed, "server closed (1001)");
     assert_eq!(w.core.state(), StateKind::Error);
     assert!(w.status().gave_up);
     assert_eq!(w.status().stats.reconnections, 10);
@@ -210,18 +227,21 @@ fn a_flapping_server_walks_the_backoff_up_instead_of_storming() {
 fn a_connection_that_stays_up_min_uptime_resets_the_attempts() {
     let mut w = World::exact();
     let conn = w.connected();
-    w.core.handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
+    w.core
+        .handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
     w.run_to_next_timeout();
     let conn = w.expect_dial();
     w.core.handle_connected(w.now, conn);
-    w.core.handle_connection_lost(w.now + SEC, conn, ErrorKind::Io, "reset");
+    w.core
+        .handle_connection_lost(w.now + SEC, conn, ErrorKind::Io, "reset");
     w.now += SEC;
     assert_eq!(w.run_to_next_timeout(), 2 * SEC, "second attempt: 2 s");
     let conn = w.expect_dial();
     w.core.handle_connected(w.now, conn);
     // Up for 5 s: the counter resets, so the next loss starts again at 1 s.
     w.advance(5 * SEC);
-    w.core.handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
+    w.core
+        .handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
     assert_eq!(w.status().attempt, 1);
     assert_eq!(w.run_to_next_timeout(), SEC);
 }
@@ -236,7 +256,11 @@ fn a_half_open_link_is_detected_by_the_pong_deadline() {
     assert_eq!(w.run_to_next_timeout(), 30 * SEC);
     assert_eq!(w.transmits(), [(None, r#"{"type":"ping"}"#.to_string())]);
     w.now += 12 * MS;
-    w.core.handle_text(w.now, conn, r#"{"type":"pong","timestamp":"2025-01-01T12:00:00Z"}"#);
+    w.core.handle_text(
+        w.now,
+        conn,
+        r#"{"type":"pong","timestamp":"2025-01-01T12:00:00Z"}"#,
+    );
     assert_eq!(w.events(), [Event::Latency(12 * MS)]);
     assert_eq!(w.status().latency.last_ms, Some(12.0));
 
@@ -248,7 +272,10 @@ fn a_half_open_link_is_detected_by_the_pong_deadline() {
     assert_eq!(w.now - sent, 10 * SEC);
     assert!(w.now - t0 <= 30 * SEC + 12 * MS + 30 * SEC + 10 * SEC);
     assert_eq!(w.core.state(), StateKind::Reconnecting);
-    assert!(w.actions().contains(&Action::Abort { conn }), "the dead socket is dropped");
+    assert!(
+        w.actions().contains(&Action::Abort { conn }),
+        "the dead socket is dropped"
+    );
     let ev = w.events();
     assert!(ev.contains(&Event::Error {
         kind: ErrorKind::HeartbeatTimeout,
@@ -269,7 +296,11 @@ fn the_silence_watchdog_drops_a_link_that_says_nothing() {
     let conn = w.connected();
     // Inbound traffic keeps it alive...
     w.advance(25 * SEC);
-    w.core.handle_text(w.now, conn, r#"{"type":"update","data":{"symbol":"A","price":1}}"#);
+    w.core.handle_text(
+        w.now,
+        conn,
+        r#"{"type":"update","data":{"symbol":"A","price":1}}"#,
+    );
     w.advance(39 * SEC);
     assert_eq!(w.core.state(), StateKind::Connected);
     // ...and 40 s of silence kills it.
@@ -331,7 +362,10 @@ fn after_reconnect_subscriptions_go_first_then_the_queue_in_order_and_paced() {
     for n in 0..3 {
         w.core.handle_send(w.now, order(n)).unwrap();
     }
-    assert!(w.actions().is_empty(), "nothing is written while disconnected");
+    assert!(
+        w.actions().is_empty(),
+        "nothing is written while disconnected"
+    );
 
     w.core.handle_connect(w.now);
     let conn = w.expect_dial();
@@ -341,7 +375,10 @@ fn after_reconnect_subscriptions_go_first_then_the_queue_in_order_and_paced() {
     assert_eq!(
         first,
         [
-            (None, r#"{"type":"subscribe","data":{"symbols":["AAPL","MSFT"]}}"#.to_string()),
+            (
+                None,
+                r#"{"type":"subscribe","data":{"symbols":["AAPL","MSFT"]}}"#.to_string()
+            ),
             (Some(0), order(0)),
         ]
     );
@@ -350,7 +387,10 @@ fn after_reconnect_subscriptions_go_first_then_the_queue_in_order_and_paced() {
     for _ in 0..2 {
         let seq = sent_at.last().unwrap().0;
         w.core.handle_written(w.now, conn, Some(seq), 10);
-        assert!(w.transmits().is_empty(), "paced: nothing before the interval");
+        assert!(
+            w.transmits().is_empty(),
+            "paced: nothing before the interval"
+        );
         w.run_to_next_timeout();
         let tx = w.transmits();
         assert_eq!(tx.len(), 1);
@@ -375,7 +415,8 @@ fn a_message_in_flight_when_the_link_dies_is_sent_again_once() {
     w.core.handle_send(w.now, order(2)).unwrap();
     assert_eq!(w.transmits(), [(Some(0), order(1))]);
     // The write fails: the socket is gone before order 1 was accepted.
-    w.core.handle_connection_lost(w.now, conn, ErrorKind::Io, "broken pipe");
+    w.core
+        .handle_connection_lost(w.now, conn, ErrorKind::Io, "broken pipe");
     // A late confirmation about the dead connection changes nothing.
     w.core.handle_written(w.now, conn, Some(0), 10);
     assert_eq!(w.status().queue_size, 2);
@@ -387,7 +428,8 @@ fn a_message_in_flight_when_the_link_dies_is_sent_again_once() {
     loop {
         let tx = w.transmits();
         if tx.is_empty() {
-            if w.core.poll_timeout().is_some_and(|t| t <= w.now + SEC) && w.status().queue_size > 0 {
+            if w.core.poll_timeout().is_some_and(|t| t <= w.now + SEC) && w.status().queue_size > 0
+            {
                 w.run_to_next_timeout();
                 continue;
             }
@@ -398,16 +440,26 @@ fn a_message_in_flight_when_the_link_dies_is_sent_again_once() {
             w.core.handle_written(w.now, conn2, seq, 10);
         }
     }
-    assert_eq!(delivered, [order(1), order(2)], "in order, each exactly once");
+    assert_eq!(
+        delivered,
+        [order(1), order(2)],
+        "in order, each exactly once"
+    );
 }
 
 #[test]
 fn subscriptions_are_deduplicated_and_diffed_while_connected() {
     let mut w = World::exact();
     let conn = w.connected();
-    w.core.handle_subscribe(w.now, &["AAPL".into(), "AAPL".into()]).unwrap();
-    w.core.handle_subscribe(w.now, &["AAPL".into(), "TSLA".into()]).unwrap();
-    w.core.handle_unsubscribe(w.now, &["AAPL".into(), "NOPE".into()]).unwrap();
+    w.core
+        .handle_subscribe(w.now, &["AAPL".into(), "AAPL".into()])
+        .unwrap();
+    w.core
+        .handle_subscribe(w.now, &["AAPL".into(), "TSLA".into()])
+        .unwrap();
+    w.core
+        .handle_unsubscribe(w.now, &["AAPL".into(), "NOPE".into()])
+        .unwrap();
     w.core.handle_unsubscribe(w.now, &["AAPL".into()]).unwrap();
     let texts: Vec<String> = w.transmits().into_iter().map(|t| t.1).collect();
     assert_eq!(
@@ -419,15 +471,22 @@ fn subscriptions_are_deduplicated_and_diffed_while_connected() {
         ]
     );
     // After a reconnect the whole set, once.
-    w.core.handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
+    w.core
+        .handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
     w.run_to_next_timeout();
     let conn = w.expect_dial();
     w.core.handle_connected(w.now, conn);
     assert_eq!(
         w.transmits(),
-        [(None, r#"{"type":"subscribe","data":{"symbols":["TSLA"]}}"#.to_string())]
+        [(
+            None,
+            r#"{"type":"subscribe","data":{"symbols":["TSLA"]}}"#.to_string()
+        )]
     );
-    assert!(w.core.handle_subscribe(w.now, &["bad symbol".into()]).is_err());
+    assert!(w
+        .core
+        .handle_subscribe(w.now, &["bad symbol".into()])
+        .is_err());
     assert!(w.core.handle_subscribe(w.now, &["".into()]).is_err());
 }
 
@@ -436,12 +495,21 @@ fn an_auth_failure_goes_straight_to_error_and_waits_for_a_person() {
     let mut w = World::exact();
     w.core.handle_connect(w.now);
     let conn = w.expect_dial();
-    w.core.handle_connect_failed(w.now, conn, ErrorKind::Auth, "authentication failed: HTTP 401 Unauthorized");
+    w.core.handle_connect_failed(
+        w.now,
+        conn,
+        ErrorKind::Auth,
+        "authentication failed: HTTP 401 Unauthorized",
+    );
     assert_eq!(w.core.state(), StateKind::Error);
     let st = w.status();
     assert_eq!(st.error_kind, Some(ErrorKind::Auth));
     assert!(!st.gave_up);
-    assert_eq!(w.core.poll_timeout(), None, "no retry loop against an auth wall");
+    assert_eq!(
+        w.core.poll_timeout(),
+        None,
+        "no retry loop against an auth wall"
+    );
     w.actions();
     w.advance(3600 * SEC);
     assert!(w.actions().is_empty());
@@ -455,11 +523,13 @@ fn an_auth_failure_goes_straight_to_error_and_waits_for_a_person() {
 fn network_back_skips_the_remaining_backoff() {
     let mut w = World::exact();
     let conn = w.connected();
-    w.core.handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
+    w.core
+        .handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
     for _ in 0..5 {
         w.run_to_next_timeout();
         let c = w.expect_dial();
-        w.core.handle_connect_failed(w.now, c, ErrorKind::ConnectFailed, "unreachable");
+        w.core
+            .handle_connect_failed(w.now, c, ErrorKind::ConnectFailed, "unreachable");
     }
     assert_eq!(w.status().next_retry_in_ms, Some(32_000));
     w.core.handle_network_up(w.now);
@@ -475,7 +545,11 @@ fn resume_from_sleep_probes_a_connected_link_at_once() {
     w.core.handle_network_up(w.now);
     assert_eq!(w.transmits(), [(None, r#"{"type":"ping"}"#.into())]);
     w.advance(10 * SEC);
-    assert_eq!(w.core.state(), StateKind::Reconnecting, "no pong after sleep: dead");
+    assert_eq!(
+        w.core.state(),
+        StateKind::Reconnecting,
+        "no pong after sleep: dead"
+    );
     let _ = conn;
 }
 
@@ -484,12 +558,21 @@ fn malformed_messages_are_counted_and_the_connection_kept() {
     let mut w = World::exact();
     let conn = w.connected();
     w.core.handle_text(w.now, conn, "{not json");
-    w.core.handle_text(w.now, conn, r#"{"type":"update","data":{"price":1}}"#);
-    w.core.handle_binary(w.now, conn, br#"{"type":"update","data":{"symbol":"A","price":2}}"#);
+    w.core
+        .handle_text(w.now, conn, r#"{"type":"update","data":{"price":1}}"#);
+    w.core.handle_binary(
+        w.now,
+        conn,
+        br#"{"type":"update","data":{"symbol":"A","price":2}}"#,
+    );
     let ev = w.events();
     assert_eq!(ev.len(), 3);
-    assert!(matches!(&ev[0], Event::Error { kind: ErrorKind::MalformedMessage, message } if message.starts_with("malformed message")));
-    assert!(matches!(&ev[2], Event::Message(m) if matches!(&m.payload, Payload::Update(u) if u.price == 2.0)));
+    assert!(
+        matches!(&ev[0], Event::Error { kind: ErrorKind::MalformedMessage, message } if message.starts_with("malformed message"))
+    );
+    assert!(
+        matches!(&ev[2], Event::Message(m) if matches!(&m.payload, Payload::Update(u) if u.price == 2.0))
+    );
     let st = w.status();
     assert_eq!(st.state, StateKind::Connected);
     assert_eq!(st.stats.malformed_messages, 2);
@@ -513,7 +596,13 @@ fn feed_errors_are_reported_and_passed_on() {
             message: "feed error UNKNOWN_SYMBOL: no such symbol: ZZZ".into()
         }
     );
-    assert!(matches!(&ev[1], Event::Message(Envelope { payload: Payload::Error(_), .. })));
+    assert!(matches!(
+        &ev[1],
+        Event::Message(Envelope {
+            payload: Payload::Error(_),
+            ..
+        })
+    ));
     assert_eq!(w.core.state(), StateKind::Connected);
 }
 
@@ -532,8 +621,13 @@ fn events_from_an_old_connection_are_ignored() {
         Some(Action::Dial { conn }) => *conn,
         other => panic!("expected a dial, got {other:?}"),
     };
-    w.core.handle_text(w.now, old, r#"{"type":"update","data":{"symbol":"A","price":1}}"#);
-    w.core.handle_connection_lost(w.now, old, ErrorKind::ServerClosed, "closed");
+    w.core.handle_text(
+        w.now,
+        old,
+        r#"{"type":"update","data":{"symbol":"A","price":1}}"#,
+    );
+    w.core
+        .handle_connection_lost(w.now, old, ErrorKind::ServerClosed, "closed");
     assert_eq!(w.core.state(), StateKind::Connecting);
     w.core.handle_connected(w.now, new);
     assert_eq!(w.core.state(), StateKind::Connected);
@@ -583,19 +677,34 @@ fn status_tells_the_ui_everything_it_shows() {
     let conn = w.connected();
     w.core.handle_send(w.now, order(1)).unwrap();
     w.core.handle_written(w.now, conn, Some(0), 60);
-    w.core.handle_text(w.now, conn, r#"{"type":"update","data":{"symbol":"A","price":1}}"#);
-    w.core.handle_connection_lost(w.now + 2 * SEC, conn, ErrorKind::ServerClosed, "server closed (1001 going away)");
+    w.core.handle_text(
+        w.now,
+        conn,
+        r#"{"type":"update","data":{"symbol":"A","price":1}}"#,
+    );
+    w.core.handle_connection_lost(
+        w.now + 2 * SEC,
+        conn,
+        ErrorKind::ServerClosed,
+        "server closed (1001 going away)",
+    );
     w.now += 2 * SEC;
     let st = w.status();
     assert_eq!(st.state, StateKind::Reconnecting);
     assert_eq!((st.attempt, st.max_attempts), (1, 10));
     assert_eq!(st.next_retry_in_ms, Some(1000));
-    assert_eq!(st.reason.as_deref(), Some("server closed (1001 going away)"));
+    assert_eq!(
+        st.reason.as_deref(),
+        Some("server closed (1001 going away)")
+    );
     assert_eq!(st.stats.messages_sent, 1);
     assert_eq!(st.stats.bytes_sent, 60);
     assert_eq!(st.stats.messages_received, 1);
     assert_eq!(st.stats.total_uptime_secs, 2.0);
-    assert_eq!(st.stats.last_error.as_ref().unwrap().kind, ErrorKind::ServerClosed);
+    assert_eq!(
+        st.stats.last_error.as_ref().unwrap().kind,
+        ErrorKind::ServerClosed
+    );
     let json = serde_json::to_value(&st).unwrap();
     assert_eq!(json["state"], "reconnecting");
     assert_eq!(json["url"], "wss://feed.example/ws?token=***");
@@ -621,7 +730,10 @@ fn a_new_configuration_keeps_the_queue_and_subscriptions() {
         queue_size: 0,
         ..Config::default()
     };
-    assert!(w.core.handle_config(bad).is_err(), "an invalid config is refused whole");
+    assert!(
+        w.core.handle_config(bad).is_err(),
+        "an invalid config is refused whole"
+    );
     w.core
         .handle_config(Config {
             queue_size: 3,
@@ -638,9 +750,21 @@ fn a_new_configuration_keeps_the_queue_and_subscriptions() {
             _ => None,
         })
         .collect();
-    assert_eq!(drops, [order(0), order(1)], "shrinking drops the oldest, reported");
+    assert_eq!(
+        drops,
+        [order(0), order(1)],
+        "shrinking drops the oldest, reported"
+    );
     let conn = w.connected();
-    assert_eq!(w.transmits()[0].1, r#"{"type":"subscribe","data":{"symbols":["AAPL"]}}"#);
-    w.core.handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
-    assert_eq!(w.run_to_next_timeout(), 2 * SEC, "the new base delay applies");
+    assert_eq!(
+        w.transmits()[0].1,
+        r#"{"type":"subscribe","data":{"symbols":["AAPL"]}}"#
+    );
+    w.core
+        .handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
+    assert_eq!(
+        w.run_to_next_timeout(),
+        2 * SEC,
+        "the new base delay applies"
+    );
 }

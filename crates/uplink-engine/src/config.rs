@@ -56,7 +56,10 @@ impl std::fmt::Debug for ClientConfig {
             .field("url", &mask_url_str(&self.url))
             .field("token", &self.token.as_ref().map(|_| "***"))
             .field("token_placement", &self.token_placement)
-            .field("headers", &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .field("extra_ca_file", &self.extra_ca_file)
             .field("core", &self.core)
             .finish_non_exhaustive()
@@ -133,7 +136,14 @@ pub fn mask_url(url: &Url) -> String {
             .query_pairs()
             .map(|(k, v)| {
                 let secret = SECRET_KEYS.contains(&k.to_ascii_lowercase().as_str());
-                (k.into_owned(), if secret { "***".to_owned() } else { v.into_owned() })
+                (
+                    k.into_owned(),
+                    if secret {
+                        "***".to_owned()
+                    } else {
+                        v.into_owned()
+                    },
+                )
             })
             .collect();
         u.query_pairs_mut().clear().extend_pairs(pairs);
@@ -152,7 +162,9 @@ pub fn mask_url_str(url: &str) -> String {
 
 fn positive(name: &'static str, d: Duration) -> Result<(), EngineError> {
     if d.is_zero() {
-        return Err(EngineError::Config(uplink_core::ConfigError::ZeroDuration(name)));
+        return Err(EngineError::Config(uplink_core::ConfigError::ZeroDuration(
+            name,
+        )));
     }
     Ok(())
 }
@@ -185,24 +197,35 @@ impl ClientConfig {
             )));
         }
         if self.event_buffer == 0 {
-            return Err(EngineError::Config(uplink_core::ConfigError::ZeroCount("event_buffer")));
+            return Err(EngineError::Config(uplink_core::ConfigError::ZeroCount(
+                "event_buffer",
+            )));
         }
 
         let mut headers = Vec::new();
         for (k, v) in &self.headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| EngineError::InvalidHeader(k.clone()))?;
-            let value = HeaderValue::from_str(v).map_err(|_| EngineError::InvalidHeader(k.clone()))?;
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| EngineError::InvalidHeader(k.clone()))?;
+            let value =
+                HeaderValue::from_str(v).map_err(|_| EngineError::InvalidHeader(k.clone()))?;
             headers.push((name, value));
         }
         if let Some(token) = &self.token {
             if token.is_empty() || token.chars().any(|c| c.is_control() || c.is_whitespace()) {
                 return Err(EngineError::InvalidToken);
             }
-            if matches!(self.token_placement, TokenPlacement::Query | TokenPlacement::Both) {
+            if matches!(
+                self.token_placement,
+                TokenPlacement::Query | TokenPlacement::Both
+            ) {
                 dial_url.query_pairs_mut().append_pair("token", token);
             }
-            if matches!(self.token_placement, TokenPlacement::Header | TokenPlacement::Both) {
-                let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| EngineError::InvalidToken)?;
+            if matches!(
+                self.token_placement,
+                TokenPlacement::Header | TokenPlacement::Both
+            ) {
+                let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+                    .map_err(|_| EngineError::InvalidToken)?;
                 value.set_sensitive(true);
                 headers.push((HeaderName::from_static("authorization"), value));
             }
@@ -263,15 +286,19 @@ mod tests {
 
     #[test]
     fn masks_tokens_and_passwords() {
-        let u = Url::parse("wss://bob:hunter2@feed.example/ws?token=abc&symbol=AAPL&API_KEY=k").unwrap();
+        let u = Url::parse("wss://bob:hunter2@feed.example/ws?token=abc&symbol=AAPL&API_KEY=k")
+            .unwrap();
         let m = mask_url(&u);
-        assert_eq!(m, "wss://bob:***@feed.example/ws?token=***&symbol=AAPL&API_KEY=***");
+        assert_eq!(
+            m,
+            "wss://bob:***@feed.example/ws?token=***&symbol=AAPL&API_KEY=***"
+        );
         assert!(!m.contains("hunter2") && !m.contains("abc"));
     }
 
     #[test]
     fn bad_settings_are_refused_with_a_clear_reason() {
-        let err = |c: ClientConfig| c.prepare().err().expect("refused").to_string();
+        let err = |c: ClientConfig| c.prepare().expect_err("refused").to_string();
         assert_eq!(
             err(ClientConfig::new("http://x/ws")),
             "invalid feed URL http://x/ws: the scheme must be ws or wss, not http"
@@ -300,9 +327,15 @@ mod tests {
         let p = c.prepare().unwrap();
         assert_eq!(p.dial_url.as_str(), "ws://127.0.0.1:9/ws?token=t0k");
         assert_eq!(p.masked_url, "ws://127.0.0.1:9/ws?token=***");
-        assert!(p.headers.iter().any(|(k, v)| k == "authorization" && v == "Bearer t0k"));
+        assert!(p
+            .headers
+            .iter()
+            .any(|(k, v)| k == "authorization" && v == "Bearer t0k"));
         c.token_placement = TokenPlacement::Header;
-        assert_eq!(c.prepare().unwrap().dial_url.as_str(), "ws://127.0.0.1:9/ws");
+        assert_eq!(
+            c.prepare().unwrap().dial_url.as_str(),
+            "ws://127.0.0.1:9/ws"
+        );
         assert!(!format!("{c:?}").contains("t0k"));
     }
 }

@@ -41,7 +41,8 @@ const RESUME_GAP: Duration = Duration::from_secs(5);
 /// What woke the loop.
 enum Wake {
     Command(Option<Command>),
-    Dialed(DialResult),
+    /// Boxed: a socket is large and this wake-up is rare.
+    Dialed(Box<DialResult>),
     Frame(Option<Result<Message, WsError>>),
     Deadline,
     Tick,
@@ -55,7 +56,7 @@ pub(crate) struct Driver {
     /// Commands from handles.
     cmds: mpsc::UnboundedReceiver<Command>,
     /// Event subscribers; closed ones are removed as they are found.
-    subs: Vec<mpsc::Sender<EngineEvent>>,
+    subs: Vec<mpsc::Sender<Vec<EngineEvent>>>,
     /// The live socket and the connection it belongs to.
     socket: Option<(ConnId, Ws)>,
     /// The dial in progress.
@@ -73,7 +74,7 @@ impl Driver {
         core: Connection,
         cfg: Prepared,
         cmds: mpsc::UnboundedReceiver<Command>,
-        first: mpsc::Sender<EngineEvent>,
+        first: mpsc::Sender<Vec<EngineEvent>>,
     ) -> Driver {
         Driver {
             core,
@@ -111,7 +112,7 @@ impl Driver {
                 let (cmds, dial, socket) = (&mut self.cmds, &mut self.dial, &mut self.socket);
                 tokio::select! {
                     c = cmds.recv() => Wake::Command(c),
-                    r = async { dial.as_mut().expect("guarded").1.as_mut().await }, if dial.is_some() => Wake::Dialed(r),
+                    r = async { dial.as_mut().expect("guarded").1.as_mut().await }, if dial.is_some() => Wake::Dialed(Box::new(r)),
                     f = async { socket.as_mut().expect("guarded").1.next().await }, if socket.is_some() => Wake::Frame(f),
                     _ = &mut sleep, if deadline.is_some() => Wake::Deadline,
                     _ = tick.tick() => Wake::Tick,
@@ -124,7 +125,7 @@ impl Driver {
                     self.core.handle_disconnect(Instant::now());
                     self.stopping = true;
                 }
-                Wake::Dialed(r) => self.on_dialed(r),
+                Wake::Dialed(r) => self.on_dialed(*r),
                 Wake::Frame(f) => self.on_frames(f),
                 Wake::Deadline => self.core.handle_timeout(Instant::now()),
                 Wake::Tick => {
@@ -196,7 +197,9 @@ impl Driver {
 
     fn on_dialed(&mut self, r: DialResult) {
         let now = Instant::now();
-        let Some((conn, _)) = self.dial.take() else { return };
+        let Some((conn, _)) = self.dial.take() else {
+            return;
+        };
         match r {
             Ok(ws) => {
                 tracing::info!(url = %self.cfg.masked_url, "connected");
@@ -216,16 +219,21 @@ impl Driver {
         let mut handled = 0;
         while let Some(frame) = next.take() {
             let now = Instant::now();
-            let Some((conn, _)) = self.socket.as_ref().map(|(c, _)| (*c, ())) else { return };
+            let Some((conn, _)) = self.socket.as_ref().map(|(c, _)| (*c, ())) else {
+                return;
+            };
             match frame {
                 Some(Ok(Message::Text(t))) => self.core.handle_text(now, conn, t.as_str()),
                 Some(Ok(Message::Binary(b))) => self.core.handle_binary(now, conn, &b),
-                Some(Ok(Message::Ping(p) | Message::Pong(p))) => self.core.handle_control_frame(now, conn, p.len()),
+                Some(Ok(Message::Ping(p) | Message::Pong(p))) => {
+                    self.core.handle_control_frame(now, conn, p.len())
+                }
                 Some(Ok(Message::Frame(_))) => {}
                 Some(Ok(Message::Close(frame))) => {
                     let msg = describe_close(frame.as_ref());
                     tracing::warn!("{msg}");
-                    self.core.handle_connection_lost(now, conn, ErrorKind::ServerClosed, &msg);
+                    self.core
+                        .handle_connection_lost(now, conn, ErrorKind::ServerClosed, &msg);
                     if let Some((_, ws)) = self.socket.take() {
                         // Let tungstenite finish the closing handshake in the background.
                         self.closing.push(tokio::spawn(drain_close(ws)));
@@ -242,7 +250,8 @@ impl Driver {
                 None => {
                     let msg = "the server closed the connection without a close frame".to_owned();
                     tracing::warn!("{msg}");
-                    self.core.handle_connection_lost(now, conn, ErrorKind::ServerClosed, &msg);
+                    self.core
+                        .handle_connection_lost(now, conn, ErrorKind::ServerClosed, &msg);
                     self.socket = None;
                     return;
                 }
@@ -256,7 +265,8 @@ impl Driver {
         }
     }
 
-    /// Carries out the core's actions and delivers its events, until it has none.
+    /// Carries out the core's actions and delivers its events (as one batch per
+    /// round), until it has none.
     async fn carry_out(&mut self) {
         loop {
             let mut did = false;
@@ -264,10 +274,13 @@ impl Driver {
                 did = true;
                 self.act(a).await;
             }
+            let mut batch = Vec::with_capacity(self.core.pending_events());
             while let Some(e) = self.core.poll_event() {
+                batch.push(self.to_engine_event(e));
+            }
+            if !batch.is_empty() {
                 did = true;
-                let ev = self.to_engine_event(e);
-                self.deliver(ev).await;
+                self.deliver(batch).await;
             }
             if !did {
                 self.closing.retain(|h| !h.is_finished());
@@ -284,7 +297,9 @@ impl Driver {
                 self.dial = Some((conn, Box::pin(dial(cfg))));
             }
             Action::Transmit { conn, seq, text } => {
-                let Some((c, ws)) = self.socket.as_mut() else { return };
+                let Some((c, ws)) = self.socket.as_mut() else {
+                    return;
+                };
                 if *c != conn {
                     return;
                 }
@@ -307,7 +322,8 @@ impl Driver {
                         let msg = format!("write did not complete within {limit:?}");
                         tracing::warn!("{msg}");
                         self.socket = None;
-                        self.core.handle_connection_lost(now, conn, ErrorKind::Io, &msg);
+                        self.core
+                            .handle_connection_lost(now, conn, ErrorKind::Io, &msg);
                     }
                 }
             }
@@ -347,13 +363,16 @@ impl Driver {
                 tracing::info!(state = status.state.as_str(), reason = ?status.reason, attempt = status.attempt, "state");
                 EngineEvent::State(Box::new(status))
             }
-            Event::Latency(rtt) => EngineEvent::Latency(LatencyEvent {
+            Event::Latency(rtt) => EngineEvent::Latency(Box::new(LatencyEvent {
                 ms: uplink_core::duration_ms(rtt),
                 summary: self.core.latency(),
-            }),
+            })),
             Event::QueueDropped { text, total } => {
                 tracing::warn!(total, "outbound queue full: dropped the oldest message");
-                EngineEvent::QueueDropped { message: text, total }
+                EngineEvent::QueueDropped {
+                    message: text,
+                    total,
+                }
             }
             Event::Error { kind, message } => EngineEvent::Error { kind, message },
         }
@@ -369,12 +388,12 @@ impl Driver {
             stats: s.stats,
             latency: s.latency,
         }));
-        self.deliver(ev).await;
+        self.deliver(vec![ev]).await;
     }
 
-    /// Hands an event to every subscriber, waiting for any that is full (events are
-    /// never dropped); forgets subscribers that went away.
-    async fn deliver(&mut self, ev: EngineEvent) {
+    /// Hands a batch of events to every subscriber, waiting for any that is full
+    /// (events are never dropped); forgets subscribers that went away.
+    async fn deliver(&mut self, ev: Vec<EngineEvent>) {
         let n = self.subs.len();
         let mut gone = false;
         let mut ev = Some(ev);
@@ -394,16 +413,20 @@ impl Driver {
 }
 
 async fn drain_close(mut ws: Ws) {
-    let _ = tokio::time::timeout(CLOSE_GRACE, async { while let Some(Ok(_)) = ws.next().await {} }).await;
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
 }
 
 /// Opens the WebSocket: TCP, TLS for wss, the upgrade with our headers.
 async fn dial(cfg: Arc<Prepared>) -> DialResult {
-    let mut req = cfg
-        .dial_url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| (ErrorKind::ConnectFailed, format!("cannot build the request: {e}")))?;
+    let mut req = cfg.dial_url.as_str().into_client_request().map_err(|e| {
+        (
+            ErrorKind::ConnectFailed,
+            format!("cannot build the request: {e}"),
+        )
+    })?;
     for (k, v) in &cfg.headers {
         req.headers_mut().append(k.clone(), v.clone());
     }
@@ -414,7 +437,10 @@ async fn dial(cfg: Arc<Prepared>) -> DialResult {
         Some(tls) => Connector::Rustls(Arc::clone(tls)),
         None => Connector::Plain,
     };
-    let target = match (cfg.dial_url.host_str(), cfg.dial_url.port_or_known_default()) {
+    let target = match (
+        cfg.dial_url.host_str(),
+        cfg.dial_url.port_or_known_default(),
+    ) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         _ => cfg.masked_url.clone(),
     };
@@ -436,35 +462,62 @@ fn classify_dial(e: WsError, target: &str) -> (ErrorKind, String) {
                 .map(|b| format!(" ({b})"))
                 .unwrap_or_default();
             if status == 401 || status == 403 {
-                (ErrorKind::Auth, format!("authentication failed: HTTP {status}{body}"))
+                (
+                    ErrorKind::Auth,
+                    format!("authentication failed: HTTP {status}{body}"),
+                )
             } else {
-                (ErrorKind::Handshake, format!("the server refused the WebSocket upgrade: HTTP {status}{body}"))
+                (
+                    ErrorKind::Handshake,
+                    format!("the server refused the WebSocket upgrade: HTTP {status}{body}"),
+                )
             }
         }
         WsError::Io(io) => {
             if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                (ErrorKind::Tls, format!("TLS handshake with {target} failed: {tls}"))
+                (
+                    ErrorKind::Tls,
+                    format!("TLS handshake with {target} failed: {tls}"),
+                )
             } else if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                (ErrorKind::ConnectFailed, format!("connection refused by {target}"))
+                (
+                    ErrorKind::ConnectFailed,
+                    format!("connection refused by {target}"),
+                )
             } else {
-                (ErrorKind::ConnectFailed, format!("cannot reach {target}: {io}"))
+                (
+                    ErrorKind::ConnectFailed,
+                    format!("cannot reach {target}: {io}"),
+                )
             }
         }
-        WsError::Tls(t) => (ErrorKind::Tls, format!("TLS handshake with {target} failed: {t}")),
+        WsError::Tls(t) => (
+            ErrorKind::Tls,
+            format!("TLS handshake with {target} failed: {t}"),
+        ),
         WsError::Url(u) => (ErrorKind::ConnectFailed, format!("cannot use the URL: {u}")),
-        other => (ErrorKind::Handshake, format!("WebSocket handshake with {target} failed: {other}")),
+        other => (
+            ErrorKind::Handshake,
+            format!("WebSocket handshake with {target} failed: {other}"),
+        ),
     }
 }
 
 fn classify_read(e: WsError) -> (ErrorKind, String) {
     match e {
-        WsError::Capacity(c) => (ErrorKind::MessageTooLarge, format!("inbound message over the size limit: {c}")),
+        WsError::Capacity(c) => (
+            ErrorKind::MessageTooLarge,
+            format!("inbound message over the size limit: {c}"),
+        ),
         WsError::Io(io) => (ErrorKind::Io, format!("connection lost: {io}")),
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => (
             ErrorKind::Io,
             "connection reset by the server without a close frame".to_owned(),
         ),
-        WsError::Protocol(p) => (ErrorKind::Protocol, format!("WebSocket protocol error: {p}")),
+        WsError::Protocol(p) => (
+            ErrorKind::Protocol,
+            format!("WebSocket protocol error: {p}"),
+        ),
         WsError::ConnectionClosed | WsError::AlreadyClosed => {
             (ErrorKind::ServerClosed, "connection closed".to_owned())
         }

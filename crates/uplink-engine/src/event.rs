@@ -10,8 +10,9 @@ use uplink_proto::Envelope;
 pub enum EngineEvent {
     /// The state changed; the full status.
     State(Box<Status>),
-    /// A heartbeat round trip completed.
-    Latency(LatencyEvent),
+    /// A heartbeat round trip completed (boxed: rare, and it would double the size of
+    /// every message event).
+    Latency(Box<LatencyEvent>),
     /// Periodic counters.
     Stats(Box<StatsEvent>),
     /// A message from the feed.

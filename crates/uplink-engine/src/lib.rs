@@ -88,7 +88,7 @@ pub(crate) enum Command {
     Subscribe(Vec<String>),
     Unsubscribe(Vec<String>),
     Status(oneshot::Sender<Status>),
-    Events(mpsc::Sender<EngineEvent>),
+    Events(mpsc::Sender<Vec<EngineEvent>>),
     Reconfigure(Box<config::Prepared>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -110,13 +110,13 @@ impl Engine {
         let mut core = uplink_core::Connection::new(prepared.core.clone(), seed, Instant::now())?;
         core.set_url(prepared.masked_url.clone());
         let (tx, rx) = mpsc::unbounded_channel();
-        let (ev_tx, ev_rx) = mpsc::channel(prepared.event_buffer);
+        let (ev_tx, ev_rx) = mpsc::channel(batches(prepared.event_buffer));
         let task = tokio::spawn(driver::Driver::new(core, prepared, rx, ev_tx).run());
         let handle = Handle {
             tx,
             task: std::sync::Arc::new(std::sync::Mutex::new(Some(task))),
         };
-        Ok((handle, EventStream { rx: ev_rx }))
+        Ok((handle, EventStream::new(ev_rx)))
     }
 }
 
@@ -183,9 +183,9 @@ impl Handle {
     /// A new event stream; it receives every event from now on, and must be read
     /// (a full stream makes the engine wait: events are never dropped).
     pub fn events(&self, buffer: usize) -> Result<EventStream, EngineError> {
-        let (tx, rx) = mpsc::channel(buffer.max(1));
+        let (tx, rx) = mpsc::channel(batches(buffer));
         self.cmd(Command::Events(tx))?;
-        Ok(EventStream { rx })
+        Ok(EventStream::new(rx))
     }
 
     /// Apply a new configuration. Validated first (an invalid one changes nothing);
@@ -209,20 +209,58 @@ impl Handle {
     }
 }
 
+/// Channel capacity, in batches, for a buffer of about `events` events. The driver
+/// sends what one wake-up produced as one batch (up to a read batch of frames), so a
+/// busy feed costs one channel operation per batch rather than per message.
+fn batches(events: usize) -> usize {
+    events.div_ceil(64).max(2)
+}
+
 /// A subscriber's events, in order.
 #[derive(Debug)]
 pub struct EventStream {
-    rx: mpsc::Receiver<EngineEvent>,
+    /// Batches from the driver.
+    rx: mpsc::Receiver<Vec<EngineEvent>>,
+    /// The rest of the batch being read.
+    pending: std::vec::IntoIter<EngineEvent>,
 }
 
 impl EventStream {
+    fn new(rx: mpsc::Receiver<Vec<EngineEvent>>) -> Self {
+        EventStream {
+            rx,
+            pending: Vec::new().into_iter(),
+        }
+    }
+
     /// The next event; `None` once the engine has stopped.
     pub async fn recv(&mut self) -> Option<EngineEvent> {
-        self.rx.recv().await
+        loop {
+            if let Some(ev) = self.pending.next() {
+                return Some(ev);
+            }
+            self.pending = self.rx.recv().await?.into_iter();
+        }
     }
 
     /// The next event if one is ready.
     pub fn try_recv(&mut self) -> Option<EngineEvent> {
-        self.rx.try_recv().ok()
+        loop {
+            if let Some(ev) = self.pending.next() {
+                return Some(ev);
+            }
+            self.pending = self.rx.try_recv().ok()?.into_iter();
+        }
+    }
+}
+#[cfg(test)]
+mod tests {
+    /// Every inbound message is moved through the core, the batch and the subscriber;
+    /// the benchmark showed these sizes matter. Rare, large payloads stay boxed.
+    #[test]
+    fn hot_path_events_stay_small() {
+        assert!(std::mem::size_of::<uplink_proto::Envelope>() <= 80);
+        assert!(std::mem::size_of::<crate::EngineEvent>() <= 80);
+        assert!(std::mem::size_of::<uplink_core::Event>() <= 80);
     }
 }

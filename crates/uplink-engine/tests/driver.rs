@@ -34,7 +34,11 @@ async fn sim() -> Simulator {
 }
 
 /// Waits for the first event matching `pred`; on timeout, fails showing what was seen.
-async fn wait_for(events: &mut EventStream, what: &str, mut pred: impl FnMut(&EngineEvent) -> bool) -> EngineEvent {
+async fn wait_for(
+    events: &mut EventStream,
+    what: &str,
+    mut pred: impl FnMut(&EngineEvent) -> bool,
+) -> EngineEvent {
     let deadline = Instant::now() + WAIT;
     let mut seen = Vec::new();
     loop {
@@ -48,7 +52,10 @@ async fn wait_for(events: &mut EventStream, what: &str, mut pred: impl FnMut(&En
                     seen.push(serde_json::to_string(&ev).unwrap());
                 }
             }
-            Ok(None) => panic!("engine stopped while waiting for {what}; saw:\n{}", seen.join("\n")),
+            Ok(None) => panic!(
+                "engine stopped while waiting for {what}; saw:\n{}",
+                seen.join("\n")
+            ),
             Err(_) => panic!("no {what} within {WAIT:?}; saw:\n{}", seen.join("\n")),
         }
     }
@@ -73,7 +80,9 @@ async fn start(c: ClientConfig) -> (Handle, EventStream) {
 }
 
 fn order(n: u32) -> String {
-    format!(r#"{{"type":"order","data":{{"symbol":"AAPL","side":"buy","qty":{n},"client_order_id":"c{n}"}}}}"#)
+    format!(
+        r#"{{"type":"order","data":{{"symbol":"AAPL","side":"buy","qty":{n},"client_order_id":"c{n}"}}}}"#
+    )
 }
 
 /// The client order ids the simulator received, in order.
@@ -82,7 +91,8 @@ fn received_orders(s: &Simulator) -> Vec<String> {
         .into_iter()
         .filter_map(|r| {
             let v: serde_json::Value = serde_json::from_str(&r.text).ok()?;
-            (v["type"] == "order").then(|| v["data"]["client_order_id"].as_str().unwrap().to_owned())
+            (v["type"] == "order")
+                .then(|| v["data"]["client_order_id"].as_str().unwrap().to_owned())
         })
         .collect()
 }
@@ -122,8 +132,16 @@ async fn server_restart_reconnects_and_delivers_the_queue_in_order_exactly_once(
     .await;
     let mut all = received_orders(&a);
     all.extend(received_orders(&b));
-    assert_eq!(all, ["c1", "c2", "c3", "c4", "c5", "c6", "c7"], "in order, each exactly once");
-    let subs: Vec<_> = b.received().into_iter().filter(|r| r.text.contains("subscribe")).collect();
+    assert_eq!(
+        all,
+        ["c1", "c2", "c3", "c4", "c5", "c6", "c7"],
+        "in order, each exactly once"
+    );
+    let subs: Vec<_> = b
+        .received()
+        .into_iter()
+        .filter(|r| r.text.contains("subscribe"))
+        .collect();
     assert_eq!(subs.len(), 1, "the subscription set was re-sent once");
     assert!(subs[0].text.contains("AAPL"));
     let st = h.status().await.unwrap();
@@ -140,18 +158,30 @@ async fn a_silent_server_is_detected_within_interval_plus_deadline() {
     c.core.idle_timeout = Duration::from_secs(5);
     let (h, mut ev) = start(c).await;
     // Let one heartbeat complete, so the link is known good.
-    wait_for(&mut ev, "a latency sample", |e| matches!(e, EngineEvent::Latency(_))).await;
+    wait_for(&mut ev, "a latency sample", |e| {
+        matches!(e, EngineEvent::Latency(_))
+    })
+    .await;
     s.set_silent(true);
     let silenced = Instant::now();
     wait_for(&mut ev, "heartbeat timeout", |e| {
-        matches!(e, EngineEvent::Error { kind: ErrorKind::HeartbeatTimeout, .. })
+        matches!(
+            e,
+            EngineEvent::Error {
+                kind: ErrorKind::HeartbeatTimeout,
+                ..
+            }
+        )
     })
     .await;
     let took = silenced.elapsed();
     let st = wait_state(&mut ev, StateKind::Reconnecting).await;
     assert_eq!(st.error_kind, Some(ErrorKind::HeartbeatTimeout));
     // interval + deadline = 500 ms; allow scheduling slack on a shared machine.
-    assert!(took < Duration::from_millis(500) + Duration::from_millis(700), "detected after {took:?}");
+    assert!(
+        took < Duration::from_millis(500) + Duration::from_millis(700),
+        "detected after {took:?}"
+    );
     // The TCP connection was still open: the server did not close it.
     assert!(s.stats().connections_open >= 1);
     s.set_silent(false);
@@ -193,8 +223,15 @@ async fn a_401_at_the_handshake_is_an_authentication_error_without_retries() {
     let st = wait_state(&mut ev, StateKind::Error).await;
     assert_eq!(st.error_kind, Some(ErrorKind::Auth));
     let reason = st.reason.unwrap();
-    assert!(reason.starts_with("authentication failed: HTTP 401"), "{reason}");
-    assert!(st.url.contains("token=***") && !st.url.contains("wrong"), "{}", st.url);
+    assert!(
+        reason.starts_with("authentication failed: HTTP 401"),
+        "{reason}"
+    );
+    assert!(
+        st.url.contains("token=***") && !st.url.contains("wrong"),
+        "{}",
+        st.url
+    );
     // No tight loop: one refused handshake, and it stays that way.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(s.stats().handshakes_refused, 1);
@@ -211,8 +248,17 @@ async fn malformed_json_is_counted_and_the_connection_kept() {
     let s = sim().await;
     let (h, mut ev) = start(fast(&s.url())).await;
     s.send_malformed();
-    let e = wait_for(&mut ev, "malformed error", |e| matches!(e, EngineEvent::Error { .. })).await;
-    assert!(matches!(e, EngineEvent::Error { kind: ErrorKind::MalformedMessage, .. }));
+    let e = wait_for(&mut ev, "malformed error", |e| {
+        matches!(e, EngineEvent::Error { .. })
+    })
+    .await;
+    assert!(matches!(
+        e,
+        EngineEvent::Error {
+            kind: ErrorKind::MalformedMessage,
+            ..
+        }
+    ));
     let st = h.status().await.unwrap();
     assert_eq!(st.state, StateKind::Connected);
     assert_eq!(st.stats.malformed_messages, 1);
@@ -229,11 +275,26 @@ async fn an_oversized_message_is_refused_per_the_limit_and_the_link_recovers() {
     let (h, mut ev) = start(c).await;
     // Under the limit: delivered as usual.
     s.send_oversized(32 * 1024);
-    wait_for(&mut ev, "the 32 KiB message", |e| matches!(e, EngineEvent::Message { .. })).await;
+    wait_for(&mut ev, "the 32 KiB message", |e| {
+        matches!(e, EngineEvent::Message { .. })
+    })
+    .await;
     // Over it: refused, reported, connection replaced.
     s.send_oversized(200 * 1024);
-    let e = wait_for(&mut ev, "too-large error", |e| matches!(e, EngineEvent::Error { .. })).await;
-    assert!(matches!(e, EngineEvent::Error { kind: ErrorKind::MessageTooLarge, .. }), "{e:?}");
+    let e = wait_for(&mut ev, "too-large error", |e| {
+        matches!(e, EngineEvent::Error { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            e,
+            EngineEvent::Error {
+                kind: ErrorKind::MessageTooLarge,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     wait_state(&mut ev, StateKind::Reconnecting).await;
     wait_state(&mut ev, StateKind::Connected).await;
     let st = h.status().await.unwrap();
@@ -252,7 +313,10 @@ async fn refused_connections_walk_the_backoff_up_to_error() {
     let st = wait_state(&mut ev, StateKind::Error).await;
     assert!(st.gave_up);
     let reason = st.reason.unwrap();
-    assert!(reason.starts_with("gave up after 3 attempts: connection refused by 127.0.0.1:"), "{reason}");
+    assert!(
+        reason.starts_with("gave up after 3 attempts: connection refused by 127.0.0.1:"),
+        "{reason}"
+    );
     assert_eq!(st.stats.reconnect_attempts, 3);
     // Manual reconnect re-arms once the server accepts again.
     s.accept();
@@ -274,7 +338,10 @@ async fn disconnect_stays_disconnected_and_keeps_the_queue() {
     assert!(received_orders(&s).is_empty());
     h.connect().unwrap();
     wait_state(&mut ev, StateKind::Connected).await;
-    wait_for(&mut ev, "order accepted", |e| matches!(e, EngineEvent::Message { .. })).await;
+    wait_for(&mut ev, "order accepted", |e| {
+        matches!(e, EngineEvent::Message { .. })
+    })
+    .await;
     assert_eq!(received_orders(&s), ["c1"]);
     h.shutdown().await;
 }
@@ -289,8 +356,14 @@ async fn queue_overflow_is_reported_for_every_drop() {
         h.send(order(n)).unwrap();
     }
     for (want, total) in [(order(1), 1), (order(2), 2)] {
-        match wait_for(&mut ev, "queue drop", |e| matches!(e, EngineEvent::QueueDropped { .. })).await {
-            EngineEvent::QueueDropped { message, total: t } => assert_eq!((message, t), (want, total)),
+        match wait_for(&mut ev, "queue drop", |e| {
+            matches!(e, EngineEvent::QueueDropped { .. })
+        })
+        .await
+        {
+            EngineEvent::QueueDropped { message, total: t } => {
+                assert_eq!((message, t), (want, total))
+            }
             _ => unreachable!(),
         }
     }
@@ -329,7 +402,10 @@ async fn wss_is_validated_and_an_extra_ca_can_be_trusted() {
     let mut c = fast(&s.url());
     c.extra_ca_file = Some(ca);
     let (h, mut ev) = start(c).await;
-    wait_for(&mut ev, "a latency sample over wss", |e| matches!(e, EngineEvent::Latency(_))).await;
+    wait_for(&mut ev, "a latency sample over wss", |e| {
+        matches!(e, EngineEvent::Latency(_))
+    })
+    .await;
     h.shutdown().await;
 }
 
@@ -362,9 +438,16 @@ async fn reconfiguring_moves_to_a_new_feed_keeping_subscriptions() {
 async fn bad_commands_are_refused_at_once() {
     let s = sim().await;
     let (h, _ev) = Engine::start(fast(&s.url())).unwrap();
-    assert!(h.send("not json").unwrap_err().to_string().starts_with("invalid message"));
+    assert!(h
+        .send("not json")
+        .unwrap_err()
+        .to_string()
+        .starts_with("invalid message"));
     assert!(h.send(r#"{"no":"type"}"#).is_err());
     assert!(h.subscribe(vec!["has space".into()]).is_err());
     h.shutdown().await;
-    assert!(matches!(h.connect(), Err(uplink_engine::EngineError::Stopped)));
+    assert!(matches!(
+        h.connect(),
+        Err(uplink_engine::EngineError::Stopped)
+    ));
 }

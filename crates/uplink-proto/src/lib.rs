@@ -46,9 +46,11 @@ pub enum Payload {
     /// A price update for one symbol.
     Update(PriceUpdate),
     /// An order request (client → server) or an order status update (server → client).
-    Order(OrderUpdate),
+    /// Boxed, like `Error`: rare and large, they would otherwise triple the size of
+    /// every envelope, and price updates are the hot path.
+    Order(Box<OrderUpdate>),
     /// An error reported by the peer.
-    Error(ErrorInfo),
+    Error(Box<ErrorInfo>),
     /// Start streaming these symbols.
     Subscribe(Symbols),
     /// Stop streaming these symbols.
@@ -437,7 +439,8 @@ mod tests {
         let ping = Envelope::decode(r#"{"type":"ping"}"#).unwrap();
         assert_eq!(ping.payload, Payload::Ping);
 
-        let pong = Envelope::decode(r#"{"type":"pong","timestamp":"2025-01-01T12:00:00Z"}"#).unwrap();
+        let pong =
+            Envelope::decode(r#"{"type":"pong","timestamp":"2025-01-01T12:00:00Z"}"#).unwrap();
         assert_eq!(pong.payload, Payload::Pong);
         assert_eq!(pong.timestamp.as_deref(), Some("2025-01-01T12:00:00Z"));
 
@@ -460,7 +463,9 @@ mod tests {
             r#"{"type":"order","data":{"id":"abc123","symbol":"AAPL","side":"buy","qty":100,"status":"filled","filled_at":"2025-01-01T12:00:00Z"}}"#,
         )
         .unwrap();
-        let Payload::Order(o) = order.payload else { panic!("not an order") };
+        let Payload::Order(o) = order.payload else {
+            panic!("not an order")
+        };
         assert_eq!(o.id.as_deref(), Some("abc123"));
         assert_eq!(o.side, Side::Buy);
         assert_eq!(o.status, Some(OrderStatus::Filled));
@@ -469,13 +474,16 @@ mod tests {
             r#"{"type":"error","data":{"code":"CONNECTION_ERROR","message":"Failed to connect to market data feed","details":{}}}"#,
         )
         .unwrap();
-        let Payload::Error(e) = err.payload else { panic!("not an error") };
+        let Payload::Error(e) = err.payload else {
+            panic!("not an error")
+        };
         assert_eq!(e.code, "CONNECTION_ERROR");
     }
 
     #[test]
     fn data_before_type_still_decodes_typed() {
-        let up = Envelope::decode(r#"{"data":{"symbol":"X","price":1.0},"type":"update"}"#).unwrap();
+        let up =
+            Envelope::decode(r#"{"data":{"symbol":"X","price":1.0},"type":"update"}"#).unwrap();
         assert!(matches!(up.payload, Payload::Update(ref u) if u.symbol == "X"));
     }
 

@@ -61,12 +61,17 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr)
 
 /// Compares without an early exit, so the token cannot be guessed by timing.
 fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 fn token_ok(req: &Request, want: &str) -> bool {
     let in_query = req.uri().query().is_some_and(|q| {
-        url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "token" && same_secret(&v, want))
+        url::form_urlencoded::parse(q.as_bytes())
+            .any(|(k, v)| k == "token" && same_secret(&v, want))
     });
     let in_header = req
         .headers()
@@ -82,31 +87,45 @@ where
     S: AsyncRead + AsyncWrite + Unpin + TcpOf,
 {
     let token = shared.config.token.clone();
-    let callback = |req: &Request, resp: Response| -> std::result::Result<Response, ErrorResponse> {
-        match &token {
-            Some(want) if !token_ok(req, want) => {
-                let mut err = ErrorResponse::new(Some("invalid or missing token".into()));
-                *err.status_mut() = StatusCode::UNAUTHORIZED;
-                Err(err)
+    let id = shared.next_conn.fetch_add(1, Ordering::SeqCst) + 1;
+    let (tx, rx) = mpsc::unbounded_channel();
+    // Registered inside the callback, i.e. before the 101 response is written: once a
+    // client sees itself connected, faults injected through the handle reach it.
+    let mut registration = Some(tx);
+    // The error type is tungstenite's (`Callback` trait), not ours to shrink.
+    #[allow(clippy::result_large_err)]
+    let callback =
+        |req: &Request, resp: Response| -> std::result::Result<Response, ErrorResponse> {
+            match &token {
+                Some(want) if !token_ok(req, want) => {
+                    let mut err = ErrorResponse::new(Some("invalid or missing token".into()));
+                    *err.status_mut() = StatusCode::UNAUTHORIZED;
+                    Err(err)
+                }
+                _ => {
+                    if let Some(tx) = registration.take() {
+                        shared.conns.lock().unwrap().insert(id, tx);
+                        shared.connections_total.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(resp)
+                }
             }
-            _ => Ok(resp),
-        }
-    };
+        };
     let config = WebSocketConfig::default()
         .max_message_size(Some(1 << 20))
         .max_frame_size(Some(1 << 20));
-    let ws = match tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config)).await {
+    let ws = match tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config))
+        .await
+    {
         Ok(ws) => ws,
         Err(e) => {
-            shared.handshakes_refused.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(%peer, "handshake refused: {e}");
+            if shared.conns.lock().unwrap().remove(&id).is_none() {
+                shared.handshakes_refused.fetch_add(1, Ordering::Relaxed);
+            }
+            tracing::debug!(%peer, "handshake failed: {e}");
             return;
         }
     };
-    let id = shared.next_conn.fetch_add(1, Ordering::SeqCst) + 1;
-    let (tx, rx) = mpsc::unbounded_channel();
-    shared.conns.lock().unwrap().insert(id, tx);
-    shared.connections_total.fetch_add(1, Ordering::Relaxed);
     tracing::info!(%peer, conn = id, "client connected");
     let mut conn = Conn {
         id,
@@ -222,7 +241,9 @@ where
     async fn drop_with(&mut self, mode: DropMode) -> String {
         match mode {
             DropMode::Reset => {
-                if let Err(e) = socket2::SockRef::from(self.ws.get_ref().tcp()).set_linger(Some(Duration::ZERO)) {
+                if let Err(e) =
+                    socket2::SockRef::from(self.ws.get_ref().tcp()).set_linger(Some(Duration::ZERO))
+                {
                     tracing::warn!("cannot set SO_LINGER for a reset: {e}");
                 }
                 "dropped with a TCP reset".into()
@@ -268,7 +289,11 @@ where
 
     fn schedule(&mut self, due: Instant, text: String) {
         self.seq += 1;
-        self.pending.push(Reverse(Pending { due, seq: self.seq, text }));
+        self.pending.push(Reverse(Pending {
+            due,
+            seq: self.seq,
+            text,
+        }));
     }
 
     async fn flush_due(&mut self) -> Result<()> {
@@ -281,7 +306,10 @@ where
                 .await
                 .map_err(|e| format!("write failed: {e}"))?;
         }
-        self.ws.flush().await.map_err(|e| format!("write failed: {e}"))
+        self.ws
+            .flush()
+            .await
+            .map_err(|e| format!("write failed: {e}"))
     }
 
     async fn on_request(&mut self, text: &str, faults: &Faults) -> Result<()> {
@@ -293,7 +321,11 @@ where
                 return self.reply(faults, e).await;
             }
             Err(e) => {
-                let e = error_msg("MALFORMED_JSON", &format!("cannot parse message: {e}"), json!({}));
+                let e = error_msg(
+                    "MALFORMED_JSON",
+                    &format!("cannot parse message: {e}"),
+                    json!({}),
+                );
                 return self.reply(faults, e).await;
             }
         };
@@ -305,28 +337,52 @@ where
                 self.send_after(faults, extra, pong).await
             }
             "pong" => Ok(()),
-            "subscribe" | "unsubscribe" => self.on_subscription(kind == "subscribe", &req, faults).await,
+            "subscribe" | "unsubscribe" => {
+                self.on_subscription(kind == "subscribe", &req, faults)
+                    .await
+            }
             "order" => self.on_order(&req, faults).await,
             "" => {
-                let e = error_msg("BAD_REQUEST", "a message needs a string field \"type\"", json!({}));
+                let e = error_msg(
+                    "BAD_REQUEST",
+                    "a message needs a string field \"type\"",
+                    json!({}),
+                );
                 self.reply(faults, e).await
             }
             other => {
-                let e = error_msg("UNKNOWN_TYPE", &format!("unknown message type {other:?}"), json!({"type": other}));
+                let e = error_msg(
+                    "UNKNOWN_TYPE",
+                    &format!("unknown message type {other:?}"),
+                    json!({"type": other}),
+                );
                 self.reply(faults, e).await
             }
         }
     }
 
-    async fn on_subscription(&mut self, add: bool, req: &Map<String, Value>, faults: &Faults) -> Result<()> {
+    async fn on_subscription(
+        &mut self,
+        add: bool,
+        req: &Map<String, Value>,
+        faults: &Faults,
+    ) -> Result<()> {
         let symbols = req
             .get("data")
             .and_then(|d| d.get("symbols"))
             .or_else(|| req.get("symbols"))
             .and_then(Value::as_array)
-            .and_then(|a| a.iter().map(|s| s.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>());
+            .and_then(|a| {
+                a.iter()
+                    .map(|s| s.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+            });
         let Some(symbols) = symbols else {
-            let e = error_msg("BAD_REQUEST", "expected data.symbols: a list of strings", json!({}));
+            let e = error_msg(
+                "BAD_REQUEST",
+                "expected data.symbols: a list of strings",
+                json!({}),
+            );
             return self.reply(faults, e).await;
         };
         let (known, unknown): (Vec<String>, Vec<String>) = {
@@ -360,7 +416,9 @@ where
         let symbol = data.and_then(|d| d.get("symbol")).and_then(Value::as_str);
         let side = data.and_then(|d| d.get("side")).and_then(Value::as_str);
         let qty = data.and_then(|d| d.get("qty")).and_then(Value::as_f64);
-        let client_id = data.and_then(|d| d.get("client_order_id")).and_then(Value::as_str);
+        let client_id = data
+            .and_then(|d| d.get("client_order_id"))
+            .and_then(Value::as_str);
         let (Some(symbol), Some(side @ ("buy" | "sell")), Some(qty)) = (symbol, side, qty) else {
             let e = error_msg(
                 "BAD_REQUEST",
@@ -379,11 +437,14 @@ where
         }
         let reject = match price {
             None => Some(format!("unknown symbol {symbol}")),
-            Some(_) if !(qty > 0.0 && qty.is_finite()) => Some("qty must be a positive number".to_owned()),
+            Some(_) if !(qty > 0.0 && qty.is_finite()) => {
+                Some("qty must be a positive number".to_owned())
+            }
             Some(_) if qty > 1_000_000.0 => Some("qty exceeds the 1,000,000 limit".to_owned()),
             Some(_) => None,
         };
-        let frame = |o: &Value| json!({"type": "order", "data": o, "timestamp": now_rfc3339()}).to_string();
+        let frame =
+            |o: &Value| json!({"type": "order", "data": o, "timestamp": now_rfc3339()}).to_string();
         if let Some(reason) = reject {
             order["status"] = json!("rejected");
             order["reason"] = json!(reason);
@@ -406,7 +467,8 @@ where
         order["status"] = json!("filled");
         order["filled_qty"] = json!(qty);
         order["avg_price"] = json!(price);
-        order["filled_at"] = json!(humantime::format_rfc3339_millis(SystemTime::now() + step * 2).to_string());
+        order["filled_at"] =
+            json!(humantime::format_rfc3339_millis(SystemTime::now() + step * 2).to_string());
         self.schedule(base + step * 2, frame(&order));
         Ok(())
     }
@@ -435,11 +497,19 @@ where
             }
             return Ok(());
         }
-        self.shared.messages_sent.fetch_add(n as u64, Ordering::Relaxed);
+        self.shared
+            .messages_sent
+            .fetch_add(n as u64, Ordering::Relaxed);
         for f in frames {
-            self.ws.feed(Message::text(f)).await.map_err(|e| format!("write failed: {e}"))?;
+            self.ws
+                .feed(Message::text(f))
+                .await
+                .map_err(|e| format!("write failed: {e}"))?;
         }
-        self.ws.flush().await.map_err(|e| format!("write failed: {e}"))
+        self.ws
+            .flush()
+            .await
+            .map_err(|e| format!("write failed: {e}"))
     }
 
     /// Unlimited rate: writes pre-rendered updates as fast as the socket takes them.
@@ -461,8 +531,13 @@ where
                 .await
                 .map_err(|e| format!("write failed: {e}"))?;
         }
-        self.shared.messages_sent.fetch_add(FIREHOSE_BATCH as u64, Ordering::Relaxed);
-        self.ws.flush().await.map_err(|e| format!("write failed: {e}"))
+        self.shared
+            .messages_sent
+            .fetch_add(FIREHOSE_BATCH as u64, Ordering::Relaxed);
+        self.ws
+            .flush()
+            .await
+            .map_err(|e| format!("write failed: {e}"))
     }
 }
 

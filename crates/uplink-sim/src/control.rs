@@ -36,7 +36,9 @@ pub async fn serve(sim: Simulator, addr: SocketAddr) -> Result<SocketAddr, SimEr
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| SimError::Bind { addr, source })?;
-    let local = listener.local_addr().map_err(|source| SimError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| SimError::Bind { addr, source })?;
     let mut shutdown = sim.shared.shutdown.subscribe();
     tokio::spawn(async move {
         loop {
@@ -90,7 +92,10 @@ fn bad(msg: impl Into<String>) -> (u16, Value) {
     (400, json!({"error": msg.into()}))
 }
 
-fn num<T: std::str::FromStr>(q: &HashMap<String, String>, key: &str) -> Result<Option<T>, (u16, Value)> {
+fn num<T: std::str::FromStr>(
+    q: &HashMap<String, String>,
+    key: &str,
+) -> Result<Option<T>, (u16, Value)> {
     match q.get(key) {
         None => Ok(None),
         Some(v) => v
@@ -103,7 +108,9 @@ fn num<T: std::str::FromStr>(q: &HashMap<String, String>, key: &str) -> Result<O
 fn secs(q: &HashMap<String, String>, key: &str) -> Result<Option<Duration>, (u16, Value)> {
     match num::<f64>(q, key)? {
         Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(_) => Err(bad(format!("{key} must be a non-negative number of seconds"))),
+        Some(_) => Err(bad(format!(
+            "{key} must be a non-negative number of seconds"
+        ))),
         None => Ok(None),
     }
 }
@@ -111,19 +118,25 @@ fn secs(q: &HashMap<String, String>, key: &str) -> Result<Option<Duration>, (u16
 /// Answers one request.
 pub fn route(sim: &Simulator, method: &str, target: &str) -> (u16, Value) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let q: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let q: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
     let ok = |v: Value| (200, v);
     let result = (|| -> Result<(u16, Value), (u16, Value)> {
         Ok(match (method, path) {
-            ("GET", "/status") => ok(json!({"url": sim.url(), "stats": sim.stats(), "faults": sim.faults()})),
+            ("GET", "/status") => {
+                ok(json!({"url": sim.url(), "stats": sim.stats(), "faults": sim.faults()}))
+            }
             ("GET", "/received") => {
                 let want = q.get("type");
                 let list: Vec<Value> = sim
                     .received()
                     .into_iter()
                     .filter_map(|r| {
-                        let msg: Value = serde_json::from_str(&r.text).unwrap_or(Value::String(r.text.clone()));
-                        let matches = want.is_none_or(|t| msg.get("type").and_then(Value::as_str) == Some(t));
+                        let msg: Value =
+                            serde_json::from_str(&r.text).unwrap_or(Value::String(r.text.clone()));
+                        let matches =
+                            want.is_none_or(|t| msg.get("type").and_then(Value::as_str) == Some(t));
                         matches.then(|| json!({"conn": r.conn, "message": msg}))
                     })
                     .collect();
@@ -135,7 +148,9 @@ pub fn route(sim: &Simulator, method: &str, target: &str) -> (u16, Value) {
                         code: num::<u16>(&q, "code")?.unwrap_or(1001),
                     },
                     Some("reset") => DropMode::Reset,
-                    Some(other) => return Err(bad(format!("mode must be close or reset, got {other:?}"))),
+                    Some(other) => {
+                        return Err(bad(format!("mode must be close or reset, got {other:?}")))
+                    }
                 };
                 ok(json!({"dropped": sim.drop_all(mode)}))
             }
@@ -143,7 +158,9 @@ pub fn route(sim: &Simulator, method: &str, target: &str) -> (u16, Value) {
                 let on = match q.get("on").map(String::as_str) {
                     None | Some("true" | "1") => true,
                     Some("false" | "0") => false,
-                    Some(other) => return Err(bad(format!("on must be true or false, got {other:?}"))),
+                    Some(other) => {
+                        return Err(bad(format!("on must be true or false, got {other:?}")))
+                    }
                 };
                 sim.set_silent(on);
                 ok(json!({"silent": on}))
@@ -178,7 +195,8 @@ pub fn route(sim: &Simulator, method: &str, target: &str) -> (u16, Value) {
                 ok(json!({"flap": [up.as_secs_f64(), down.as_secs_f64()]}))
             }
             ("POST", "/rate") => {
-                let Some(r) = num::<f64>(&q, "per_sec")?.filter(|r| r.is_finite() && *r >= 0.0) else {
+                let Some(r) = num::<f64>(&q, "per_sec")?.filter(|r| r.is_finite() && *r >= 0.0)
+                else {
                     return Err(bad("per_sec must be a non-negative number"));
                 };
                 sim.set_rate(r);
@@ -188,8 +206,14 @@ pub fn route(sim: &Simulator, method: &str, target: &str) -> (u16, Value) {
                 sim.clear_faults();
                 ok(json!({"faults": sim.faults()}))
             }
-            (_, "/status" | "/received" | "/drop" | "/silence" | "/refuse" | "/accept" | "/delay" | "/malformed"
-            | "/oversized" | "/flap" | "/rate" | "/clear") => (405, json!({"error": format!("{method} not allowed on {path}")})),
+            (
+                _,
+                "/status" | "/received" | "/drop" | "/silence" | "/refuse" | "/accept" | "/delay"
+                | "/malformed" | "/oversized" | "/flap" | "/rate" | "/clear",
+            ) => (
+                405,
+                json!({"error": format!("{method} not allowed on {path}")}),
+            ),
             _ => (404, json!({"error": format!("no such endpoint: {path}")})),
         })
     })();

@@ -201,7 +201,10 @@ impl Shared {
 
     fn broadcast(&self, ctl: ConnCtl) -> usize {
         let conns = self.conns.lock().unwrap();
-        conns.values().filter(|tx| tx.send(ctl.clone()).is_ok()).count()
+        conns
+            .values()
+            .filter(|tx| tx.send(ctl.clone()).is_ok())
+            .count()
     }
 
     fn set_refusing(self: &Arc<Self>, refuse: bool, for_: Option<Duration>) {
@@ -288,7 +291,11 @@ impl Simulator {
 
     /// The URL clients connect to, e.g. `ws://127.0.0.1:40123/ws`.
     pub fn url(&self) -> String {
-        let scheme = if self.shared.tls.is_some() { "wss" } else { "ws" };
+        let scheme = if self.shared.tls.is_some() {
+            "wss"
+        } else {
+            "ws"
+        };
         let host = if self.shared.tls.is_some() {
             format!("localhost:{}", self.addr.port())
         } else {

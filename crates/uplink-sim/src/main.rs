@@ -55,7 +55,9 @@ struct Args {
 }
 
 fn positive_secs(s: &str, what: &str) -> Result<Duration> {
-    let v: f64 = s.parse().with_context(|| format!("{what}: not a number: {s:?}"))?;
+    let v: f64 = s
+        .parse()
+        .with_context(|| format!("{what}: not a number: {s:?}"))?;
     if !(v.is_finite() && v > 0.0) {
         bail!("{what} must be a positive number of seconds");
     }
@@ -76,8 +78,13 @@ async fn main() -> Result<()> {
     }
     let flap = match &a.flap {
         Some(f) => {
-            let (up, down) = f.split_once(':').context("--flap takes UP:DOWN, e.g. 5:2")?;
-            Some((positive_secs(up, "--flap up")?, positive_secs(down, "--flap down")?))
+            let (up, down) = f
+                .split_once(':')
+                .context("--flap takes UP:DOWN, e.g. 5:2")?;
+            Some((
+                positive_secs(up, "--flap up")?,
+                positive_secs(down, "--flap down")?,
+            ))
         }
         None => None,
     };
@@ -95,7 +102,10 @@ async fn main() -> Result<()> {
         std::fs::write(path, pem).with_context(|| format!("writing {}", path.display()))?;
     }
     sim.set_silent(a.silent);
-    sim.set_delays(Duration::from_millis(a.pong_delay_ms), Duration::from_millis(a.delay_ms));
+    sim.set_delays(
+        Duration::from_millis(a.pong_delay_ms),
+        Duration::from_millis(a.delay_ms),
+    );
     if let Some(s) = a.refuse_secs {
         sim.refuse(Some(positive_secs(&s.to_string(), "--refuse-secs")?));
     }

@@ -100,7 +100,9 @@ impl Book {
     /// Moves `symbol` one random-walk step (±0.1 % at most, never below a cent) and
     /// appends the `update` frame to `out`.
     pub fn step(&mut self, symbol: &str, timestamp: &str, out: &mut String) {
-        let Some(q) = self.quotes.get_mut(symbol) else { return };
+        let Some(q) = self.quotes.get_mut(symbol) else {
+            return;
+        };
         let r: f64 = self.rng.random_range(-1.0..1.0);
         q.price = (q.price * (1.0 + r * 0.001)).max(0.01);
         q.volume += self.rng.random_range(1..=500u64) * 10;
@@ -143,7 +145,9 @@ mod tests {
         assert_ne!(a, run(8));
         for text in &a {
             let env = Envelope::decode(text).unwrap();
-            let Payload::Update(u) = env.payload else { panic!("{text}") };
+            let Payload::Update(u) = env.payload else {
+                panic!("{text}")
+            };
             assert_eq!(u.symbol, "AAPL");
             assert!(u.price > 150.0 && u.price < 230.0);
             assert!(u.volume > 0);

@@ -19,7 +19,10 @@ async fn sim(config: SimConfig) -> Simulator {
 }
 
 async fn connect(url: &str) -> Ws {
-    tokio_tungstenite::connect_async(url).await.expect("connects").0
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connects")
+        .0
 }
 
 async fn send(ws: &mut Ws, v: Value) {
@@ -53,7 +56,10 @@ async fn ping_gets_a_pong_with_the_current_time() {
     assert_eq!(pong["type"], "pong");
     let ts = humantime::parse_rfc3339(pong["timestamp"].as_str().unwrap()).unwrap();
     let skew = SystemTime::now().duration_since(ts).unwrap_or_default();
-    assert!(skew < Duration::from_secs(5), "pong timestamp is now-ish: {skew:?}");
+    assert!(
+        skew < Duration::from_secs(5),
+        "pong timestamp is now-ish: {skew:?}"
+    );
 }
 
 #[tokio::test]
@@ -64,7 +70,11 @@ async fn subscribed_symbols_stream_at_the_configured_rate() {
     })
     .await;
     let mut ws = connect(&s.url()).await;
-    send(&mut ws, json!({"type": "subscribe", "data": {"symbols": ["AAPL", "MSFT"]}})).await;
+    send(
+        &mut ws,
+        json!({"type": "subscribe", "data": {"symbols": ["AAPL", "MSFT"]}}),
+    )
+    .await;
     // Warm up, then count over a 2 s window.
     let first = next_json(&mut ws, true).await;
     assert_eq!(first["type"], "update");
@@ -82,11 +92,18 @@ async fn subscribed_symbols_stream_at_the_configured_rate() {
         n += 1;
     }
     let rate = n as f64 / start.elapsed().as_secs_f64();
-    assert!((140.0..=260.0).contains(&rate), "about 200/s, got {rate:.0}/s");
+    assert!(
+        (140.0..=260.0).contains(&rate),
+        "about 200/s, got {rate:.0}/s"
+    );
     assert_eq!(symbols.into_iter().collect::<Vec<_>>(), ["AAPL", "MSFT"]);
 
     // Unsubscribing everything stops the stream.
-    send(&mut ws, json!({"type": "unsubscribe", "data": {"symbols": ["AAPL", "MSFT"]}})).await;
+    send(
+        &mut ws,
+        json!({"type": "unsubscribe", "data": {"symbols": ["AAPL", "MSFT"]}}),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(50), ws.next()).await {}
     let quiet = tokio::time::timeout(Duration::from_millis(300), ws.next()).await;
@@ -111,29 +128,65 @@ async fn orders_go_through_their_lifecycle_or_are_rejected() {
         let v = next_json(&mut ws, false).await;
         assert_eq!(v["type"], "order");
         assert_eq!(v["data"]["client_order_id"], "c-1");
-        steps.push((v["data"]["status"].as_str().unwrap().to_owned(), v["data"]["filled_qty"].as_f64().unwrap(), v["data"]["id"].clone()));
+        steps.push((
+            v["data"]["status"].as_str().unwrap().to_owned(),
+            v["data"]["filled_qty"].as_f64().unwrap(),
+            v["data"]["id"].clone(),
+        ));
     }
     assert_eq!(
-        steps.iter().map(|s| (s.0.as_str(), s.1)).collect::<Vec<_>>(),
-        [("accepted", 0.0), ("partially_filled", 50.0), ("filled", 100.0)]
+        steps
+            .iter()
+            .map(|s| (s.0.as_str(), s.1))
+            .collect::<Vec<_>>(),
+        [
+            ("accepted", 0.0),
+            ("partially_filled", 50.0),
+            ("filled", 100.0)
+        ]
     );
     assert!(steps.iter().all(|s| s.2 == steps[0].2), "one id throughout");
 
     // Every message decodes with the client's own protocol types.
-    send(&mut ws, json!({"type": "order", "data": {"symbol": "ZZZZ", "side": "sell", "qty": 1}})).await;
+    send(
+        &mut ws,
+        json!({"type": "order", "data": {"symbol": "ZZZZ", "side": "sell", "qty": 1}}),
+    )
+    .await;
     let v = next_json(&mut ws, false).await;
-    assert_eq!((v["data"]["status"].as_str(), v["data"]["reason"].as_str()), (Some("rejected"), Some("unknown symbol ZZZZ")));
+    assert_eq!(
+        (v["data"]["status"].as_str(), v["data"]["reason"].as_str()),
+        (Some("rejected"), Some("unknown symbol ZZZZ"))
+    );
     uplink_proto::Envelope::decode(&v.to_string()).unwrap();
 
-    send(&mut ws, json!({"type": "order", "data": {"symbol": "AAPL", "side": "buy", "qty": -5}})).await;
-    assert_eq!(next_json(&mut ws, false).await["data"]["reason"], "qty must be a positive number");
+    send(
+        &mut ws,
+        json!({"type": "order", "data": {"symbol": "AAPL", "side": "buy", "qty": -5}}),
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut ws, false).await["data"]["reason"],
+        "qty must be a positive number"
+    );
 
-    send(&mut ws, json!({"type": "order", "data": {"symbol": "AAPL", "side": "hold", "qty": 5}})).await;
+    send(
+        &mut ws,
+        json!({"type": "order", "data": {"symbol": "AAPL", "side": "hold", "qty": 5}}),
+    )
+    .await;
     let v = next_json(&mut ws, false).await;
-    assert_eq!((v["type"].as_str(), v["data"]["code"].as_str()), (Some("error"), Some("BAD_REQUEST")));
+    assert_eq!(
+        (v["type"].as_str(), v["data"]["code"].as_str()),
+        (Some("error"), Some("BAD_REQUEST"))
+    );
 
     // The simulator recorded what it received, in order.
-    let orders: Vec<_> = s.received().into_iter().filter(|r| r.text.contains("\"order\"")).collect();
+    let orders: Vec<_> = s
+        .received()
+        .into_iter()
+        .filter(|r| r.text.contains("\"order\""))
+        .collect();
     assert_eq!(orders.len(), 4);
     assert!(orders[0].text.contains("c-1"));
 }
@@ -145,8 +198,14 @@ async fn requests_it_cannot_serve_get_error_messages() {
     for (frame, code) in [
         ("{not json".to_string(), "MALFORMED_JSON"),
         (json!({"type": "teleport"}).to_string(), "UNKNOWN_TYPE"),
-        (json!({"type": "subscribe", "data": {"symbols": ["AAPL", "NOPE1"]}}).to_string(), "UNKNOWN_SYMBOL"),
-        (json!({"type": "subscribe", "data": {"symbols": "AAPL"}}).to_string(), "BAD_REQUEST"),
+        (
+            json!({"type": "subscribe", "data": {"symbols": ["AAPL", "NOPE1"]}}).to_string(),
+            "UNKNOWN_SYMBOL",
+        ),
+        (
+            json!({"type": "subscribe", "data": {"symbols": "AAPL"}}).to_string(),
+            "BAD_REQUEST",
+        ),
         ("[1,2]".to_string(), "BAD_REQUEST"),
     ] {
         ws.send(Message::text(frame.clone())).await.unwrap();
@@ -175,8 +234,11 @@ async fn a_wrong_or_missing_token_is_refused_with_401() {
     }
     connect(&format!("{}?token=s3cret", s.url())).await;
     let mut req = s.url().into_client_request().unwrap();
-    req.headers_mut().insert("Authorization", "Bearer s3cret".parse().unwrap());
-    tokio_tungstenite::connect_async(req).await.expect("bearer header accepted");
+    req.headers_mut()
+        .insert("Authorization", "Bearer s3cret".parse().unwrap());
+    tokio_tungstenite::connect_async(req)
+        .await
+        .expect("bearer header accepted");
     assert_eq!(s.stats().handshakes_refused, 2);
 }
 
@@ -187,7 +249,10 @@ async fn silence_keeps_tcp_open_but_answers_nothing() {
     s.set_silent(true);
     send(&mut ws, json!({"type": "ping"})).await;
     let got = tokio::time::timeout(Duration::from_millis(500), ws.next()).await;
-    assert!(got.is_err(), "nothing comes back while silent, not even a close: {got:?}");
+    assert!(
+        got.is_err(),
+        "nothing comes back while silent, not even a close: {got:?}"
+    );
     // Still open: writing works and the server still counts the connection.
     send(&mut ws, json!({"type": "ping"})).await;
     assert_eq!(s.stats().connections_open, 1);
@@ -201,7 +266,9 @@ async fn drop_with_close_sends_the_code_and_reset_sends_none() {
     let s = sim(SimConfig::default()).await;
     let mut ws = connect(&s.url()).await;
     assert_eq!(s.drop_all(DropMode::Close { code: 4000 }), 1);
-    let frame = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap();
+    let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap();
     match frame {
         Some(Ok(Message::Close(Some(f)))) => assert_eq!(u16::from(f.code), 4000),
         other => panic!("expected a close frame, got {other:?}"),
@@ -213,7 +280,9 @@ async fn drop_with_close_sends_the_code_and_reset_sends_none() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(s.drop_all(DropMode::Reset), 1);
-    let got = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap();
     match got {
         Some(Err(WsError::Io(e))) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
         other => panic!("expected a TCP reset, got {other:?}"),
@@ -243,7 +312,10 @@ async fn refusal_window_refuses_then_accepts_again() {
         if tokio_tungstenite::connect_async(s.url()).await.is_ok() {
             break;
         }
-        assert!(Instant::now() < deadline, "accepting again after the window");
+        assert!(
+            Instant::now() < deadline,
+            "accepting again after the window"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(!s.faults().refusing);
@@ -257,7 +329,11 @@ async fn pongs_can_be_delayed() {
     let t = Instant::now();
     send(&mut ws, json!({"type": "ping"})).await;
     assert_eq!(next_json(&mut ws, false).await["type"], "pong");
-    assert!(t.elapsed() >= Duration::from_millis(300), "pong held back: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "pong held back: {:?}",
+        t.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -272,7 +348,10 @@ async fn malformed_and_oversized_frames_on_command() {
     assert!(v.is_string(), "not JSON: {v}");
     assert!(serde_json::from_str::<Value>(v.as_str().unwrap()).is_err());
     assert_eq!(s.send_oversized(200_000), 1);
-    match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap() {
+    match tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+    {
         Some(Ok(Message::Text(t))) => {
             assert_eq!(t.len(), 200_000);
             serde_json::from_str::<Value>(&t).unwrap();
@@ -287,7 +366,10 @@ async fn flapping_drops_and_refuses_in_cycles() {
     s.flap(Duration::from_millis(300), Duration::from_millis(300));
     let mut ws = connect(&s.url()).await;
     let t = Instant::now();
-    match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap() {
+    match tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+    {
         Some(Ok(Message::Close(Some(f)))) => assert_eq!(u16::from(f.code), 1001),
         other => panic!("expected a close, got {other:?}"),
     }
@@ -319,17 +401,22 @@ async fn wss_works_with_the_certificate_and_fails_without_it() {
     assert!(s.url().starts_with("wss://localhost:"));
     // Without trusting the self-signed certificate: rejected.
     let err = tokio_tungstenite::connect_async(s.url()).await.unwrap_err();
-    assert!(err.to_string().to_lowercase().contains("certificate"), "{err}");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
     // Trusting it: works, and speaks the protocol.
     let mut roots = rustls::RootCertStore::empty();
     let pem = s.ca_pem().unwrap();
     let der = rustls::pki_types::pem::PemObject::from_pem_slice(pem.as_bytes()).unwrap();
     roots.add(der).unwrap();
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(
         s.url(),
         None,
@@ -344,7 +431,9 @@ async fn wss_works_with_the_certificate_and_fails_without_it() {
 
 async fn http(addr: &str, method: &str, path: &str) -> (u16, Value) {
     let mut tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(format!("{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
+    tcp.write_all(format!("{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
     let mut resp = String::new();
     tcp.read_to_string(&mut resp).await.unwrap();
     let status: u16 = resp[9..12].parse().unwrap();
@@ -359,13 +448,24 @@ async fn the_http_control_endpoint_switches_faults() {
         ..SimConfig::default()
     })
     .await;
-    let ctl = s.control_url().unwrap().trim_start_matches("http://").to_owned();
+    let ctl = s
+        .control_url()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_owned();
     let mut ws = connect(&s.url()).await;
-    send(&mut ws, json!({"type": "order", "data": {"symbol": "AAPL", "side": "buy", "qty": 1}})).await;
+    send(
+        &mut ws,
+        json!({"type": "order", "data": {"symbol": "AAPL", "side": "buy", "qty": 1}}),
+    )
+    .await;
     next_json(&mut ws, false).await;
 
     let (st, v) = http(&ctl, "GET", "/status").await;
-    assert_eq!((st, v["stats"]["connections_open"].as_u64()), (200, Some(1)));
+    assert_eq!(
+        (st, v["stats"]["connections_open"].as_u64()),
+        (200, Some(1))
+    );
     let (_, v) = http(&ctl, "GET", "/received?type=order").await;
     assert_eq!(v.as_array().unwrap().len(), 1);
     assert_eq!(v[0]["message"]["data"]["symbol"], "AAPL");
@@ -388,7 +488,10 @@ async fn the_http_control_endpoint_switches_faults() {
 
     let (st, v) = http(&ctl, "POST", "/drop?mode=close&code=4001").await;
     assert_eq!((st, v["dropped"].as_u64()), (200, Some(1)));
-    match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap() {
+    match tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+    {
         Some(Ok(Message::Close(Some(f)))) => assert_eq!(u16::from(f.code), 4001),
         other => panic!("expected close 4001, got {other:?}"),
     }

@@ -15,7 +15,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use uplink_engine::{ClientConfig, Engine, EngineEvent, TokenPlacement};
 
 #[derive(Debug, Parser)]
-#[command(name = "uplink", version, about = "Keeps a trading WebSocket feed alive and reports its health.")]
+#[command(
+    name = "uplink",
+    version,
+    about = "Keeps a trading WebSocket feed alive and reports its health."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -36,7 +40,10 @@ enum Placement {
 
 /// Seconds, possibly fractional, strictly positive.
 fn secs(s: &str) -> Result<Duration, String> {
-    let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
     if !v.is_finite() || v <= 0.0 {
         return Err(format!("{s} must be a positive number of seconds"));
     }
@@ -44,7 +51,9 @@ fn secs(s: &str) -> Result<Duration, String> {
 }
 
 fn header(s: &str) -> Result<(String, String), String> {
-    let (k, v) = s.split_once(':').ok_or_else(|| format!("{s:?}: expected NAME:VALUE"))?;
+    let (k, v) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: expected NAME:VALUE"))?;
     Ok((k.trim().to_owned(), v.trim().to_owned()))
 }
 
@@ -157,7 +166,9 @@ async fn watch(w: Watch) -> Result<ExitCode> {
         handle.subscribe(w.subscribe.clone())?;
     }
     for (i, m) in w.send.iter().enumerate() {
-        handle.send(m.clone()).with_context(|| format!("--send #{}", i + 1))?;
+        handle
+            .send(m.clone())
+            .with_context(|| format!("--send #{}", i + 1))?;
     }
     handle.connect()?;
 
@@ -207,7 +218,10 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

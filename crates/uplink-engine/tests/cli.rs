@@ -1,0 +1,170 @@
+//! The `uplink` binary as a user runs it: JSON lines out, clean exit on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+use uplink_sim::{SimConfig, Simulator};
+
+fn uplink() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_uplink"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_prints_json_events_and_exits_cleanly_on_sigterm() {
+    let sim = Simulator::start(SimConfig {
+        rate: 50.0,
+        order_step: Duration::from_millis(20),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut child = uplink()
+        .args(["watch", &sim.url(), "--heartbeat-interval", "0.2", "--pong-timeout", "0.2"])
+        .args(["--stats-interval", "0.2", "--queue-size", "1", "--subscribe", "AAPL"])
+        .args(["--send", r#"{"type":"order","data":{"symbol":"AAPL","side":"buy","qty":1,"client_order_id":"dropped"}}"#])
+        .args(["--send", r#"{"type":"order","data":{"symbol":"AAPL","side":"buy","qty":2,"client_order_id":"kept"}}"#])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<Value>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let v: Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            if tx.send(v).is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut seen = std::collections::BTreeSet::new();
+    let mut saw = Vec::new();
+    let needed = [
+        "state:connected",
+        "latency",
+        "stats",
+        "message:update",
+        "message:order",
+        "queue_dropped",
+    ];
+    while !needed.iter().all(|n| seen.contains(*n)) {
+        let v = rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "missing {:?}; saw {saw:#?}",
+                    needed
+                        .iter()
+                        .filter(|n| !seen.contains(**n))
+                        .collect::<Vec<_>>()
+                )
+            });
+        let ev = v["event"]
+            .as_str()
+            .expect("every line has an event")
+            .to_owned();
+        let key = match ev.as_str() {
+            "state" => format!("state:{}", v["state"].as_str().unwrap()),
+            "message" => format!("message:{}", v["message"]["type"].as_str().unwrap()),
+            "latency" => {
+                assert!(v["ms"].as_f64().unwrap() >= 0.0);
+                ev
+            }
+            "queue_dropped" => {
+                assert!(v["message"].as_str().unwrap().contains("dropped"));
+                assert_eq!(v["total"], 1);
+                ev
+            }
+            _ => ev,
+        };
+        saw.push(key.clone());
+        seen.insert(key);
+    }
+    let kept: Vec<_> = sim
+        .received()
+        .into_iter()
+        .filter(|r| r.text.contains("client_order_id"))
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].text.contains("\"kept\""));
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    let mut last_state = None;
+    while let Ok(v) = rx.recv_timeout(Duration::from_secs(5)) {
+        if v["event"] == "state" {
+            last_state = Some(v["state"].as_str().unwrap().to_owned());
+        }
+    }
+    reader.join().unwrap();
+    assert_eq!(last_state.as_deref(), Some("disconnected"));
+    // The server saw a clean close, not a dropped socket.
+    for _ in 0..100 {
+        if sim.stats().connections_open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(sim.stats().connections_open, 0);
+}
+
+#[test]
+fn invalid_arguments_get_a_clear_error_before_connecting() {
+    for (args, want) in [
+        (
+            vec!["watch", "http://127.0.0.1:1/ws"],
+            "the scheme must be ws or wss",
+        ),
+        (
+            vec!["watch", "ws://127.0.0.1:1/ws", "--pong-timeout", "-1"],
+            "must be a positive number of seconds",
+        ),
+        (
+            vec![
+                "watch",
+                "ws://127.0.0.1:1/ws",
+                "--heartbeat-interval",
+                "soon",
+            ],
+            "is not a number of seconds",
+        ),
+        (
+            vec!["watch", "ws://127.0.0.1:1/ws", "--send", "{oops"],
+            "--send #1",
+        ),
+        (
+            vec![
+                "watch",
+                "ws://127.0.0.1:1/ws",
+                "--reconnect-base-delay",
+                "5",
+                "--reconnect-max-delay",
+                "1",
+            ],
+            "reconnect_max_delay",
+        ),
+        (
+            vec!["watch", "ws://127.0.0.1:1/ws", "--queue-size", "0"],
+            "queue_size must be at least 1",
+        ),
+    ] {
+        let out = uplink().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "nothing printed, nothing connected");
+    }
+}
