@@ -39,7 +39,7 @@
 //! # Writes
 //!
 //! After every handshake the core first re-sends the whole subscription set (one
-//! `subscribe`), then flushes the outbound queue in order, one message per
+//! `subscribe`), sends a first heartbeat ping (so latency is known at once), then flushes the outbound queue in order, one message per
 //! `flush_interval`. A queued message leaves the queue only when the driver confirms
 //! it was written ([`Connection::handle_written`]); if the connection dies first, it is
 //! written again on the next connection, so nothing is lost or duplicated across a
@@ -145,6 +145,11 @@ pub enum Event {
     Latency(Duration),
     /// A message arrived from the feed (pongs are consumed by the heartbeat).
     Message(Envelope),
+    /// A queued message was written to the socket and left the queue.
+    Sent {
+        /// The message.
+        text: String,
+    },
     /// The outbound queue overflowed and dropped its oldest message.
     QueueDropped {
         /// The dropped message.
@@ -607,6 +612,9 @@ impl Connection {
             let env = Envelope::subscribe(self.subscriptions.iter().cloned());
             self.transmit_control(conn, env.encode());
         }
+        // A first ping at once: a latency figure from the first second, and a link that
+        // accepted the handshake but died right after is caught within the pong deadline.
+        self.send_ping(now);
         self.pump_queue(now);
     }
 
@@ -668,7 +676,9 @@ impl Connection {
         self.stats.messages_sent += 1;
         self.stats.bytes_sent += bytes as u64;
         if let Some(seq) = seq {
-            self.queue.confirm(seq);
+            if let Some(q) = self.queue.confirm(seq) {
+                self.events.push_back(Event::Sent { text: q.text });
+            }
             self.pump_queue(now);
         }
     }
@@ -724,10 +734,7 @@ impl Connection {
                     self.attempt = 0;
                 }
                 if c.ping_sent_at.is_none() && now >= c.next_ping_at {
-                    c.ping_sent_at = Some(now);
-                    c.next_ping_at = now + self.config.heartbeat_interval;
-                    let conn = c.conn;
-                    self.transmit_control(conn, Envelope::ping().encode());
+                    self.send_ping(now);
                 }
                 self.pump_queue(now);
             }
@@ -946,6 +953,17 @@ impl Connection {
             },
             Err(e) => self.report_error(now, ErrorKind::MalformedMessage, &e.to_string()),
         }
+    }
+
+    /// Sends a heartbeat ping and arms its pong deadline.
+    fn send_ping(&mut self, now: Instant) {
+        let State::Connected(c) = &mut self.state else {
+            return;
+        };
+        c.ping_sent_at = Some(now);
+        c.next_ping_at = now + self.config.heartbeat_interval;
+        let conn = c.conn;
+        self.transmit_control(conn, Envelope::ping().encode());
     }
 
     fn transmit_control(&mut self, conn: ConnId, text: String) {

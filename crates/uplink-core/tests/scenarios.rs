@@ -13,6 +13,8 @@ const SEC: Duration = Duration::from_secs(1);
 struct World {
     core: Connection,
     now: Instant,
+    /// Actions taken out of the core by a helper, still to be seen by the test.
+    held: Vec<Action>,
 }
 
 impl World {
@@ -21,6 +23,7 @@ impl World {
         World {
             core: Connection::new(config, 42, now).unwrap(),
             now,
+            held: Vec::new(),
         }
     }
 
@@ -33,7 +36,9 @@ impl World {
     }
 
     fn actions(&mut self) -> Vec<Action> {
-        std::iter::from_fn(|| self.core.poll_action()).collect()
+        let mut out = std::mem::take(&mut self.held);
+        out.extend(std::iter::from_fn(|| self.core.poll_action()));
+        out
     }
 
     fn events(&mut self) -> Vec<Event> {
@@ -76,11 +81,21 @@ impl World {
         dials[0]
     }
 
-    /// Connects from scratch and drains the outputs.
+    /// Connects from scratch, answers the first ping as a healthy server does, and
+    /// drains the events; other actions stay for the test to see.
     fn connected(&mut self) -> ConnId {
         self.core.handle_connect(self.now);
         let conn = self.expect_dial();
         self.core.handle_connected(self.now, conn);
+        let mut pinged = false;
+        for a in std::iter::from_fn(|| self.core.poll_action()).collect::<Vec<_>>() {
+            match &a {
+                Action::Transmit { text, .. } if text == PING => pinged = true,
+                _ => self.held.push(a),
+            }
+        }
+        assert!(pinged, "a ping goes out right after the handshake");
+        self.core.handle_text(self.now, conn, r#"{"type":"pong"}"#);
         self.events();
         conn
     }
@@ -100,6 +115,8 @@ impl World {
         self.core.status(self.now, SystemTime::now())
     }
 }
+
+const PING: &str = r#"{"type":"ping"}"#;
 
 fn order(n: u32) -> String {
     format!(r#"{{"type":"order","data":{{"symbol":"AAPL","side":"buy","qty":{n}}}}}"#)
@@ -379,6 +396,7 @@ fn after_reconnect_subscriptions_go_first_then_the_queue_in_order_and_paced() {
                 None,
                 r#"{"type":"subscribe","data":{"symbols":["AAPL","MSFT"]}}"#.to_string()
             ),
+            (None, PING.to_string()),
             (Some(0), order(0)),
         ]
     );
@@ -436,7 +454,9 @@ fn a_message_in_flight_when_the_link_dies_is_sent_again_once() {
             break;
         }
         for (seq, text) in tx {
-            delivered.push(text);
+            if seq.is_some() {
+                delivered.push(text);
+            }
             w.core.handle_written(w.now, conn2, seq, 10);
         }
     }
@@ -478,10 +498,13 @@ fn subscriptions_are_deduplicated_and_diffed_while_connected() {
     w.core.handle_connected(w.now, conn);
     assert_eq!(
         w.transmits(),
-        [(
-            None,
-            r#"{"type":"subscribe","data":{"symbols":["TSLA"]}}"#.to_string()
-        )]
+        [
+            (
+                None,
+                r#"{"type":"subscribe","data":{"symbols":["TSLA"]}}"#.to_string()
+            ),
+            (None, PING.to_string())
+        ]
     );
     assert!(w
         .core
@@ -576,7 +599,10 @@ fn malformed_messages_are_counted_and_the_connection_kept() {
     let st = w.status();
     assert_eq!(st.state, StateKind::Connected);
     assert_eq!(st.stats.malformed_messages, 2);
-    assert_eq!(st.stats.messages_received, 3);
+    assert_eq!(
+        st.stats.messages_received, 4,
+        "three frames and the first pong"
+    );
 }
 
 #[test]
@@ -631,7 +657,11 @@ fn events_from_an_old_connection_are_ignored() {
     assert_eq!(w.core.state(), StateKind::Connecting);
     w.core.handle_connected(w.now, new);
     assert_eq!(w.core.state(), StateKind::Connected);
-    assert_eq!(w.status().stats.messages_received, 0);
+    assert_eq!(
+        w.status().stats.messages_received,
+        1,
+        "only the first pong, not the stale update"
+    );
     assert_eq!(w.status().stats.reconnections, 1);
 }
 
@@ -699,7 +729,10 @@ fn status_tells_the_ui_everything_it_shows() {
     );
     assert_eq!(st.stats.messages_sent, 1);
     assert_eq!(st.stats.bytes_sent, 60);
-    assert_eq!(st.stats.messages_received, 1);
+    assert_eq!(
+        st.stats.messages_received, 2,
+        "the update and the first pong"
+    );
     assert_eq!(st.stats.total_uptime_secs, 2.0);
     assert_eq!(
         st.stats.last_error.as_ref().unwrap().kind,

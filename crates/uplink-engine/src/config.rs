@@ -170,6 +170,12 @@ fn positive(name: &'static str, d: Duration) -> Result<(), EngineError> {
 }
 
 impl ClientConfig {
+    /// Checks the whole configuration (URL, token, headers, CA file, tunables) without
+    /// starting anything; the same check [`crate::Engine::start`] makes.
+    pub fn validate(&self) -> Result<(), EngineError> {
+        self.prepare().map(|_| ())
+    }
+
     /// Validates everything and prepares the dial: URL, headers, TLS roots.
     pub(crate) fn prepare(&self) -> Result<Prepared, EngineError> {
         self.core.validate()?;

@@ -375,6 +375,7 @@ impl Driver {
                 }
             }
             Event::Error { kind, message } => EngineEvent::Error { kind, message },
+            Event::Sent { text } => EngineEvent::Sent { message: text },
         }
     }
 

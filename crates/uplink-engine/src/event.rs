@@ -20,6 +20,11 @@ pub enum EngineEvent {
         /// The decoded envelope.
         message: Envelope,
     },
+    /// A queued message was written to the feed.
+    Sent {
+        /// The message (JSON text).
+        message: String,
+    },
     /// The outbound queue overflowed; this message was dropped.
     QueueDropped {
         /// The dropped message (JSON text).
