@@ -1,0 +1,17 @@
+fn main() {
+    // Every command the UI may call gets an allow-<command> permission; the capability
+    // in capabilities/main.json grants exactly these to the main window, nothing else.
+    let manifest = tauri_build::AppManifest::new().commands(&[
+        "get_snapshot",
+        "connect",
+        "disconnect",
+        "reconnect",
+        "subscribe",
+        "unsubscribe",
+        "place_order",
+        "get_settings",
+        "save_settings",
+    ]);
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
+        .expect("tauri build step");
+}

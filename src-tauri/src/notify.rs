@@ -1,0 +1,409 @@
+//! When to raise a desktop notification: the policy, separate from the sending.
+//!
+//! The notification plugin drops delivery errors and has no rate limiting, so both
+//! belong here. Rules:
+//! * entering `error` notifies once with the reason (or "gave up after N attempts");
+//! * the same kind of failure is not repeated within [`DEDUPE_WINDOW`], so a flapping
+//!   link that keeps ending in `error` yields one notification, not one per flap;
+//! * at most [`BURST_LIMIT`] notifications per [`BURST_WINDOW`] in total;
+//! * recovery is announced (if wanted) only after an outage of at least [`MIN_OUTAGE`];
+//! * order fills and rejections (if wanted) once per order.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use uplink_engine::proto::{OrderStatus, OrderUpdate};
+use uplink_engine::{StateKind, Status};
+
+use crate::settings::NotifySettings;
+
+/// The same failure is not notified again within this window.
+pub const DEDUPE_WINDOW: Duration = Duration::from_secs(600);
+/// At most this many notifications…
+pub const BURST_LIMIT: usize = 4;
+/// …within this window.
+pub const BURST_WINDOW: Duration = Duration::from_secs(60);
+/// Shorter outages are not worth a "recovered" notification.
+pub const MIN_OUTAGE: Duration = Duration::from_secs(5);
+
+/// Why a notification is raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteKind {
+    /// Entered `error` (auth, TLS, …).
+    Error,
+    /// Gave up after the last attempt.
+    GaveUp,
+    /// Connected again after an outage.
+    Recovered,
+    /// An order filled.
+    OrderFilled,
+    /// An order was rejected.
+    OrderRejected,
+}
+
+/// One desktop notification.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notification {
+    /// Why.
+    pub kind: NoteKind,
+    /// Title line.
+    pub title: String,
+    /// Body text.
+    pub body: String,
+}
+
+/// The policy's memory.
+#[derive(Debug, Default)]
+pub struct NotifyPolicy {
+    /// The state last seen, to act on transitions only.
+    prev: Option<StateKind>,
+    /// When the current outage began (left `connected` without the user asking).
+    outage_since: Option<Instant>,
+    /// When each dedupe key was last notified.
+    last_by_key: HashMap<String, Instant>,
+    /// Send times within the burst window.
+    recent: VecDeque<Instant>,
+    /// Orders already notified, by id and outcome.
+    orders: HashSet<(String, NoteKind)>,
+}
+
+impl NotifyPolicy {
+    /// A policy that has seen nothing yet.
+    pub fn new() -> Self {
+        NotifyPolicy::default()
+    }
+
+    /// A status update arrived; maybe notify.
+    pub fn on_status(
+        &mut self,
+        now: Instant,
+        st: &Status,
+        prefs: &NotifySettings,
+    ) -> Option<Notification> {
+        let prev = self.prev.replace(st.state);
+        if prev == Some(st.state) {
+            return None;
+        }
+        match st.state {
+            StateKind::Error => {
+                self.outage_since.get_or_insert(now);
+                let reason = st.reason.clone().unwrap_or_else(|| "unknown error".into());
+                let (kind, wanted, title) = if st.gave_up {
+                    (
+                        NoteKind::GaveUp,
+                        prefs.on_give_up,
+                        "Uplink gave up reconnecting",
+                    )
+                } else {
+                    (NoteKind::Error, prefs.on_error, "Uplink connection error")
+                };
+                if !wanted {
+                    return None;
+                }
+                let key = format!("{kind:?}:{:?}", st.error_kind);
+                self.gate(now, key, kind, title.into(), reason)
+            }
+            StateKind::Reconnecting => {
+                if prev == Some(StateKind::Connected) {
+                    self.outage_since = Some(now);
+                }
+                None
+            }
+            StateKind::Connected => {
+                let since = self.outage_since.take()?;
+                let outage = now.saturating_duration_since(since);
+                if !prefs.on_recover || outage < MIN_OUTAGE {
+                    return None;
+                }
+                let body = format!("Connection restored after {} s", outage.as_secs());
+                self.gate(
+                    now,
+                    "recovered".into(),
+                    NoteKind::Recovered,
+                    "Uplink reconnected".into(),
+                    body,
+                )
+            }
+            StateKind::Disconnected => {
+                self.outage_since = None;
+                None
+            }
+            StateKind::Connecting => None,
+        }
+    }
+
+    /// An order update arrived; maybe notify.
+    pub fn on_order(
+        &mut self,
+        now: Instant,
+        o: &OrderUpdate,
+        prefs: &NotifySettings,
+    ) -> Option<Notification> {
+        let (kind, wanted) = match o.status? {
+            OrderStatus::Filled => (NoteKind::OrderFilled, prefs.on_order_fill),
+            OrderStatus::Rejected => (NoteKind::OrderRejected, prefs.on_order_reject),
+            _ => return None,
+        };
+        let id = o.id.clone().or_else(|| o.client_order_id.clone())?;
+        if !wanted || !self.orders.insert((id.clone(), kind)) {
+            return None;
+        }
+        let side = format!("{:?}", o.side).to_lowercase();
+        let (title, body) = match kind {
+            NoteKind::OrderFilled => (
+                format!("Order filled: {side} {} {}", o.qty, o.symbol),
+                match o.avg_price {
+                    Some(p) => format!("{id} filled at {p:.2}"),
+                    None => format!("{id} filled"),
+                },
+            ),
+            _ => (
+                format!("Order rejected: {side} {} {}", o.qty, o.symbol),
+                format!("{id}: {}", o.reason.as_deref().unwrap_or("no reason given")),
+            ),
+        };
+        self.gate(now, format!("order:{id}:{kind:?}"), kind, title, body)
+    }
+
+    /// Applies the dedupe window and the burst limit.
+    fn gate(
+        &mut self,
+        now: Instant,
+        key: String,
+        kind: NoteKind,
+        title: String,
+        body: String,
+    ) -> Option<Notification> {
+        if self
+            .last_by_key
+            .get(&key)
+            .is_some_and(|t| now.saturating_duration_since(*t) < DEDUPE_WINDOW)
+        {
+            return None;
+        }
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= BURST_WINDOW)
+        {
+            self.recent.pop_front();
+        }
+        if self.recent.len() >= BURST_LIMIT {
+            tracing::info!(?kind, "notification suppressed by the rate limit");
+            return None;
+        }
+        self.recent.push_back(now);
+        self.last_by_key.insert(key, now);
+        Some(Notification { kind, title, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+    use uplink_engine::core::{Config, Connection};
+    use uplink_engine::proto::Side;
+    use uplink_engine::ErrorKind;
+
+    /// Real statuses from a real core, driven through the states.
+    struct Link {
+        core: Connection,
+        now: Instant,
+    }
+
+    impl Link {
+        fn new() -> Link {
+            Link::with_attempts(2)
+        }
+        fn with_attempts(max_reconnect_attempts: u32) -> Link {
+            let now = Instant::now();
+            let config = Config {
+                max_reconnect_attempts,
+                jitter: 0.0,
+                ..Config::default()
+            };
+            Link {
+                core: Connection::new(config, 1, now).unwrap(),
+                now,
+            }
+        }
+        fn status(&self) -> Status {
+            self.core.status(self.now, SystemTime::now())
+        }
+        fn conn(&self) -> uplink_engine::core::ConnId {
+            self.core.current_conn().unwrap()
+        }
+        fn connect(&mut self) {
+            self.core.handle_connect(self.now);
+            let c = self.conn();
+            self.core.handle_connected(self.now, c);
+        }
+        fn lose(&mut self) {
+            let c = self.conn();
+            self.core
+                .handle_connection_lost(self.now, c, ErrorKind::ServerClosed, "closed (1001)");
+        }
+        fn fail_until_error(&mut self) {
+            while self.core.state() != StateKind::Error {
+                if let Some(t) = self.core.poll_timeout() {
+                    self.now = self.now.max(t);
+                    self.core.handle_timeout(self.now);
+                }
+                if let Some(c) = self.core.current_conn() {
+                    self.core.handle_connect_failed(
+                        self.now,
+                        c,
+                        ErrorKind::ConnectFailed,
+                        "connection refused",
+                    );
+                }
+            }
+        }
+    }
+
+    fn drive(p: &mut NotifyPolicy, l: &Link, prefs: &NotifySettings) -> Option<Notification> {
+        p.on_status(l.now, &l.status(), prefs)
+    }
+
+    #[test]
+    fn giving_up_notifies_once_with_the_reason() {
+        let prefs = NotifySettings::default();
+        let mut p = NotifyPolicy::new();
+        let mut l = Link::new();
+        l.connect();
+        assert_eq!(drive(&mut p, &l, &prefs), None);
+        l.lose();
+        assert_eq!(
+            drive(&mut p, &l, &prefs),
+            None,
+            "reconnecting is not worth a notification"
+        );
+        l.fail_until_error();
+        let n = drive(&mut p, &l, &prefs).expect("notified");
+        assert_eq!(n.kind, NoteKind::GaveUp);
+        assert_eq!(n.body, "gave up after 2 attempts: connection refused");
+        assert_eq!(drive(&mut p, &l, &prefs), None, "same state again: nothing");
+    }
+
+    #[test]
+    fn a_flapping_link_yields_exactly_one_notification() {
+        let prefs = NotifySettings::default();
+        let mut p = NotifyPolicy::new();
+        let mut l = Link::new();
+        let mut sent = 0;
+        for _ in 0..20 {
+            l.connect();
+            sent += usize::from(drive(&mut p, &l, &prefs).is_some());
+            l.now += Duration::from_secs(2);
+            l.lose();
+            sent += usize::from(drive(&mut p, &l, &prefs).is_some());
+            l.fail_until_error();
+            sent += usize::from(drive(&mut p, &l, &prefs).is_some());
+            l.now += Duration::from_secs(10);
+        }
+        assert_eq!(sent, 1);
+    }
+
+    #[test]
+    fn recovery_is_announced_only_when_wanted_and_after_a_real_outage() {
+        let mut prefs = NotifySettings::default();
+        let mut p = NotifyPolicy::new();
+        let mut l = Link::with_attempts(10);
+        l.connect();
+        drive(&mut p, &l, &prefs);
+        l.lose();
+        drive(&mut p, &l, &prefs);
+        l.now += Duration::from_secs(1);
+        l.connect_again();
+        assert_eq!(drive(&mut p, &l, &prefs), None, "off by default");
+        prefs.on_recover = true;
+        l.lose();
+        drive(&mut p, &l, &prefs);
+        l.now += Duration::from_secs(2);
+        l.connect_again();
+        assert_eq!(
+            drive(&mut p, &l, &prefs),
+            None,
+            "a 2 s blip is not an outage"
+        );
+        l.lose();
+        drive(&mut p, &l, &prefs);
+        l.now += Duration::from_secs(30);
+        l.connect_again();
+        let n = drive(&mut p, &l, &prefs).unwrap();
+        assert_eq!(
+            (n.kind, n.body.as_str()),
+            (NoteKind::Recovered, "Connection restored after 30 s")
+        );
+    }
+
+    impl Link {
+        fn connect_again(&mut self) {
+            if let Some(t) = self.core.poll_timeout() {
+                self.now = self.now.max(t);
+                self.core.handle_timeout(self.now);
+            }
+            let c = self.conn();
+            self.core.handle_connected(self.now, c);
+        }
+    }
+
+    #[test]
+    fn switched_off_kinds_stay_silent_and_bursts_are_capped() {
+        let prefs = NotifySettings {
+            on_error: false,
+            on_give_up: false,
+            ..NotifySettings::default()
+        };
+        let mut p = NotifyPolicy::new();
+        let mut l = Link::new();
+        l.connect();
+        drive(&mut p, &l, &prefs);
+        l.lose();
+        l.fail_until_error();
+        assert_eq!(drive(&mut p, &l, &prefs), None);
+
+        let prefs = NotifySettings {
+            on_order_fill: true,
+            ..NotifySettings::default()
+        };
+        let now = Instant::now();
+        let mut sent = 0;
+        for i in 0..10 {
+            let o = OrderUpdate {
+                id: Some(format!("ord-{i}")),
+                client_order_id: None,
+                symbol: "AAPL".into(),
+                side: Side::Buy,
+                qty: 1.0,
+                status: Some(OrderStatus::Filled),
+                filled_qty: Some(1.0),
+                avg_price: Some(190.0),
+                filled_at: None,
+                reason: None,
+            };
+            sent += usize::from(p.on_order(now, &o, &prefs).is_some());
+            assert!(p.on_order(now, &o, &prefs).is_none(), "once per order");
+        }
+        assert_eq!(sent, BURST_LIMIT);
+        let later = now + BURST_WINDOW;
+        let o = OrderUpdate {
+            id: Some("ord-late".into()),
+            client_order_id: None,
+            symbol: "AAPL".into(),
+            side: Side::Sell,
+            qty: 3.0,
+            status: Some(OrderStatus::Rejected),
+            filled_qty: None,
+            avg_price: None,
+            filled_at: None,
+            reason: Some("unknown symbol".into()),
+        };
+        let n = p.on_order(later, &o, &prefs).unwrap();
+        assert_eq!(n.title, "Order rejected: sell 3 AAPL");
+        assert_eq!(n.body, "ord-late: unknown symbol");
+    }
+}

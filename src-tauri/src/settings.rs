@@ -1,0 +1,467 @@
+//! The user's settings: validated per field, saved atomically to a file only the user
+//! can read, never saved when invalid, and shown to the UI with the token masked.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use uplink_engine::{ClientConfig, TokenPlacement};
+
+/// Which notifications the user wants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotifySettings {
+    /// When the connection enters `error` (auth, TLS, …).
+    pub on_error: bool,
+    /// When the reconnect loop gives up after its last attempt.
+    pub on_give_up: bool,
+    /// When the connection recovers after an outage.
+    pub on_recover: bool,
+    /// When an order fills.
+    pub on_order_fill: bool,
+    /// When an order is rejected.
+    pub on_order_reject: bool,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            on_error: true,
+            on_give_up: true,
+            on_recover: false,
+            on_order_fill: false,
+            on_order_reject: true,
+        }
+    }
+}
+
+/// Everything the user can set. Stored as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Feed URL; empty means the built-in demo feed.
+    pub feed_url: String,
+    /// Auth token for the feed. Never logged, never sent to the UI.
+    pub token: Option<String>,
+    /// Seconds between heartbeats.
+    pub heartbeat_interval_secs: f64,
+    /// Seconds to wait for a pong.
+    pub pong_timeout_secs: f64,
+    /// First reconnect delay, seconds.
+    pub reconnect_base_delay_secs: f64,
+    /// Largest reconnect delay, seconds.
+    pub reconnect_max_delay_secs: f64,
+    /// Attempts before giving up.
+    pub max_reconnect_attempts: u32,
+    /// Outbound queue capacity.
+    pub queue_size: usize,
+    /// Notifications on/off by kind.
+    pub notify: NotifySettings,
+    /// Start hidden in the tray.
+    pub start_minimized: bool,
+    /// Start with the desktop session.
+    pub launch_at_login: bool,
+    /// Symbols on the watchlist (subscribed on the feed).
+    pub watchlist: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            feed_url: String::new(),
+            token: None,
+            heartbeat_interval_secs: 30.0,
+            pong_timeout_secs: 10.0,
+            reconnect_base_delay_secs: 1.0,
+            reconnect_max_delay_secs: 60.0,
+            max_reconnect_attempts: 10,
+            queue_size: 1000,
+            notify: NotifySettings::default(),
+            start_minimized: false,
+            launch_at_login: false,
+            watchlist: ["AAPL", "MSFT", "NVDA", "TSLA", "BTC-USD"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+/// What the UI sees of the settings: the token only as "set or not".
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SettingsView {
+    /// All settings but the token.
+    #[serde(flatten)]
+    pub settings: Settings,
+    /// Whether a token is stored.
+    pub token_set: bool,
+    /// The token masked for display ("" when none).
+    pub token_masked: String,
+}
+
+/// What the UI sends to change the settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SettingsInput {
+    /// The new settings; its `token` field is ignored, see `token_change`.
+    #[serde(flatten)]
+    pub settings: Settings,
+    /// `None`: keep the stored token; `Some("")`: remove it; `Some(t)`: replace it.
+    #[serde(default)]
+    pub token_change: Option<String>,
+}
+
+/// Per-field messages for settings that cannot be saved.
+pub type FieldErrors = BTreeMap<String, String>;
+
+impl Settings {
+    /// The view sent to the UI.
+    pub fn view(&self) -> SettingsView {
+        let mut settings = self.clone();
+        let token_set = settings.token.take().is_some();
+        SettingsView {
+            settings,
+            token_set,
+            token_masked: if token_set {
+                "••••••••".into()
+            } else {
+                String::new()
+            },
+        }
+    }
+
+    /// Applies a change from the UI to these settings (validation comes after).
+    pub fn apply(&self, input: SettingsInput) -> Settings {
+        let mut next = input.settings;
+        next.feed_url = next.feed_url.trim().to_owned();
+        next.token = match input.token_change {
+            None => self.token.clone(),
+            Some(t) if t.trim().is_empty() => None,
+            Some(t) => Some(t.trim().to_owned()),
+        };
+        next
+    }
+
+    /// Checks every field; all problems are reported, each on its field.
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut e = FieldErrors::new();
+        let mut secs = |field: &str, v: f64, max: f64| {
+            if !v.is_finite() || v <= 0.0 {
+                e.insert(field.into(), "must be a positive number of seconds".into());
+            } else if v > max {
+                e.insert(field.into(), format!("must be at most {max} seconds"));
+            }
+        };
+        secs(
+            "heartbeat_interval_secs",
+            self.heartbeat_interval_secs,
+            3600.0,
+        );
+        secs("pong_timeout_secs", self.pong_timeout_secs, 600.0);
+        secs(
+            "reconnect_base_delay_secs",
+            self.reconnect_base_delay_secs,
+            3600.0,
+        );
+        secs(
+            "reconnect_max_delay_secs",
+            self.reconnect_max_delay_secs,
+            86_400.0,
+        );
+        if !e.contains_key("reconnect_base_delay_secs")
+            && !e.contains_key("reconnect_max_delay_secs")
+            && self.reconnect_max_delay_secs < self.reconnect_base_delay_secs
+        {
+            e.insert(
+                "reconnect_max_delay_secs".into(),
+                "must not be less than the base delay".into(),
+            );
+        }
+        if !(1..=1000).contains(&self.max_reconnect_attempts) {
+            e.insert(
+                "max_reconnect_attempts".into(),
+                "must be between 1 and 1000".into(),
+            );
+        }
+        if !(1..=100_000).contains(&self.queue_size) {
+            e.insert("queue_size".into(), "must be between 1 and 100000".into());
+        }
+        if !self.feed_url.is_empty() {
+            match url::Url::parse(&self.feed_url) {
+                Err(err) => {
+                    e.insert("feed_url".into(), format!("not a valid URL ({err})"));
+                }
+                Ok(u) if !matches!(u.scheme(), "ws" | "wss") => {
+                    e.insert("feed_url".into(), "must start with ws:// or wss://".into());
+                }
+                Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+                    e.insert("feed_url".into(), "needs a host".into());
+                }
+                Ok(_) => {}
+            }
+        }
+        if let Some(t) = &self.token {
+            if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                e.insert(
+                    "token".into(),
+                    "must not contain spaces or control characters".into(),
+                );
+            }
+        }
+        if let Err(err) = uplink_engine::core::validate_symbols(&self.watchlist) {
+            e.insert("watchlist".into(), err.to_string());
+        }
+        if e.is_empty() {
+            // Last word to the engine, with a placeholder URL for the demo feed.
+            if let Err(err) = self.client_config("ws://127.0.0.1:9/ws").validate() {
+                e.insert("feed_url".into(), err.to_string());
+            }
+        }
+        if e.is_empty() {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }
+
+    /// The engine configuration; `demo_url` is used when no feed URL is set.
+    pub fn client_config(&self, demo_url: &str) -> ClientConfig {
+        let url = if self.feed_url.is_empty() {
+            demo_url
+        } else {
+            &self.feed_url
+        };
+        let mut c = ClientConfig::new(url);
+        c.token = self.token.clone();
+        c.token_placement = TokenPlacement::Both;
+        let d = |s: f64| Duration::try_from_secs_f64(s).unwrap_or(Duration::ZERO);
+        c.core = uplink_engine::core::Config::default()
+            .with_heartbeat(d(self.heartbeat_interval_secs), d(self.pong_timeout_secs));
+        c.core.reconnect_base_delay = d(self.reconnect_base_delay_secs);
+        c.core.reconnect_max_delay = d(self.reconnect_max_delay_secs);
+        c.core.max_reconnect_attempts = self.max_reconnect_attempts;
+        c.core.queue_size = self.queue_size;
+        c
+    }
+
+    /// Whether the built-in demo feed is in use.
+    pub fn uses_demo(&self) -> bool {
+        self.feed_url.is_empty()
+    }
+}
+
+/// Where settings live, and how they are read and written.
+#[derive(Debug, Clone)]
+pub struct SettingsStore {
+    /// The settings file.
+    path: PathBuf,
+}
+
+impl SettingsStore {
+    /// A store for `dir/settings.json`.
+    pub fn new(dir: &Path) -> Self {
+        SettingsStore {
+            path: dir.join("settings.json"),
+        }
+    }
+
+    /// The settings file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the settings. Missing file: defaults. Unreadable or invalid file: it is
+    /// kept aside as `settings.json.bad`, the error is returned with the defaults, and
+    /// nothing crashes.
+    pub fn load(&self) -> (Settings, Option<String>) {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return (Settings::default(), None)
+            }
+            Err(e) => {
+                return (
+                    Settings::default(),
+                    Some(format!("cannot read {}: {e}", self.path.display())),
+                )
+            }
+        };
+        let parsed: Result<Settings, String> =
+            serde_json::from_str(&text).map_err(|e| e.to_string());
+        match parsed.and_then(|s| s.validate().map(|()| s).map_err(|e| format!("{e:?}"))) {
+            Ok(s) => (s, None),
+            Err(e) => {
+                let bad = self.path.with_extension("json.bad");
+                let _ = std::fs::rename(&self.path, &bad);
+                (
+                    Settings::default(),
+                    Some(format!(
+                        "settings file was invalid ({e}); kept as {} and started with defaults",
+                        bad.display()
+                    )),
+                )
+            }
+        }
+    }
+
+    /// Validates, then writes atomically (temp file, fsync, rename), readable by the user alone.
+    pub fn save(&self, s: &Settings) -> Result<(), FieldErrors> {
+        s.validate()?;
+        self.write(s).map_err(|e| {
+            FieldErrors::from([(
+                "_".to_owned(),
+                format!("cannot save settings to {}: {e}", self.path.display()),
+            )])
+        })
+    }
+
+    fn write(&self, s: &Settings) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let tmp = self.path.with_extension("json.tmp");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        f.write_all(serde_json::to_string_pretty(s)?.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("uplink-settings-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn defaults_are_valid_and_use_the_demo_feed() {
+        let s = Settings::default();
+        s.validate().unwrap();
+        assert!(s.uses_demo());
+        let c = s.client_config("ws://127.0.0.1:5/ws");
+        assert_eq!(c.url, "ws://127.0.0.1:5/ws");
+        assert_eq!(c.core.idle_timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn every_bad_field_gets_its_own_message() {
+        let s = Settings {
+            feed_url: "http://example.com".into(),
+            heartbeat_interval_secs: 0.0,
+            pong_timeout_secs: f64::NAN,
+            reconnect_base_delay_secs: 10.0,
+            reconnect_max_delay_secs: 5.0,
+            max_reconnect_attempts: 0,
+            queue_size: 0,
+            token: Some("a b".into()),
+            watchlist: vec!["OK".into(), "not ok".into()],
+            ..Settings::default()
+        };
+        let e = s.validate().unwrap_err();
+        let fields: Vec<&str> = e.keys().map(String::as_str).collect();
+        assert_eq!(
+            fields,
+            [
+                "feed_url",
+                "heartbeat_interval_secs",
+                "max_reconnect_attempts",
+                "pong_timeout_secs",
+                "queue_size",
+                "reconnect_max_delay_secs",
+                "token",
+                "watchlist"
+            ]
+        );
+        assert_eq!(e["feed_url"], "must start with ws:// or wss://");
+        assert!(Settings {
+            feed_url: "not a url".into(),
+            ..Settings::default()
+        }
+        .validate()
+        .unwrap_err()["feed_url"]
+            .starts_with("not a valid URL"));
+    }
+
+    #[test]
+    fn the_token_never_reaches_the_ui_and_changes_only_when_asked() {
+        let stored = Settings {
+            token: Some("s3cret".into()),
+            ..Settings::default()
+        };
+        let view = stored.view();
+        let json = serde_json::to_string(&view).unwrap();
+        assert!(!json.contains("s3cret"), "{json}");
+        assert!(view.token_set);
+        let keep = SettingsInput {
+            settings: view.settings.clone(),
+            token_change: None,
+        };
+        assert_eq!(stored.apply(keep).token.as_deref(), Some("s3cret"));
+        let clear = SettingsInput {
+            settings: view.settings.clone(),
+            token_change: Some(String::new()),
+        };
+        assert_eq!(stored.apply(clear).token, None);
+        let set = SettingsInput {
+            settings: view.settings,
+            token_change: Some(" new ".into()),
+        };
+        assert_eq!(stored.apply(set).token.as_deref(), Some("new"));
+    }
+
+    #[test]
+    fn saved_settings_survive_and_only_the_user_can_read_them() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tmpdir("save");
+        let store = SettingsStore::new(&dir);
+        assert_eq!(
+            store.load(),
+            (Settings::default(), None),
+            "first start: defaults"
+        );
+        let s = Settings {
+            feed_url: "wss://feed.example/ws".into(),
+            token: Some("tok".into()),
+            watchlist: vec!["AAPL".into()],
+            ..Settings::default()
+        };
+        store.save(&s).unwrap();
+        let mode = std::fs::metadata(store.path())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(store.load(), (s.clone(), None));
+
+        // Invalid settings are refused and the file is untouched.
+        let bad = Settings {
+            feed_url: "ftp://x".into(),
+            ..s.clone()
+        };
+        assert!(store.save(&bad).is_err());
+        assert_eq!(store.load().0, s);
+    }
+
+    #[test]
+    fn a_corrupt_file_is_set_aside_not_fatal() {
+        let dir = tmpdir("corrupt");
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SettingsStore::new(&dir);
+        std::fs::write(store.path(), "{ not json").unwrap();
+        let (s, err) = store.load();
+        assert_eq!(s, Settings::default());
+        assert!(err.unwrap().contains("settings.json.bad"));
+        assert!(dir.join("settings.json.bad").exists());
+    }
+}

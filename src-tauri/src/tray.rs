@@ -1,0 +1,265 @@
+//! The tray icon: what it shows for a status (pure, tested), and the controller that
+//! puts it on the panel.
+//!
+//! On Linux the default backend (libayatana-appindicator) has no click events and no
+//! tooltip, so the text goes in the title (`XAyatanaLabel` on the bus) and in a
+//! disabled first menu item, and every action is a menu item.
+
+use tauri::image::Image;
+use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::{AppHandle, Runtime};
+use uplink_engine::{StateKind, Status};
+
+use crate::icon;
+
+/// Menu item ids.
+pub mod ids {
+    /// Shows the window.
+    pub const OPEN: &str = "open";
+    /// Manual reconnect.
+    pub const RECONNECT: &str = "reconnect";
+    /// Connect or Disconnect, whichever applies.
+    pub const TOGGLE: &str = "toggle";
+    /// Exits the app.
+    pub const QUIT: &str = "quit";
+    /// The disabled status line.
+    pub const STATUS: &str = "status";
+}
+
+/// What the tray shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrayView {
+    /// Selects icon colour and shape.
+    pub state: StateKind,
+    /// Title / status line, e.g. "Connected · 12 ms".
+    pub label: String,
+    /// Text of the toggle item: "Connect" or "Disconnect".
+    pub toggle: &'static str,
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+/// The tray's view of `st` at wall-clock time `now_ms` (for the retry countdown).
+pub fn view(st: &Status, now_ms: u64) -> TrayView {
+    let label = match st.state {
+        StateKind::Connected => match st.latency.last_ms {
+            Some(ms) if ms < 1.0 => "Connected · <1 ms".to_owned(),
+            Some(ms) => format!("Connected · {} ms", ms.round()),
+            None => "Connected".to_owned(),
+        },
+        StateKind::Connecting => "Connecting…".to_owned(),
+        StateKind::Reconnecting => match st.next_retry_unix_ms {
+            Some(at) => format!(
+                "Reconnecting · attempt {}/{} · next try in {} s",
+                st.attempt,
+                st.max_attempts,
+                at.saturating_sub(now_ms).div_ceil(1000)
+            ),
+            None => format!("Reconnecting · attempt {}/{}", st.attempt, st.max_attempts),
+        },
+        StateKind::Disconnected => "Disconnected".to_owned(),
+        StateKind::Error => format!(
+            "Error · {}",
+            shorten(st.reason.as_deref().unwrap_or("unknown"), 70)
+        ),
+    };
+    let toggle = match st.state {
+        StateKind::Disconnected | StateKind::Error => "Connect",
+        _ => "Disconnect",
+    };
+    TrayView {
+        state: st.state,
+        label,
+        toggle,
+    }
+}
+
+/// Owns the tray icon and the two menu items whose text changes.
+pub struct TrayController<R: Runtime> {
+    tray: TrayIcon<R>,
+    status_item: MenuItem<R>,
+    toggle_item: MenuItem<R>,
+    shown: Option<TrayView>,
+}
+
+impl<R: Runtime> std::fmt::Debug for TrayController<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrayController")
+            .field("shown", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+fn image(state: StateKind) -> Image<'static> {
+    Image::new_owned(icon::rgba(state), icon::SIZE, icon::SIZE)
+}
+
+impl<R: Runtime> TrayController<R> {
+    /// Builds the tray with its menu. `temp_dir` is where the backend writes the PNGs
+    /// it shows (set per test run so stale icons cannot confuse a check).
+    pub fn build(app: &AppHandle<R>, temp_dir: Option<std::path::PathBuf>) -> tauri::Result<Self> {
+        let status_item = MenuItem::with_id(app, ids::STATUS, "Disconnected", false, None::<&str>)?;
+        let open = MenuItem::with_id(app, ids::OPEN, "Open Uplink", true, None::<&str>)?;
+        let reconnect =
+            MenuItem::with_id(app, ids::RECONNECT, "Reconnect now", true, None::<&str>)?;
+        let toggle_item = MenuItem::with_id(app, ids::TOGGLE, "Connect", true, None::<&str>)?;
+        let quit = MenuItem::with_id(app, ids::QUIT, "Quit", true, None::<&str>)?;
+        let menu = Menu::with_items(
+            app,
+            &[
+                &status_item,
+                &PredefinedMenuItem::separator(app)?,
+                &open,
+                &reconnect,
+                &toggle_item,
+                &PredefinedMenuItem::separator(app)?,
+                &quit,
+            ],
+        )?;
+        let mut builder = TrayIconBuilder::with_id("main")
+            .icon(image(StateKind::Disconnected))
+            .title("Disconnected")
+            .tooltip("Uplink")
+            .menu(&menu)
+            .show_menu_on_left_click(true);
+        if let Some(dir) = temp_dir {
+            builder = builder.temp_dir_path(dir);
+        }
+        let tray = builder.build(app)?;
+        Ok(TrayController {
+            tray,
+            status_item,
+            toggle_item,
+            shown: None,
+        })
+    }
+
+    /// Shows `v`, touching only what changed.
+    pub fn show(&mut self, v: TrayView) -> tauri::Result<()> {
+        let old = self.shown.as_ref();
+        if old.map(|o| o.state) != Some(v.state) {
+            self.tray.set_icon(Some(image(v.state)))?;
+        }
+        if old.map(|o| &o.label) != Some(&v.label) {
+            self.tray.set_title(Some(&v.label))?;
+            let _ = self.tray.set_tooltip(Some(format!("Uplink: {}", v.label)));
+            self.status_item.set_text(&v.label)?;
+        }
+        if old.map(|o| o.toggle) != Some(v.toggle) {
+            self.toggle_item.set_text(v.toggle)?;
+        }
+        self.shown = Some(v);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+    use uplink_engine::core::{Config, Connection};
+    use uplink_engine::ErrorKind;
+
+    fn wall_ms(t: SystemTime) -> u64 {
+        t.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+    }
+
+    #[test]
+    fn labels_say_state_latency_attempt_and_countdown() {
+        let now = Instant::now();
+        let wall = SystemTime::now();
+        let cfg = Config {
+            jitter: 0.0,
+            ..Config::default()
+        };
+        let mut c = Connection::new(cfg, 1, now).unwrap();
+        let v = view(&c.status(now, wall), wall_ms(wall));
+        assert_eq!(
+            (v.label.as_str(), v.toggle, v.state),
+            ("Disconnected", "Connect", StateKind::Disconnected)
+        );
+
+        c.handle_connect(now);
+        assert_eq!(
+            view(&c.status(now, wall), wall_ms(wall)).label,
+            "Connecting…"
+        );
+        let conn = c.current_conn().unwrap();
+        c.handle_connected(now, conn);
+        let v = view(&c.status(now, wall), wall_ms(wall));
+        assert_eq!(
+            (v.label.as_str(), v.toggle),
+            ("Connected", "Disconnect"),
+            "no round trip yet"
+        );
+        // The server answers the first ping (sent right after the handshake) at once.
+        c.handle_text(now + Duration::from_micros(300), conn, r#"{"type":"pong"}"#);
+        assert_eq!(
+            view(&c.status(now, wall), wall_ms(wall)).label,
+            "Connected · <1 ms"
+        );
+        let t = now + Duration::from_secs(30);
+        c.handle_timeout(t);
+        c.handle_text(t + Duration::from_millis(12), conn, r#"{"type":"pong"}"#);
+        assert_eq!(
+            view(&c.status(t, wall), wall_ms(wall)).label,
+            "Connected · 12 ms"
+        );
+
+        c.handle_connection_lost(t, conn, ErrorKind::Io, "reset");
+        c.handle_timeout(t + Duration::from_secs(1));
+        let conn = c.current_conn().unwrap();
+        c.handle_connect_failed(
+            t + Duration::from_secs(1),
+            conn,
+            ErrorKind::ConnectFailed,
+            "refused",
+        );
+        // Attempt 2 waits 2 s; 0.5 s later the label counts down from 2.
+        let at = t + Duration::from_millis(1500);
+        let st = c.status(at, wall);
+        assert_eq!(
+            view(&st, wall_ms(wall)).label,
+            "Reconnecting · attempt 2/10 · next try in 2 s"
+        );
+        assert_eq!(
+            view(&st, wall_ms(wall) + 1200).label,
+            "Reconnecting · attempt 2/10 · next try in 1 s"
+        );
+
+        c.handle_connect_failed(
+            at,
+            c.current_conn().unwrap_or(conn),
+            ErrorKind::Auth,
+            "authentication failed: HTTP 401 Unauthorized",
+        );
+        c.handle_reconnect(at);
+        let conn = c.current_conn().unwrap();
+        c.handle_connect_failed(
+            at,
+            conn,
+            ErrorKind::Auth,
+            "authentication failed: HTTP 401 Unauthorized",
+        );
+        let v = view(&c.status(at, wall), wall_ms(wall));
+        assert_eq!(
+            v.label,
+            "Error · authentication failed: HTTP 401 Unauthorized"
+        );
+        assert_eq!((v.toggle, v.state), ("Connect", StateKind::Error));
+    }
+
+    #[test]
+    fn long_reasons_are_shortened() {
+        assert_eq!(shorten("abcdef", 4), "abc…");
+        assert_eq!(shorten("abc", 4), "abc");
+    }
+}

@@ -1,0 +1,160 @@
+// The whole window against a mocked backend (mockIPC): commands and pushed events.
+import { emit } from "@tauri-apps/api/event";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { App } from "../app";
+import type { Settings } from "../api";
+import { settingsView, snapshot, status } from "./fixtures";
+
+const q = (sel: string) => document.querySelector(sel) as HTMLElement;
+const tid = (id: string) => q(`[data-testid="${id}"]`);
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+let calls: { cmd: string; args: unknown }[];
+let app: App;
+let saveReply: (input: Settings & { token_change: string | null }) => unknown;
+
+beforeEach(async () => {
+  calls = [];
+  saveReply = (input) => settingsView({ ...input, token_set: input.token_change !== null && input.token_change !== "" });
+  mockIPC(
+    (cmd, args) => {
+      calls.push({ cmd, args });
+      switch (cmd) {
+        case "get_snapshot":
+          return snapshot({
+            status: status({ state: "connected", demo: true }),
+            quotes: [{ symbol: "AAPL", price: 189.5, change: 0.5, change_percent: 0.26, volume: 1000, updates: 3 }],
+            log: [{ at_unix_ms: 0, level: "info", message: "Connected to ws://127.0.0.1:9000/ws" }],
+          });
+        case "place_order":
+          return "ui-1";
+        case "subscribe":
+          if ((args as { symbols: string[] }).symbols[0] === "BAD SYM") throw { code: "invalid_input", message: 'invalid symbol "BAD SYM"' };
+          return ["AAPL", "MSFT", "AMD"];
+        case "save_settings":
+          return saveReply((args as { input: Settings & { token_change: string | null } }).input);
+        default:
+          return null;
+      }
+    },
+    { shouldMockEvents: true },
+  );
+  document.body.innerHTML = '<div id="app"></div>';
+  app = new App(document.getElementById("app")!);
+  await app.start();
+});
+
+afterEach(() => {
+  app.stop();
+  clearMocks();
+});
+
+describe("the window", () => {
+  it("opens on the snapshot: state, demo label, prices, log", () => {
+    expect(tid("indicator").dataset.state).toBe("connected");
+    expect(tid("state").textContent).toBe("Connected");
+    expect(tid("demo-badge").hidden).toBe(false);
+    expect(q('[data-testid="quote-AAPL"] .price').textContent).toBe("189.50");
+    expect(tid("quote-MSFT")).not.toBeNull();
+    expect(tid("event-log").textContent).toContain("Connected to ws://127.0.0.1:9000/ws");
+  });
+
+  it("follows pushed status, market and log events without polling", async () => {
+    const before = calls.length;
+    await emit("uplink://status", status({ state: "reconnecting", attempt: 2, next_retry_unix_ms: Date.now() + 4000 }));
+    await emit("uplink://market", { quotes: [{ symbol: "AAPL", price: 190.25, change: 1.25, change_percent: 0.66, volume: 2000, updates: 4 }], orders: [], removed: ["MSFT"] });
+    await emit("uplink://log", { at_unix_ms: 0, level: "warn", message: "Reconnecting: attempt 2/10 in 4.0 s" });
+    await emit("uplink://latency", { ms: 5, avg_ms: 5, p99_ms: 5, at_unix_ms: 0 });
+    await flush();
+    expect(tid("indicator").dataset.state).toBe("reconnecting");
+    expect(tid("state-detail").textContent).toMatch(/^Attempt 2 of 10 in [34] s$/);
+    expect(q('[data-testid="quote-AAPL"] .price').textContent).toBe("190.25");
+    expect(q('[data-testid="quote-AAPL"] .price').dataset.tick).toBe("up");
+    expect(tid("quote-MSFT")).toBeNull();
+    expect(tid("event-log").textContent).toContain("Reconnecting: attempt 2/10");
+    expect(calls.length).toBe(before);
+  });
+
+  it("Reconnect and Disconnect call the backend", async () => {
+    tid("reconnect").click();
+    tid("toggle").click();
+    await flush();
+    expect(calls.map((c) => c.cmd)).toEqual(expect.arrayContaining(["reconnect", "disconnect"]));
+    await emit("uplink://status", status({ state: "disconnected" }));
+    await flush();
+    tid("toggle").click();
+    await flush();
+    expect(calls.at(-1)!.cmd).toBe("connect");
+  });
+
+  it("adds symbols, refuses bad ones with the backend's message", async () => {
+    (tid("add-symbol") as HTMLInputElement).value = "amd";
+    (tid("add-symbol").closest("form") as HTMLFormElement).requestSubmit();
+    await flush();
+    expect(calls.at(-1)).toEqual({ cmd: "subscribe", args: { symbols: ["AMD"] } });
+    expect(tid("quote-AMD")).not.toBeNull();
+    (tid("add-symbol") as HTMLInputElement).value = "bad sym";
+    (tid("add-symbol").closest("form") as HTMLFormElement).requestSubmit();
+    await flush();
+    expect(tid("watchlist-error").textContent).toBe('invalid symbol "BAD SYM"');
+  });
+
+  it("places orders and shows their status as it changes", async () => {
+    (tid("order-qty") as HTMLInputElement).value = "25";
+    tid("place-order").click();
+    await flush();
+    expect(calls.at(-1)).toEqual({ cmd: "place_order", args: { symbol: "AAPL", side: "buy", qty: 25 } });
+    const order = { key: "ui-1", id: null, symbol: "AAPL", side: "buy", qty: 25, status: "queued", filled_qty: 0, avg_price: null, reason: null, updated_unix_ms: 0 };
+    await emit("uplink://market", { quotes: [], orders: [order], removed: [] });
+    await flush();
+    expect(q('[data-testid="order-ui-1"] [data-testid="order-status"]').textContent).toBe("queued");
+    await emit("uplink://market", { quotes: [], orders: [{ ...order, id: "ord-1", status: "filled", filled_qty: 25, avg_price: 190 }], removed: [] });
+    await flush();
+    expect(q('[data-testid="order-ui-1"] [data-testid="order-status"]').textContent).toBe("filled");
+    expect(document.querySelectorAll('[data-testid="orders"] tbody tr')).toHaveLength(1);
+  });
+});
+
+describe("settings", () => {
+  it("shows each field's error from the backend and says nothing was saved", async () => {
+    saveReply = () => {
+      throw { code: "invalid_settings", message: "1 setting(s) need attention; nothing was saved", fields: { feed_url: "must start with ws:// or wss://" } };
+    };
+    (tid("setting-feed_url") as HTMLInputElement).value = "http://example.com";
+    tid("save-settings").click();
+    await flush();
+    expect(tid("error-feed_url").textContent).toBe("must start with ws:// or wss://");
+    expect(tid("settings-result").textContent).toContain("Not saved");
+  });
+
+  it("catches fields that are not numbers before asking the backend", async () => {
+    (tid("setting-queue_size") as HTMLInputElement).value = "";
+    (tid("setting-max_reconnect_attempts") as HTMLInputElement).value = "2.5";
+    tid("save-settings").click();
+    await flush();
+    expect(tid("error-queue_size").textContent).toBe("must be a number");
+    expect(tid("error-max_reconnect_attempts").textContent).toBe("must be a whole number");
+    expect(calls.some((c) => c.cmd === "save_settings")).toBe(false);
+  });
+
+  it("saves valid settings; the token is sent only when typed, never shown", async () => {
+    (tid("setting-feed_url") as HTMLInputElement).value = " ws://127.0.0.1:9100/ws ";
+    (tid("setting-notify.on_recover") as HTMLInputElement).checked = true;
+    tid("save-settings").click();
+    await flush();
+    const first = calls.at(-1)!.args as { input: Settings & { token_change: string | null } };
+    expect(first.input.feed_url).toBe("ws://127.0.0.1:9100/ws");
+    expect(first.input.notify.on_recover).toBe(true);
+    expect(first.input.token_change).toBeNull();
+    expect(tid("settings-result").textContent).toBe("Saved.");
+
+    (tid("setting-token") as HTMLInputElement).value = "s3cret";
+    tid("save-settings").click();
+    await flush();
+    expect((calls.at(-1)!.args as { input: { token_change: string } }).input.token_change).toBe("s3cret");
+    expect((tid("setting-token") as HTMLInputElement).value).toBe("");
+    expect(tid("token-state").textContent).toContain("Token stored");
+    expect(document.body.textContent).not.toContain("s3cret");
+  });
+});

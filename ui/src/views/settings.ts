@@ -1,0 +1,159 @@
+// Settings: every field validated by the backend, with one message per field;
+// nothing is saved unless everything is valid. The token is write-only here.
+import { asApiError, type Settings, type SettingsView } from "../api";
+import { h, setText } from "../dom";
+
+export interface SettingsActions {
+  save(s: Settings, tokenChange?: string): Promise<SettingsView>;
+}
+
+type NumKey = "heartbeat_interval_secs" | "pong_timeout_secs" | "reconnect_base_delay_secs" | "reconnect_max_delay_secs" | "max_reconnect_attempts" | "queue_size";
+type NotifyKey = keyof Settings["notify"];
+
+export class SettingsForm {
+  readonly el: HTMLFormElement;
+  private inputs = new Map<string, HTMLInputElement>();
+  private errors = new Map<string, HTMLElement>();
+  private result = h("div", { class: "result", "data-testid": "settings-result", role: "status" });
+  private tokenState = h("span", { class: "muted", "data-testid": "token-state" });
+  private current: SettingsView | null = null;
+
+  constructor(private readonly actions: SettingsActions) {
+    const field = (key: string, label: string, input: HTMLInputElement, hint = "") => {
+      input.name = key;
+      input.id = `set-${key}`;
+      input.dataset.testid = `setting-${key}`;
+      this.inputs.set(key, input);
+      const err = h("div", { class: "error", "data-testid": `error-${key}`, role: "alert" });
+      this.errors.set(key, err);
+      return h("div", { class: "field" }, h("label", { for: input.id, text: label }), input, hint ? h("small", { class: "muted", text: hint }) : null, err);
+    };
+    const num = (step: string) => h("input", { type: "number", step, min: "0" });
+    const check = (key: string, label: string) => {
+      const input = h("input", { type: "checkbox" });
+      input.name = key;
+      input.dataset.testid = `setting-${key}`;
+      this.inputs.set(key, input);
+      return h("label", { class: "check" }, input, ` ${label}`);
+    };
+    this.el = h(
+      "form",
+      { class: "panel settings", "data-testid": "settings", novalidate: true },
+      h("h2", { text: "Settings" }),
+      field("feed_url", "Feed URL", h("input", { type: "text", placeholder: "empty = built-in demo feed", autocomplete: "off", spellcheck: "false" }), "ws:// or wss://; leave empty for the built-in demo feed"),
+      field("token", "Token", h("input", { type: "password", autocomplete: "off", placeholder: "unchanged" })),
+      h("div", { class: "field" }, this.tokenState, h("button", { type: "button", class: "link", "data-testid": "clear-token", text: "Remove token" })),
+      h(
+        "div",
+        { class: "grid" },
+        field("heartbeat_interval_secs", "Heartbeat interval (s)", num("any")),
+        field("pong_timeout_secs", "Pong deadline (s)", num("any")),
+        field("reconnect_base_delay_secs", "Backoff base (s)", num("any")),
+        field("reconnect_max_delay_secs", "Backoff max (s)", num("any")),
+        field("max_reconnect_attempts", "Max attempts", num("1")),
+        field("queue_size", "Queue size", num("1")),
+      ),
+      h(
+        "fieldset",
+        {},
+        h("legend", { text: "Notifications" }),
+        check("notify.on_error", "Connection errors"),
+        check("notify.on_give_up", "Giving up after the last attempt"),
+        check("notify.on_recover", "Recovery after an outage"),
+        check("notify.on_order_fill", "Order fills"),
+        check("notify.on_order_reject", "Order rejections"),
+      ),
+      h("fieldset", {}, h("legend", { text: "Desktop" }), check("start_minimized", "Start minimized to the tray"), check("launch_at_login", "Launch at login")),
+      h("div", { class: "error", "data-testid": "error-_", role: "alert" }),
+      h("div", { class: "actions" }, h("button", { type: "submit", class: "primary", "data-testid": "save-settings", text: "Save" }), this.result),
+    );
+    this.errors.set("_", this.el.querySelector('[data-testid="error-_"]') as HTMLElement);
+    this.el.querySelector('[data-testid="clear-token"]')?.addEventListener("click", () => void this.submit(""));
+    this.el.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const t = this.inputs.get("token")?.value ?? "";
+      void this.submit(t === "" ? undefined : t);
+    });
+  }
+
+  show(v: SettingsView): void {
+    this.current = v;
+    const set = (k: string, val: string | number | boolean) => {
+      const i = this.inputs.get(k);
+      if (!i) return;
+      if (i.type === "checkbox") i.checked = Boolean(val);
+      else i.value = String(val);
+    };
+    set("feed_url", v.feed_url);
+    set("token", "");
+    for (const k of ["heartbeat_interval_secs", "pong_timeout_secs", "reconnect_base_delay_secs", "reconnect_max_delay_secs", "max_reconnect_attempts", "queue_size"] as NumKey[]) set(k, v[k]);
+    for (const k of Object.keys(v.notify) as NotifyKey[]) set(`notify.${k}`, v.notify[k]);
+    set("start_minimized", v.start_minimized);
+    set("launch_at_login", v.launch_at_login);
+    setText(this.tokenState, v.token_set ? `Token stored (${v.token_masked})` : "No token stored");
+  }
+
+  private read(): Settings {
+    const val = (k: string) => this.inputs.get(k)?.value ?? "";
+    const on = (k: string) => this.inputs.get(k)?.checked ?? false;
+    const n = (k: string) => (val(k).trim() === "" ? Number.NaN : Number(val(k)));
+    return {
+      feed_url: val("feed_url").trim(),
+      heartbeat_interval_secs: n("heartbeat_interval_secs"),
+      pong_timeout_secs: n("pong_timeout_secs"),
+      reconnect_base_delay_secs: n("reconnect_base_delay_secs"),
+      reconnect_max_delay_secs: n("reconnect_max_delay_secs"),
+      max_reconnect_attempts: n("max_reconnect_attempts"),
+      queue_size: n("queue_size"),
+      notify: {
+        on_error: on("notify.on_error"),
+        on_give_up: on("notify.on_give_up"),
+        on_recover: on("notify.on_recover"),
+        on_order_fill: on("notify.on_order_fill"),
+        on_order_reject: on("notify.on_order_reject"),
+      },
+      start_minimized: on("start_minimized"),
+      launch_at_login: on("launch_at_login"),
+      watchlist: this.current?.watchlist ?? [],
+    };
+  }
+
+  /** Client-side checks for what JSON cannot carry (empty or non-numeric fields). */
+  private localErrors(s: Settings): Record<string, string> {
+    const e: Record<string, string> = {};
+    for (const k of ["heartbeat_interval_secs", "pong_timeout_secs", "reconnect_base_delay_secs", "reconnect_max_delay_secs", "max_reconnect_attempts", "queue_size"] as NumKey[]) {
+      if (!Number.isFinite(s[k])) e[k] = "must be a number";
+    }
+    for (const k of ["max_reconnect_attempts", "queue_size"] as NumKey[]) {
+      if (Number.isFinite(s[k]) && !Number.isInteger(s[k])) e[k] = "must be a whole number";
+    }
+    return e;
+  }
+
+  async submit(tokenChange?: string): Promise<boolean> {
+    for (const el of this.errors.values()) setText(el, "");
+    setText(this.result, "");
+    const s = this.read();
+    const local = this.localErrors(s);
+    if (Object.keys(local).length) {
+      this.showErrors(local);
+      setText(this.result, "Not saved: fix the fields marked above.");
+      return false;
+    }
+    try {
+      const saved = await this.actions.save(s, tokenChange);
+      this.show(saved);
+      setText(this.result, "Saved.");
+      return true;
+    } catch (err) {
+      const e = asApiError(err);
+      this.showErrors(e.fields ?? { _: e.message });
+      setText(this.result, `Not saved: ${e.message}`);
+      return false;
+    }
+  }
+
+  private showErrors(fields: Record<string, string>): void {
+    for (const [k, msg] of Object.entries(fields)) setText(this.errors.get(k) ?? this.errors.get("_")!, msg);
+  }
+}

@@ -1,0 +1,143 @@
+// ConnectionStatus: the detailed view. State with icon and colour, since when,
+// attempt n of max, countdown, latency with a chart, every stat, and the controls.
+import type { Status } from "../api";
+import { h, setText } from "../dom";
+import { bytes, clock, count, duration, ms, secondsUntil, stateLabel } from "../format";
+import { LatencyChart } from "./chart";
+import { stateIcon } from "./stateIcon";
+
+export interface StatusActions {
+  reconnect(): void;
+  toggle(): void;
+}
+
+/** The line under the state: what is happening, in words. */
+export function detailLine(s: Status, now: number): string {
+  switch (s.state) {
+    case "connected":
+      return `Up for ${duration(s.stats.uptime_secs)}`;
+    case "connecting":
+      return "Opening the connection…";
+    case "reconnecting":
+      if (s.next_retry_unix_ms !== null)
+        return `Attempt ${s.attempt} of ${s.max_attempts} in ${secondsUntil(s.next_retry_unix_ms, now)} s`;
+      return `Attempt ${s.attempt} of ${s.max_attempts}: connecting…`;
+    case "error":
+      return s.gave_up ? `Gave up after ${s.max_attempts} attempts. Reconnect to try again.` : "Needs attention. Reconnect to try again.";
+    case "disconnected":
+      return "Not connected.";
+  }
+}
+
+export class ConnectionStatus {
+  readonly el: HTMLElement;
+  readonly chart = new LatencyChart();
+  private icon = h("span", { class: "big-icon" });
+  private state = h("span", { class: "state-name", "data-testid": "state" });
+  private detail = h("div", { class: "detail", "data-testid": "state-detail" });
+  private reason = h("div", { class: "reason", "data-testid": "state-reason" });
+  private since = h("span", { "data-testid": "since" });
+  private url = h("code", { "data-testid": "url" });
+  private demo = h("span", { class: "badge demo", "data-testid": "demo-badge", text: "Built-in demo feed" });
+  private toggleBtn = h("button", { type: "button", "data-testid": "toggle", text: "Disconnect" });
+  private reconnectBtn = h("button", { type: "button", class: "primary", "data-testid": "reconnect", text: "Reconnect" });
+  private cells = new Map<string, HTMLElement>();
+  private shownState = "";
+  private last: Status | null = null;
+
+  constructor(actions: StatusActions) {
+    this.reconnectBtn.addEventListener("click", () => actions.reconnect());
+    this.toggleBtn.addEventListener("click", () => actions.toggle());
+    const stat = (key: string, label: string) => {
+      const v = h("dd", { "data-testid": `stat-${key}`, text: "–" });
+      this.cells.set(key, v);
+      return [h("dt", { text: label }), v];
+    };
+    const latency = h(
+      "dl",
+      { class: "latency" },
+      ...stat("latency-last", "Last"),
+      ...stat("latency-avg", "Average"),
+      ...stat("latency-p99", "p99"),
+      ...stat("latency-minmax", "Min / max"),
+    );
+    const stats = h(
+      "dl",
+      { class: "stats" },
+      ...stat("messages_received", "Messages received"),
+      ...stat("bytes_received", "Bytes received"),
+      ...stat("messages_sent", "Messages sent"),
+      ...stat("bytes_sent", "Bytes sent"),
+      ...stat("reconnections", "Reconnections"),
+      ...stat("reconnect_attempts", "Reconnect attempts"),
+      ...stat("errors", "Errors"),
+      ...stat("malformed_messages", "Malformed messages"),
+      ...stat("uptime", "Uptime"),
+      ...stat("total_uptime", "Total uptime"),
+      ...stat("queue", "Outbound queue"),
+      ...stat("queue_dropped", "Queue drops"),
+      ...stat("last_error", "Last error"),
+    );
+    this.el = h(
+      "section",
+      { class: "panel status", "data-testid": "connection-status" },
+      h("div", { class: "head" }, this.icon, h("div", {}, this.state, this.detail), h("div", { class: "actions" }, this.toggleBtn, this.reconnectBtn)),
+      this.reason,
+      h("div", { class: "meta" }, this.url, this.demo, h("span", { class: "muted" }, "since ", this.since)),
+      h("h3", { text: "Latency" }),
+      h("div", { class: "latency-row" }, latency, this.chart.el),
+      h("h3", { text: "Statistics" }),
+      stats,
+    );
+  }
+
+  private set(key: string, text: string): void {
+    const c = this.cells.get(key);
+    if (c) setText(c, text);
+  }
+
+  update(s: Status | null, now = Date.now()): void {
+    this.last = s;
+    if (!s) return;
+    if (this.shownState !== s.state) {
+      this.icon.replaceChildren(stateIcon(s.state, 40));
+      this.el.dataset.state = s.state;
+      this.shownState = s.state;
+    }
+    setText(this.state, stateLabel[s.state]);
+    setText(this.detail, detailLine(s, now));
+    setText(this.reason, s.state === "connected" || !s.reason ? "" : s.reason);
+    setText(this.since, clock(s.since_unix_ms));
+    setText(this.url, s.url);
+    this.demo.hidden = !s.demo;
+    setText(this.toggleBtn, s.state === "disconnected" || s.state === "error" ? "Connect" : "Disconnect");
+
+    const l = s.latency;
+    this.set("latency-last", ms(l.last_ms));
+    this.set("latency-avg", ms(l.avg_ms));
+    this.set("latency-p99", ms(l.p99_ms));
+    this.set("latency-minmax", l.min_ms === null ? "–" : `${ms(l.min_ms)} / ${ms(l.max_ms)}`);
+    const st = s.stats;
+    this.set("messages_received", count(st.messages_received));
+    this.set("bytes_received", bytes(st.bytes_received));
+    this.set("messages_sent", count(st.messages_sent));
+    this.set("bytes_sent", bytes(st.bytes_sent));
+    this.set("reconnections", count(st.reconnections));
+    this.set("reconnect_attempts", count(st.reconnect_attempts));
+    const kinds = Object.entries(st.errors_by_kind)
+      .map(([k, n]) => `${k.replaceAll("_", " ")} ${n}`)
+      .join(", ");
+    this.set("errors", st.errors ? `${count(st.errors)} (${kinds})` : "0");
+    this.set("malformed_messages", count(st.malformed_messages));
+    this.set("uptime", s.state === "connected" ? duration(st.uptime_secs) : "–");
+    this.set("total_uptime", duration(st.total_uptime_secs));
+    this.set("queue", `${count(s.queue_size)} / ${count(s.queue_capacity)}`);
+    this.set("queue_dropped", count(st.queue_dropped));
+    this.set("last_error", st.last_error ? `${clock(st.last_error.at_unix_ms)} ${st.last_error.message}` : "none");
+  }
+
+  /** Redraws what depends on the clock (the countdown) without new data. */
+  tick(now = Date.now()): void {
+    if (this.last) setText(this.detail, detailLine(this.last, now));
+  }
+}
