@@ -86,6 +86,14 @@ async fn handshake<S>(shared: Arc<Shared>, stream: S, peer: SocketAddr)
 where
     S: AsyncRead + AsyncWrite + Unpin + TcpOf,
 {
+    // A silent (half-open) server takes the TCP connection but never answers the
+    // upgrade, as a dead network path would.
+    let mut faults = shared.faults.subscribe();
+    while faults.borrow_and_update().silent {
+        if faults.changed().await.is_err() {
+            return;
+        }
+    }
     let token = shared.config.token.clone();
     let id = shared.next_conn.fetch_add(1, Ordering::SeqCst) + 1;
     let (tx, rx) = mpsc::unbounded_channel();

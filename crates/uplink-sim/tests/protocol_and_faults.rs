@@ -256,9 +256,13 @@ async fn silence_keeps_tcp_open_but_answers_nothing() {
     // Still open: writing works and the server still counts the connection.
     send(&mut ws, json!({"type": "ping"})).await;
     assert_eq!(s.stats().connections_open, 1);
+    // New connections get TCP but no handshake answer while silent.
+    let pending = tokio::time::timeout(Duration::from_millis(400), tokio_tungstenite::connect_async(s.url())).await;
+    assert!(pending.is_err(), "the upgrade is not answered while silent");
     // Answers resume when the silence ends.
     s.set_silent(false);
     assert_eq!(next_json(&mut ws, false).await["type"], "pong");
+    connect(&s.url()).await;
 }
 
 #[tokio::test]

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian/Ubuntu machine with no display and no
+# session bus: installs what is missing, checks formatting and lints, runs the Rust
+# and UI unit and integration tests, then the end-to-end suite on a private desktop.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+step() { printf '\n=== %s\n' "$*"; }
+
+step "dependencies"
+scripts/install-deps.sh --test
+
+step "format"
+cargo fmt --all -- --check
+
+step "UI: types, tests, build"
+(cd ui && npm run typecheck && npm test && npm run build)
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "Rust tests: core, engine, simulator, CLI, app logic"
+cargo test
+cargo test -p uplink-e2e --lib
+
+step "end to end: the real app under Xvfb with a private D-Bus session"
+scripts/e2e.sh
+
+step "all tests passed"

@@ -1,0 +1,411 @@
+//! What a trader sees, on a real (virtual) desktop: the built app, its tray icon read
+//! over D-Bus as a panel reads it, its notifications on the bus, its window over
+//! WebDriver, and the feed simulator injecting faults.
+//!
+//! Run with `scripts/e2e.sh` (Xvfb, a private D-Bus session and dunst are started
+//! there). Scenarios run one at a time: the app is single-instance per session bus.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use uplink_e2e::{scratch, wait_for, App, Notifications, Tray, TrayItem};
+use uplink_sim::{DropMode, SimConfig, Simulator};
+
+const T: Duration = Duration::from_secs(20);
+
+/// One scenario's desktop: tray watcher, notification log, app.
+struct Desk {
+    name: &'static str,
+    tray: Tray,
+    notes: Notifications,
+    app: Option<App>,
+    item: TrayItem,
+    dir: std::path::PathBuf,
+}
+
+/// Fast settings for `url`: 1 s heartbeat and pong deadline, short backoff.
+fn fast(url: &str, attempts: u32) -> serde_json::Value {
+    json!({
+        "feed_url": url,
+        "heartbeat_interval_secs": 1.0,
+        "pong_timeout_secs": 1.0,
+        "reconnect_base_delay_secs": 0.5,
+        "reconnect_max_delay_secs": 1.0,
+        "max_reconnect_attempts": attempts,
+        "watchlist": ["AAPL", "MSFT"],
+    })
+}
+
+impl Desk {
+    async fn start(name: &'static str, settings: Option<serde_json::Value>) -> Desk {
+        let dir = scratch(name);
+        std::fs::create_dir_all(dir.join("config")).unwrap();
+        if let Some(s) = settings {
+            std::fs::write(dir.join("config/settings.json"), s.to_string()).unwrap();
+        }
+        let tray = Tray::start().await;
+        let notes = Notifications::watch();
+        let app = launch(&dir).await;
+        let item = tray.item(T).await;
+        Desk {
+            name,
+            tray,
+            notes,
+            app: Some(app),
+            item,
+            dir,
+        }
+    }
+
+    fn app(&self) -> &App {
+        self.app.as_ref().expect("app running")
+    }
+
+    /// Waits until the tray icon shows `colour`.
+    async fn tray_is(&self, colour: &str, within: Duration) {
+        wait_for(&format!("tray icon {colour}"), within, || async {
+            match self.tray.icon_colour(&self.item).await {
+                Ok(c) if c == colour => Ok(()),
+                Ok(c) => Err(format!("icon is {c}; label {:?}", self.tray.prop(&self.item, "XAyatanaLabel").await)),
+                Err(e) => Err(e),
+            }
+        })
+        .await;
+    }
+
+    /// Waits until the window's indicator says `state`.
+    async fn window_is(&self, state: &str, within: Duration) {
+        wait_for(&format!("window state {state}"), within, || async {
+            match self.app().attr("[data-testid=indicator]", "data-state") {
+                Ok(s) if s == state => Ok(()),
+                Ok(s) => Err(format!("window shows {s}: {:?}", self.app().text("[data-testid=state-reason]"))),
+                Err(e) => Err(e),
+            }
+        })
+        .await;
+    }
+
+    async fn label(&self) -> String {
+        self.tray.prop(&self.item, "XAyatanaLabel").await.unwrap_or_default()
+    }
+
+    fn shot(&self, step: &str) {
+        self.app().screenshot(&format!("{}-{step}", self.name));
+    }
+
+    async fn restart(&mut self) {
+        if let Some(app) = self.app.take() {
+            tokio::task::block_in_place(|| app.quit());
+        }
+        self.tray.clear();
+        self.app = Some(launch(&self.dir).await);
+        self.item = self.tray.item(T).await;
+    }
+}
+
+async fn launch(dir: &std::path::Path) -> App {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || App::launch(&dir)).await.expect("launch")
+}
+
+async fn sim(config: SimConfig) -> Simulator {
+    Simulator::start(config).await.expect("simulator")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s1_first_start_uses_the_demo_feed_and_shows_live_data() {
+    let d = Desk::start("s1-first-start", None).await;
+    d.tray_is("green", T).await;
+    d.window_is("connected", T).await;
+    assert!(d.label().await.starts_with("Connected"), "{}", d.label().await);
+    assert_eq!(d.tray.prop(&d.item, "Status").await.unwrap(), "Active");
+    assert_eq!(d.app().attr("[data-testid=demo-badge]", "hidden").ok(), None, "the demo feed is labelled");
+    // A latency figure arrives within the first second (ping right after connecting).
+    let latency = wait_for("a latency figure", T, || async {
+        match d.app().text("[data-testid=stat-latency-last]") {
+            Ok(t) if t.ends_with("ms") => Ok(t),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    // Prices move.
+    let first = wait_for("an AAPL price", T, || async {
+        match d.app().text("[data-testid=quote-AAPL] .price") {
+            Ok(p) if p != "–" => Ok(p),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    wait_for("the AAPL price to move", T, || async {
+        match d.app().text("[data-testid=quote-AAPL] .price") {
+            Ok(p) if p != first => Ok(()),
+            other => Err(format!("still {other:?}")),
+        }
+    })
+    .await;
+    d.shot("connected");
+    assert!(d.notes.seen().is_empty(), "no notification on a healthy start: {:?}", d.notes.seen());
+    eprintln!("s1: latency {latency}, first AAPL {first}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s2_dropped_connections_turn_yellow_then_green_again() {
+    let s = sim(SimConfig::default()).await;
+    let d = Desk::start("s2-drop", Some(fast(&s.url(), 10))).await;
+    d.tray_is("green", T).await;
+    // The server drops everyone and is down for two seconds.
+    s.refuse(Some(Duration::from_secs(2)));
+    s.drop_all(DropMode::Close { code: 1001 });
+    d.tray_is("yellow", T).await;
+    d.window_is("reconnecting", T).await;
+    let detail = d.app().text("[data-testid=state-detail]").unwrap();
+    assert!(detail.starts_with("Attempt "), "attempt and countdown shown: {detail}");
+    let label = d.label().await;
+    assert!(label.starts_with("Reconnecting · attempt "), "{label}");
+    d.shot("reconnecting");
+    d.tray_is("green", T).await;
+    d.window_is("connected", T).await;
+    let log = d.app().text("[data-testid=event-log]").unwrap();
+    assert!(log.contains("Reconnecting: attempt 1/10"), "{log}");
+    assert!(log.contains("code 1001 going away"), "{log}");
+    d.shot("recovered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s4_giving_up_turns_red_notifies_once_and_the_tray_reconnects() {
+    let s = sim(SimConfig::default()).await;
+    let d = Desk::start("s4-give-up", Some(fast(&s.url(), 3))).await;
+    d.tray_is("green", T).await;
+    // Refuse past the last attempt, twice over: the link flaps back in between.
+    for round in 0..2 {
+        s.refuse(None);
+        s.drop_all(DropMode::Close { code: 1001 });
+        d.tray_is("red", T).await;
+        d.window_is("error", T).await;
+        let reason = d.app().text("[data-testid=state-reason]").unwrap();
+        assert!(reason.starts_with("gave up after 3 attempts: connection refused"), "{reason}");
+        assert_eq!(d.app().text("[data-testid=indicator-label]").unwrap(), "Error", "the header agrees");
+        if round == 0 {
+            d.shot("gave-up");
+            wait_for("the give-up notification", T, || async {
+                let seen = d.notes.seen();
+                if seen.is_empty() { Err("none yet".into()) } else { Ok(()) }
+            })
+            .await;
+        }
+        // "Reconnect now" from the tray menu, once the server accepts again.
+        s.accept();
+        d.tray.click(&d.item, "Reconnect now").await.unwrap();
+        d.tray_is("green", T).await;
+        d.window_is("connected", T).await;
+    }
+    let seen = d.notes.seen();
+    assert_eq!(seen.len(), 1, "exactly one notification although the link failed twice: {seen:?}");
+    assert_eq!(seen[0].summary, "Uplink gave up reconnecting");
+    assert!(seen[0].body.starts_with("gave up after 3 attempts: connection refused"), "{:?}", seen[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s5_reconnect_button_and_tray_disconnect() {
+    let s = sim(SimConfig::default()).await;
+    let d = Desk::start("s5-controls", Some(fast(&s.url(), 10))).await;
+    d.window_is("connected", T).await;
+    let before = s.stats().connections_total;
+    d.app().click("[data-testid=reconnect]").unwrap();
+    wait_for("a new connection after Reconnect", T, || async {
+        let now = s.stats().connections_total;
+        if now > before { Ok(()) } else { Err(format!("{now} connections")) }
+    })
+    .await;
+    d.window_is("connected", T).await;
+    d.tray_is("green", T).await;
+
+    // Disconnect from the tray menu: gray, and it stays gray.
+    d.tray.click(&d.item, "Disconnect").await.unwrap();
+    d.tray_is("gray", T).await;
+    d.window_is("disconnected", T).await;
+    assert_eq!(d.label().await, "Disconnected");
+    let menu = d.tray.menu(&d.item).await.unwrap();
+    assert!(menu.iter().any(|m| m.label == "Connect"), "the toggle now offers Connect: {menu:?}");
+    let open = s.stats().connections_open;
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        assert_eq!(d.tray.icon_colour(&d.item).await.unwrap(), "gray", "stays disconnected");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(s.stats().connections_open, 0.min(open), "no connection to the feed");
+    d.shot("disconnected");
+    d.tray.click(&d.item, "Connect").await.unwrap();
+    d.tray_is("green", T).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s9_a_wrong_token_is_a_red_authentication_error_without_a_tight_loop() {
+    let s = sim(SimConfig {
+        token: Some("right-token".into()),
+        ..SimConfig::default()
+    })
+    .await;
+    let mut settings = fast(&s.url(), 10);
+    settings["token"] = json!("wrong-token");
+    let d = Desk::start("s9-auth", Some(settings)).await;
+    d.tray_is("red", T).await;
+    d.window_is("error", T).await;
+    let reason = d.app().text("[data-testid=state-reason]").unwrap();
+    assert!(reason.starts_with("authentication failed: HTTP 401"), "{reason}");
+    assert!(d.label().await.starts_with("Error · authentication failed"), "{}", d.label().await);
+    wait_for("the error notification", T, || async {
+        let seen = d.notes.seen();
+        match seen.first() {
+            Some(n) if n.summary == "Uplink connection error" && n.body.contains("401") => Ok(()),
+            _ => Err(format!("{seen:?}")),
+        }
+    })
+    .await;
+    // No retry loop against the auth wall.
+    let refused = s.stats().handshakes_refused;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(s.stats().handshakes_refused, refused, "no retries after a 401");
+    assert_eq!(refused, 1);
+    let page = d.app().exec("return document.body.innerText", json!([])).unwrap();
+    assert!(!page.as_str().unwrap_or("").contains("wrong-token"), "the token never reaches the window");
+    d.shot("auth-error");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_a_half_open_link_is_detected_within_interval_plus_deadline() {
+    let s = sim(SimConfig::default()).await;
+    let d = Desk::start("s3-half-open", Some(fast(&s.url(), 10))).await;
+    d.tray_is("green", T).await;
+    d.window_is("connected", T).await;
+    // TCP stays open, nothing is answered: only the heartbeat can tell.
+    s.set_silent(true);
+    let silenced = Instant::now();
+    d.tray_is("yellow", T).await;
+    let took = silenced.elapsed();
+    // Heartbeat 1 s + pong deadline 1 s, plus the tray's 200 ms throttle and polling.
+    assert!(took < Duration::from_secs(4), "detected after {took:?}");
+    let log = d.app().text("[data-testid=event-log]").unwrap();
+    assert!(log.contains("no pong within"), "{log}");
+    d.shot("detected");
+    assert!(s.stats().connections_open >= 1, "the dead link was not closed by the server");
+    s.set_silent(false);
+    d.tray_is("green", T).await;
+    d.window_is("connected", T).await;
+    eprintln!("s3: half-open link detected after {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s6_orders_placed_while_disconnected_are_delivered_once_in_order() {
+    let s = sim(SimConfig {
+        order_step: Duration::from_millis(100),
+        ..SimConfig::default()
+    })
+    .await;
+    let d = Desk::start("s6-queue", Some(fast(&s.url(), 10))).await;
+    d.window_is("connected", T).await;
+    d.app().click("[data-testid=toggle]").unwrap();
+    d.window_is("disconnected", T).await;
+    for (sym, qty) in [("AAPL", "10"), ("MSFT", "20"), ("NVDA", "30")] {
+        d.app().fill("[data-testid=order-symbol]", sym).unwrap();
+        d.app().fill("[data-testid=order-qty]", qty).unwrap();
+        d.app().click("[data-testid=place-order]").unwrap();
+    }
+    wait_for("three queued orders", T, || async {
+        let v = d
+            .app()
+            .exec("return [...document.querySelectorAll('[data-testid=order-status]')].map(e => e.textContent)", json!([]))
+            .map_err(|e| e.to_string())?;
+        let statuses: Vec<String> = serde_json::from_value(v).map_err(|e| e.to_string())?;
+        if statuses == ["queued", "queued", "queued"] { Ok(()) } else { Err(format!("{statuses:?}")) }
+    })
+    .await;
+    // Counters reach the window with the once-a-second stats push.
+    wait_for("the queue depth to show 3", T, || async {
+        match d.app().text("[data-testid=stat-queue]") {
+            Ok(q) if q.starts_with("3 /") => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert!(s.received().iter().all(|r| !r.text.contains("\"order\"")), "nothing sent while disconnected");
+    d.shot("queued");
+
+    d.app().click("[data-testid=toggle]").unwrap();
+    d.window_is("connected", T).await;
+    wait_for("all three orders filled", T, || async {
+        let v = d
+            .app()
+            .exec("return [...document.querySelectorAll('[data-testid=order-status]')].map(e => e.textContent)", json!([]))
+            .map_err(|e| e.to_string())?;
+        let statuses: Vec<String> = serde_json::from_value(v).map_err(|e| e.to_string())?;
+        if statuses.iter().all(|st| st == "filled") && statuses.len() == 3 { Ok(()) } else { Err(format!("{statuses:?}")) }
+    })
+    .await;
+    // The simulator confirms receipt: each order once, in the order placed.
+    let got: Vec<(String, f64)> = s
+        .received()
+        .iter()
+        .filter_map(|r| {
+            let v: serde_json::Value = serde_json::from_str(&r.text).ok()?;
+            (v["type"] == "order").then(|| (v["data"]["symbol"].as_str().unwrap().to_owned(), v["data"]["qty"].as_f64().unwrap()))
+        })
+        .collect();
+    assert_eq!(got, [("AAPL".into(), 10.0), ("MSFT".into(), 20.0), ("NVDA".into(), 30.0)]);
+    d.shot("delivered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s7_settings_are_validated_applied_and_kept_across_a_restart() {
+    let a = sim(SimConfig::default()).await;
+    let b = sim(SimConfig::default()).await;
+    let mut d = Desk::start("s7-settings", Some(fast(&a.url(), 10))).await;
+    d.window_is("connected", T).await;
+    let file = d.dir.join("config/settings.json");
+    let before = std::fs::read_to_string(&file).unwrap();
+
+    // An invalid URL: a message on the field, nothing saved, nothing changed.
+    d.app().fill("[data-testid=setting-feed_url]", "http://not-a-feed").unwrap();
+    d.app().click("[data-testid=save-settings]").unwrap();
+    let msg = wait_for("the field error", T, || async {
+        match d.app().text("[data-testid=error-feed_url]") {
+            Ok(t) if !t.is_empty() => Ok(t),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(msg, "must start with ws:// or wss://");
+    assert!(d.app().text("[data-testid=settings-result]").unwrap().starts_with("Not saved"));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before, "the file is untouched");
+    assert_eq!(d.app().text("[data-testid=url]").unwrap(), a.url());
+
+    // A valid URL of a second feed: saved, and the app moves there.
+    d.app().fill("[data-testid=setting-feed_url]", &b.url()).unwrap();
+    d.app().click("[data-testid=save-settings]").unwrap();
+    wait_for("the move to the second feed", T, || async {
+        match (d.app().text("[data-testid=url]"), b.stats().connections_open) {
+            (Ok(u), n) if u == b.url() && n >= 1 => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    d.window_is("connected", T).await;
+    assert_eq!(d.app().text("[data-testid=settings-result]").unwrap(), "Saved.");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    d.shot("saved");
+
+    // After a restart the settings are still there.
+    d.restart().await;
+    d.window_is("connected", T).await;
+    let field = d.app().exec("return document.querySelector('[data-testid=setting-feed_url]').value", json!([])).unwrap();
+    assert_eq!(field.as_str(), Some(b.url().as_str()));
+    wait_for("a connection to the second feed after the restart", T, || async {
+        match d.app().text("[data-testid=url]") {
+            Ok(u) if u == b.url() => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    d.shot("after-restart");
+}
