@@ -191,38 +191,21 @@ impl AppState {
         })?;
         self.store.save(&next).map_err(invalid)?;
 
-        let connection_changed = Settings {
-            watchlist: vec![],
-            notify: Default::default(),
-            start_minimized: false,
-            launch_at_login: false,
-            ..next.clone()
-        } != Settings {
-            watchlist: vec![],
-            notify: Default::default(),
-            start_minimized: false,
-            launch_at_login: false,
-            ..current.clone()
-        };
-        if connection_changed {
+        if !next.same_connection(&current) {
             tracing::info!(
                 demo = next.uses_demo(),
                 "connection settings changed: reconnecting"
             );
             self.engine.reconfigure(&config)?;
         }
-        let added: Vec<String> = next
-            .watchlist
-            .iter()
-            .filter(|s| !current.watchlist.contains(s))
-            .cloned()
-            .collect();
-        let removed: Vec<String> = current
-            .watchlist
-            .iter()
-            .filter(|s| !next.watchlist.contains(s))
-            .cloned()
-            .collect();
+        let not_in = |list: &[String], other: &[String]| -> Vec<String> {
+            list.iter()
+                .filter(|s| !other.contains(s))
+                .cloned()
+                .collect()
+        };
+        let added = not_in(&next.watchlist, &current.watchlist);
+        let removed = not_in(&current.watchlist, &next.watchlist);
         if !added.is_empty() {
             self.engine.subscribe(added)?;
         }
@@ -478,8 +461,11 @@ pub fn run() {
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event {
                 // Closing hides to the tray; Quit in the tray menu exits.
+                tracing::info!(window = window.label(), "window closed: hiding to the tray");
                 api.prevent_close();
-                let _ = window.hide();
+                if let Err(e) = window.hide() {
+                    tracing::warn!("cannot hide the window: {e}");
+                }
             }
         })
         .build(tauri::generate_context!())

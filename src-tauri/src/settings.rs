@@ -243,6 +243,19 @@ impl Settings {
         c
     }
 
+    /// Whether `other` connects the same way (URL, token, timing, queue): if not, a
+    /// change from `other` to `self` needs a reconnect.
+    pub fn same_connection(&self, other: &Settings) -> bool {
+        self.feed_url == other.feed_url
+            && self.token == other.token
+            && self.heartbeat_interval_secs == other.heartbeat_interval_secs
+            && self.pong_timeout_secs == other.pong_timeout_secs
+            && self.reconnect_base_delay_secs == other.reconnect_base_delay_secs
+            && self.reconnect_max_delay_secs == other.reconnect_max_delay_secs
+            && self.max_reconnect_attempts == other.max_reconnect_attempts
+            && self.queue_size == other.queue_size
+    }
+
     /// Whether the built-in demo feed is in use.
     pub fn uses_demo(&self) -> bool {
         self.feed_url.is_empty()

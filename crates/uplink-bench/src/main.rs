@@ -56,14 +56,23 @@ fn client_rt() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// Frames per second a client that only counts them receives.
-async fn raw_count(url: &str) -> Result<f64> {
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A bare client, subscribed and past the warm-up.
+async fn warm_client(url: &str) -> Result<Ws> {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
     ws.send(Message::text(SUBSCRIBE)).await?;
     let warm = Instant::now() + WARMUP;
     while Instant::now() < warm {
         ws.next().await.context("closed")??;
     }
+    Ok(ws)
+}
+
+/// Frames per second a client that only counts them receives.
+async fn raw_count(url: &str) -> Result<f64> {
+    let mut ws = warm_client(url).await?;
     let (start, mut n) = (Instant::now(), 0u64);
     while start.elapsed() < RUN {
         ws.next().await.context("closed")??;
@@ -74,12 +83,7 @@ async fn raw_count(url: &str) -> Result<f64> {
 
 /// The baseline: bare tokio-tungstenite, each frame decoded with serde into the protocol types.
 async fn bare_decode(url: &str) -> Result<f64> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
-    ws.send(Message::text(SUBSCRIBE)).await?;
-    let warm = Instant::now() + WARMUP;
-    while Instant::now() < warm {
-        ws.next().await.context("closed")??;
-    }
+    let mut ws = warm_client(url).await?;
     let (start, mut n, mut sum) = (Instant::now(), 0u64, 0.0f64);
     while start.elapsed() < RUN {
         if let Message::Text(t) = ws.next().await.context("closed")?? {

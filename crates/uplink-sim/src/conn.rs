@@ -304,13 +304,12 @@ where
         }));
     }
 
-    async fn flush_due(&mut self) -> Result<()> {
-        let now = Instant::now();
-        while self.pending.peek().is_some_and(|p| p.0.due <= now) {
-            let Reverse(p) = self.pending.pop().expect("peeked");
+    /// Writes frames with one flush at the end, and counts them.
+    async fn write_all(&mut self, frames: impl IntoIterator<Item = Message>) -> Result<()> {
+        for f in frames {
             self.shared.messages_sent.fetch_add(1, Ordering::Relaxed);
             self.ws
-                .feed(Message::text(p.text))
+                .feed(f)
                 .await
                 .map_err(|e| format!("write failed: {e}"))?;
         }
@@ -318,6 +317,15 @@ where
             .flush()
             .await
             .map_err(|e| format!("write failed: {e}"))
+    }
+
+    async fn flush_due(&mut self) -> Result<()> {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        while self.pending.peek().is_some_and(|p| p.0.due <= now) {
+            due.push(Message::text(self.pending.pop().expect("peeked").0.text));
+        }
+        self.write_all(due).await
     }
 
     async fn on_request(&mut self, text: &str, faults: &Faults) -> Result<()> {
@@ -505,19 +513,7 @@ where
             }
             return Ok(());
         }
-        self.shared
-            .messages_sent
-            .fetch_add(n as u64, Ordering::Relaxed);
-        for f in frames {
-            self.ws
-                .feed(Message::text(f))
-                .await
-                .map_err(|e| format!("write failed: {e}"))?;
-        }
-        self.ws
-            .flush()
-            .await
-            .map_err(|e| format!("write failed: {e}"))
+        self.write_all(frames.into_iter().map(Message::text)).await
     }
 
     /// Unlimited rate: writes pre-rendered updates as fast as the socket takes them.
@@ -531,21 +527,12 @@ where
                 self.ring.push(Utf8Bytes::from(s));
             }
         }
-        for _ in 0..FIREHOSE_BATCH {
-            let frame = self.ring[self.ring_pos % FIREHOSE_RING].clone();
-            self.ring_pos = self.ring_pos.wrapping_add(1);
-            self.ws
-                .feed(Message::Text(frame))
-                .await
-                .map_err(|e| format!("write failed: {e}"))?;
-        }
-        self.shared
-            .messages_sent
-            .fetch_add(FIREHOSE_BATCH as u64, Ordering::Relaxed);
-        self.ws
-            .flush()
-            .await
-            .map_err(|e| format!("write failed: {e}"))
+        let start = self.ring_pos;
+        self.ring_pos = self.ring_pos.wrapping_add(FIREHOSE_BATCH);
+        let batch: Vec<Message> = (start..start + FIREHOSE_BATCH)
+            .map(|i| Message::Text(self.ring[i % FIREHOSE_RING].clone()))
+            .collect();
+        self.write_all(batch).await
     }
 }
 
