@@ -8,12 +8,15 @@
 //! * [`Notifications`]: every `Notify` call on the bus, via `dbus-monitor`;
 //! * [`App`]: the built app binary started through tauri-driver (WebKitWebDriver),
 //!   with its own settings directory, driven over W3C WebDriver;
+//! * [`x11`]: the app's top-level window as the X server sees it (mapped or not),
+//!   and a close request as a window manager sends it;
 //! * [`wait_for`]: waits on observed state with a timeout, and on failure says what it
 //!   last saw. No sleeps stand in for conditions.
 
 pub mod notifications;
 pub mod tray;
 pub mod webdriver;
+pub mod x11;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -44,7 +47,10 @@ where
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// Where screenshots and logs of each scenario go.

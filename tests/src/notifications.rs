@@ -43,7 +43,9 @@ impl Notifications {
                 if n == 0 {
                     break;
                 }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         Notifications { child, text }
@@ -99,6 +101,9 @@ method call time=2 sender=:1.5 -> destination=org.freedesktop.Notifications seri
         let notes = super::parse(sample);
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0].summary, "Uplink connection error");
-        assert_eq!(notes[0].body, "authentication failed: HTTP 401 Unauthorized");
+        assert_eq!(
+            notes[0].body,
+            "authentication failed: HTTP 401 Unauthorized"
+        );
     }
 }

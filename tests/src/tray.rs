@@ -56,7 +56,12 @@ impl Watcher {
 
     #[zbus(property)]
     fn registered_status_notifier_items(&self) -> Vec<String> {
-        self.items.lock().unwrap().iter().map(|i| format!("{}{}", i.service, i.path)).collect()
+        self.items
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|i| format!("{}{}", i.service, i.path))
+            .collect()
     }
 
     #[zbus(property)]
@@ -70,7 +75,10 @@ impl Watcher {
     }
 
     #[zbus(signal)]
-    async fn status_notifier_item_registered(emitter: &SignalEmitter<'_>, service: &str) -> zbus::Result<()>;
+    async fn status_notifier_item_registered(
+        emitter: &SignalEmitter<'_>,
+        service: &str,
+    ) -> zbus::Result<()>;
 
     #[zbus(signal)]
     async fn status_notifier_host_registered(emitter: &SignalEmitter<'_>) -> zbus::Result<()>;
@@ -108,7 +116,11 @@ fn flatten(node: Layout, out: &mut Vec<MenuEntry>) {
         .get("label")
         .and_then(|v| String::try_from(v.try_clone().ok()?).ok())
         .unwrap_or_default();
-    let enabled = node.props.get("enabled").and_then(|v| bool::try_from(v).ok()).unwrap_or(true);
+    let enabled = node
+        .props
+        .get("enabled")
+        .and_then(|v| bool::try_from(v).ok())
+        .unwrap_or(true);
     if node.id != 0 {
         out.push(MenuEntry {
             id: node.id,
@@ -147,7 +159,14 @@ impl Tray {
         let items = Arc::clone(&self.items);
         wait_for("the app's tray icon to register", timeout, || {
             let items = Arc::clone(&items);
-            async move { items.lock().unwrap().last().cloned().ok_or_else(|| "no StatusNotifierItem registered".to_owned()) }
+            async move {
+                items
+                    .lock()
+                    .unwrap()
+                    .last()
+                    .cloned()
+                    .ok_or_else(|| "no StatusNotifierItem registered".to_owned())
+            }
         })
         .await
     }
@@ -167,8 +186,12 @@ impl Tray {
             .build()
             .await
             .map_err(|e| e.to_string())?;
-        let iface = zbus::names::InterfaceName::from_static_str("org.kde.StatusNotifierItem").map_err(|e| e.to_string())?;
-        let v = props.get(iface, name).await.map_err(|e| format!("{name}: {e}"))?;
+        let iface = zbus::names::InterfaceName::from_static_str("org.kde.StatusNotifierItem")
+            .map_err(|e| e.to_string())?;
+        let v = props
+            .get(iface, name)
+            .await
+            .map_err(|e| format!("{name}: {e}"))?;
         String::try_from(v).map_err(|e| format!("{name}: {e}"))
     }
 
@@ -198,7 +221,10 @@ impl Tray {
     pub async fn icon_colour(&self, item: &TrayItem) -> Result<&'static str, String> {
         let (_, _, rgba) = self.icon_rgba(item).await?;
         let (mut sum, mut n) = ([0u64; 3], 0u64);
-        for p in rgba.chunks(4).filter(|p| p[3] == 255 && !(p[0] == 255 && p[1] == 255 && p[2] == 255)) {
+        for p in rgba
+            .chunks(4)
+            .filter(|p| p[3] == 255 && !(p[0] == 255 && p[1] == 255 && p[2] == 255))
+        {
             for i in 0..3 {
                 sum[i] += u64::from(p[i]);
             }
@@ -224,7 +250,10 @@ impl Tray {
             )
             .await
             .map_err(|e| format!("GetLayout: {e}"))?;
-        let (_revision, layout): (u32, Layout) = reply.body().deserialize().map_err(|e| format!("layout: {e}"))?;
+        let (_revision, layout): (u32, Layout) = reply
+            .body()
+            .deserialize()
+            .map_err(|e| format!("layout: {e}"))?;
         let mut out = Vec::new();
         flatten(layout, &mut out);
         Ok(out)
@@ -233,10 +262,12 @@ impl Tray {
     /// Clicks the menu item with this label, as a panel does.
     pub async fn click(&self, item: &TrayItem, label: &str) -> Result<(), String> {
         let menu = self.menu(item).await?;
-        let entry = menu
-            .iter()
-            .find(|e| e.label == label)
-            .ok_or_else(|| format!("no menu item {label:?} in {:?}", menu.iter().map(|e| &e.label).collect::<Vec<_>>()))?;
+        let entry = menu.iter().find(|e| e.label == label).ok_or_else(|| {
+            format!(
+                "no menu item {label:?} in {:?}",
+                menu.iter().map(|e| &e.label).collect::<Vec<_>>()
+            )
+        })?;
         self.conn
             .call_method(
                 Some(item.service.as_str()),
@@ -259,6 +290,11 @@ pub fn name_colour([r, g, b]: [u8; 3]) -> &'static str {
         ("green", [0x22, 0xc5, 0x5e]),
         ("red", [0xef, 0x44, 0x44]),
     ];
-    let d = |c: [i32; 3]| (c[0] - i32::from(r)).pow(2) + (c[1] - i32::from(g)).pow(2) + (c[2] - i32::from(b)).pow(2);
-    palette.iter().min_by_key(|(_, c)| d(*c)).map_or("unknown", |(n, _)| *n)
+    let d = |c: [i32; 3]| {
+        (c[0] - i32::from(r)).pow(2) + (c[1] - i32::from(g)).pow(2) + (c[2] - i32::from(b)).pow(2)
+    };
+    palette
+        .iter()
+        .min_by_key(|(_, c)| d(*c))
+        .map_or("unknown", |(n, _)| *n)
 }

@@ -42,7 +42,9 @@ fn call(method: &str, url: &str, body: Option<Value>) -> Result<Value, String> {
         }
         Err(e) => return Err(format!("{method} {url}: {e}")),
     };
-    let v: Value = resp.into_json().map_err(|e| format!("{method} {url}: {e}"))?;
+    let v: Value = resp
+        .into_json()
+        .map_err(|e| format!("{method} {url}: {e}"))?;
     Ok(v["value"].clone())
 }
 
@@ -51,20 +53,35 @@ impl App {
     /// `settings.json` there first to preset it) and opens a WebDriver session.
     pub fn launch(dir: &Path) -> App {
         let bin = app_binary();
-        assert!(bin.exists(), "build the app first: {} is missing", bin.display());
-        for sub in ["config", "logs", "tray"] {
+        assert!(
+            bin.exists(),
+            "build the app first: {} is missing",
+            bin.display()
+        );
+        for sub in ["config", "logs", "tray", "home/.config"] {
             std::fs::create_dir_all(dir.join(sub)).expect("scratch subdirectory");
         }
         let (port, native) = (crate::free_port(), crate::free_port());
         let log = std::fs::File::create(dir.join("driver.log")).expect("driver log");
         let driver = Command::new("tauri-driver")
-            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
             // The app inherits this environment through WebKitWebDriver.
             .env("UPLINK_CONFIG_DIR", dir.join("config"))
             .env("UPLINK_LOG_DIR", dir.join("logs"))
             .env("UPLINK_TRAY_DIR", dir.join("tray"))
+            // A home of its own: launch-at-login writes $HOME/.config/autostart.
+            .env("HOME", dir.join("home"))
+            .env("XDG_CONFIG_HOME", dir.join("home/.config"))
             .env("NO_AT_BRIDGE", "1")
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::from(log.try_clone().expect("log handle")))
             .stderr(Stdio::from(log))
             .spawn()
@@ -72,15 +89,23 @@ impl App {
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         while call("GET", &format!("{base}/status"), None).is_err() {
-            assert!(Instant::now() < deadline, "tauri-driver did not come up; see {}", dir.join("driver.log").display());
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not come up; see {}",
+                dir.join("driver.log").display()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "wry",
             "tauri:options": {"application": bin.to_string_lossy(), "args": []},
         }}});
-        let v = call("POST", &format!("{base}/session"), Some(caps))
-            .unwrap_or_else(|e| panic!("cannot start the app over WebDriver: {e}; see {}", dir.join("driver.log").display()));
+        let v = call("POST", &format!("{base}/session"), Some(caps)).unwrap_or_else(|e| {
+            panic!(
+                "cannot start the app over WebDriver: {e}; see {}",
+                dir.join("driver.log").display()
+            )
+        });
         let session = v["sessionId"].as_str().expect("a session id").to_owned();
         App {
             driver,
@@ -96,13 +121,22 @@ impl App {
 
     /// Runs a script in the window and returns its result.
     pub fn exec(&self, script: &str, args: Value) -> Result<Value, String> {
-        call("POST", &self.url("/execute/sync"), Some(json!({"script": script, "args": args})))
+        call(
+            "POST",
+            &self.url("/execute/sync"),
+            Some(json!({"script": script, "args": args})),
+        )
     }
 
     /// The text of the first element matching `css`.
     pub fn text(&self, css: &str) -> Result<String, String> {
-        let v = self.exec("const e = document.querySelector(arguments[0]); return e ? e.textContent : null;", json!([css]))?;
-        v.as_str().map(str::to_owned).ok_or_else(|| format!("no element {css}"))
+        let v = self.exec(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+            json!([css]),
+        )?;
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no element {css}"))
     }
 
     /// An attribute of the first element matching `css`.
@@ -111,26 +145,52 @@ impl App {
             "const e = document.querySelector(arguments[0]); return e ? e.getAttribute(arguments[1]) : null;",
             json!([css, name]),
         )?;
-        v.as_str().map(str::to_owned).ok_or_else(|| format!("no attribute {name} on {css}"))
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no attribute {name} on {css}"))
     }
 
     fn element(&self, css: &str) -> Result<String, String> {
-        let v = call("POST", &self.url("/element"), Some(json!({"using": "css selector", "value": css})))?;
-        v[ELEMENT].as_str().map(str::to_owned).ok_or_else(|| format!("no element {css}: {v}"))
+        let v = call(
+            "POST",
+            &self.url("/element"),
+            Some(json!({"using": "css selector", "value": css})),
+        )?;
+        v[ELEMENT]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no element {css}: {v}"))
     }
 
     /// Clicks the element matching `css`, as a user would.
     pub fn click(&self, css: &str) -> Result<(), String> {
         let e = self.element(css)?;
-        self.exec("arguments[0].scrollIntoView({block: 'center'});", json!([{ELEMENT: e}]))?;
-        call("POST", &self.url(&format!("/element/{e}/click")), Some(json!({}))).map(|_| ())
+        self.exec(
+            "arguments[0].scrollIntoView({block: 'center'});",
+            json!([{ELEMENT: e}]),
+        )?;
+        call(
+            "POST",
+            &self.url(&format!("/element/{e}/click")),
+            Some(json!({})),
+        )
+        .map(|_| ())
     }
 
     /// Replaces the content of the input matching `css` by typing `text`.
     pub fn fill(&self, css: &str, text: &str) -> Result<(), String> {
         let e = self.element(css)?;
-        call("POST", &self.url(&format!("/element/{e}/clear")), Some(json!({})))?;
-        call("POST", &self.url(&format!("/element/{e}/value")), Some(json!({"text": text}))).map(|_| ())
+        call(
+            "POST",
+            &self.url(&format!("/element/{e}/clear")),
+            Some(json!({})),
+        )?;
+        call(
+            "POST",
+            &self.url(&format!("/element/{e}/value")),
+            Some(json!({"text": text})),
+        )
+        .map(|_| ())
     }
 
     /// Saves a screenshot of the window as `artifacts/e2e/<name>.png`.
@@ -140,7 +200,9 @@ impl App {
         let _ = call(
             "POST",
             &self.url("/execute/async"),
-            Some(json!({"script": "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));", "args": []})),
+            Some(
+                json!({"script": "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));", "args": []}),
+            ),
         );
         match call("GET", &self.url("/screenshot"), None) {
             Ok(v) => {
@@ -172,11 +234,23 @@ impl App {
         // Never leave an instance behind: the next test's single-instance check would
         // hand over to it.
         let bin = app_binary();
-        let _ = Command::new("pkill").arg("-f").arg(bin.as_os_str()).status();
+        let _ = Command::new("pkill")
+            .arg("-f")
+            .arg(bin.as_os_str())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(5);
-        while Command::new("pgrep").arg("-f").arg(bin.as_os_str()).output().is_ok_and(|o| !o.stdout.is_empty()) {
+        while Command::new("pgrep")
+            .arg("-f")
+            .arg(bin.as_os_str())
+            .output()
+            .is_ok_and(|o| !o.stdout.is_empty())
+        {
             if Instant::now() > deadline {
-                let _ = Command::new("pkill").arg("-9").arg("-f").arg(bin.as_os_str()).status();
+                let _ = Command::new("pkill")
+                    .arg("-9")
+                    .arg("-f")
+                    .arg(bin.as_os_str())
+                    .status();
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -257,7 +257,11 @@ async fn silence_keeps_tcp_open_but_answers_nothing() {
     send(&mut ws, json!({"type": "ping"})).await;
     assert_eq!(s.stats().connections_open, 1);
     // New connections get TCP but no handshake answer while silent.
-    let pending = tokio::time::timeout(Duration::from_millis(400), tokio_tungstenite::connect_async(s.url())).await;
+    let pending = tokio::time::timeout(
+        Duration::from_millis(400),
+        tokio_tungstenite::connect_async(s.url()),
+    )
+    .await;
     assert!(pending.is_err(), "the upgrade is not answered while silent");
     // Answers resume when the silence ends.
     s.set_silent(false);
