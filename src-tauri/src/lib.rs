@@ -5,6 +5,7 @@
 //! * [`bridge`]: the one mapping from engine events to UI events, tray redraws and
 //!   notifications, with market data coalesced to 20 Hz;
 //! * [`notify`]: when to notify (dedupe, rate limit), separate from sending;
+//! * [`network`]: NetworkManager's "network is back" re-arms the connection;
 //! * [`tray`] and [`icon`]: the tray icon per state, its label and menu;
 //! * [`commands`]: what the window may call, one-line adapters;
 //! * `logging`: stderr plus a rotating file.
@@ -14,11 +15,13 @@
 //!
 //! Environment (for tests and packagers): `UPLINK_CONFIG_DIR` and `UPLINK_LOG_DIR`
 //! replace the platform directories; `UPLINK_TRAY_DIR` is where the tray backend
-//! writes its icon PNGs.
+//! writes its icon PNGs; `UPLINK_NETWORK_BUS=session` watches NetworkManager on the
+//! session bus instead of the system bus.
 
 pub mod bridge;
 pub mod commands;
 pub mod icon;
+pub mod network;
 pub mod notify;
 pub mod settings;
 pub mod tray;
@@ -322,6 +325,7 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
     };
     app.on_menu_event(|app, event| on_menu(app, event.id().as_ref()));
     tauri::async_runtime::spawn(bridge_loop(app.handle().clone(), events, bridge, tray));
+    tauri::async_runtime::spawn(network::watch(app.state::<AppState>().engine.clone()));
 
     if !start_hidden {
         show_main(app.handle());

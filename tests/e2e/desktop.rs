@@ -671,3 +671,28 @@ async fn s10_start_minimized_and_launch_at_login() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s11_the_network_coming_back_rearms_a_connection_that_gave_up() {
+    use uplink_e2e::network::{FakeNetworkManager, CONNECTED_GLOBAL, DISCONNECTED};
+    let nm = FakeNetworkManager::start(CONNECTED_GLOBAL).await;
+    let s = sim(SimConfig::default()).await;
+    let d = Desk::start("s11-network-back", Some(fast(&s.url(), 2))).await;
+    d.tray_is("green", T).await;
+    // The network goes away: the feed is unreachable and the app gives up.
+    nm.set_state(DISCONNECTED).await;
+    s.refuse(None);
+    s.drop_all(DropMode::Reset);
+    d.tray_is("red", T).await;
+    d.window_is("error", T).await;
+    // The network comes back: no click needed.
+    s.accept();
+    nm.set_state(CONNECTED_GLOBAL).await;
+    d.tray_is("green", T).await;
+    d.window_is("connected", T).await;
+    assert!(
+        d.app().log().contains("network is back"),
+        "the app says why it reconnected"
+    );
+    d.shot("rearmed");
+}

@@ -13,6 +13,7 @@
 //! * [`wait_for`]: waits on observed state with a timeout, and on failure says what it
 //!   last saw. No sleeps stand in for conditions.
 
+pub mod network;
 pub mod notifications;
 pub mod tray;
 pub mod webdriver;

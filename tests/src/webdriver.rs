@@ -78,6 +78,8 @@ impl App {
             .env("HOME", dir.join("home"))
             .env("XDG_CONFIG_HOME", dir.join("home/.config"))
             .env("NO_AT_BRIDGE", "1")
+            // Listen for "network is back" on the private session bus, never the host's.
+            .env("UPLINK_NETWORK_BUS", "session")
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
