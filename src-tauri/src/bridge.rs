@@ -230,6 +230,13 @@ impl Bridge {
         out.push(Out::Log(e));
     }
 
+    /// Adds a line to the event log that no engine event carries (e.g. a settings
+    /// file that could not be read at start).
+    pub fn note(&mut self, level: &'static str, message: String, now_ms: u64) {
+        let mut out = Vec::new();
+        self.push_log(&mut out, now_ms, level, message);
+    }
+
     /// Records an order placed from the window, before it is written.
     pub fn add_local_order(&mut self, key: &str, symbol: &str, side: &str, qty: f64, now_ms: u64) {
         self.upsert_order(OrderView {
@@ -392,9 +399,6 @@ impl Bridge {
                     ui.status.queue_size = ui.status.stats.queue_depth;
                     if let Some(at) = ui.status.next_retry_unix_ms {
                         ui.status.next_retry_in_ms = Some(at.saturating_sub(now_ms));
-                    }
-                    if ui.status.state == StateKind::Connected {
-                        ui.status.stats.uptime_secs = ui.status.stats.uptime_secs.max(0.0);
                     }
                     out.push(Out::Status(Box::new(ui.clone())));
                     out.push(Out::Tray);

@@ -294,15 +294,7 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
 
     let bridge = Arc::new(Mutex::new(Bridge::new(settings.uses_demo())));
     if let Some(e) = load_error {
-        bridge.lock().unwrap().apply(
-            uplink_engine::EngineEvent::Error {
-                kind: uplink_engine::ErrorKind::MalformedMessage,
-                message: e,
-            },
-            Instant::now(),
-            now_ms(),
-            &settings.notify,
-        );
+        bridge.lock().unwrap().note("error", e, now_ms());
     }
     let start_hidden = settings.start_minimized || std::env::args().any(|a| a == "--minimized");
     app.manage(AppState {

@@ -219,7 +219,7 @@ impl Driver {
         let mut handled = 0;
         while let Some(frame) = next.take() {
             let now = Instant::now();
-            let Some((conn, _)) = self.socket.as_ref().map(|(c, _)| (*c, ())) else {
+            let Some(conn) = self.socket.as_ref().map(|(c, _)| *c) else {
                 return;
             };
             match frame {
