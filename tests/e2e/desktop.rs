@@ -696,3 +696,56 @@ async fn s11_the_network_coming_back_rearms_a_connection_that_gave_up() {
     );
     d.shot("rearmed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s12_a_hundred_thousand_updates_a_second_do_not_freeze_the_window() {
+    let s = sim(SimConfig {
+        rate: 100_000.0,
+        ..SimConfig::default()
+    })
+    .await;
+    let d = Desk::start("s12-firehose", Some(fast(&s.url(), 10))).await;
+    d.window_is("connected", T).await;
+    // The feed pours in; the window keeps up because the backend coalesces.
+    let received = |d: &Desk| -> u64 {
+        d.app()
+            .text("[data-testid=stat-messages_received]")
+            .ok()
+            .and_then(|t| t.replace(',', "").parse().ok())
+            .unwrap_or(0)
+    };
+    wait_for(
+        "a million messages received",
+        Duration::from_secs(60),
+        || async {
+            match received(&d) {
+                n if n >= 1_000_000 => Ok(()),
+                n => Err(format!("{n} so far")),
+            }
+        },
+    )
+    .await;
+    // Meanwhile the window still answers: prices move, and a click still works.
+    let p1 = d.app().text("[data-testid=quote-AAPL] .price").unwrap();
+    wait_for("the AAPL price to move", T, || async {
+        match d.app().text("[data-testid=quote-AAPL] .price") {
+            Ok(p) if p != p1 => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let before = s.stats().connections_total;
+    d.app().click("[data-testid=reconnect]").unwrap();
+    wait_for("the reconnect to go through under load", T, || async {
+        let n = s.stats().connections_total;
+        if n > before {
+            Ok(())
+        } else {
+            Err(format!("{n} connections"))
+        }
+    })
+    .await;
+    d.window_is("connected", T).await;
+    d.shot("under-load");
+    eprintln!("s12: {} messages received by the app", received(&d));
+}

@@ -249,6 +249,13 @@ fn main() -> Result<()> {
         raw / bare
     );
 
+    let hundred_k = start_sim(SimConfig {
+        rate: 100_000.0,
+        ..SimConfig::default()
+    })?;
+    let achieved = rt.block_on(raw_count(&hundred_k.url()))?;
+    println!("simulator paced at 100,000 msg/s, achieved:     {achieved:>12.0} msg/s ({:.2} of the target)\n", achieved / 100_000.0);
+
     let paced = start_sim(SimConfig::default())?;
     let rtts = rt.block_on(ping_rtt(&paced.url(), 1000))?;
     println!(
