@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 (cd ui && npm run build)
-exec cargo run --release -p uplink-app -- "$@"
+exec cargo run --release -p uplink-app --features custom-protocol -- "$@"

@@ -102,6 +102,41 @@ impl Desk {
         self.app().screenshot(&format!("{}-{step}", self.name));
     }
 
+    /// Clicks Reconnect in the window and waits for the feed to see a new connection.
+    async fn reconnect_from_window(&self, feed: &Simulator) {
+        let before = feed.stats().connections_total;
+        self.app().click("[data-testid=reconnect]").unwrap();
+        wait_for("a new connection after Reconnect", T, || async {
+            let now = feed.stats().connections_total;
+            if now > before {
+                Ok(())
+            } else {
+                Err(format!("{now} connections"))
+            }
+        })
+        .await;
+    }
+
+    /// Waits for a first price of `symbol`, then for it to change; returns the first.
+    async fn price_moves(&self, symbol: &str) -> String {
+        let css = format!("[data-testid=quote-{symbol}] .price");
+        let first = wait_for(&format!("a {symbol} price"), T, || async {
+            match self.app().text(&css) {
+                Ok(p) if p != "–" => Ok(p),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await;
+        wait_for(&format!("the {symbol} price to move"), T, || async {
+            match self.app().text(&css) {
+                Ok(p) if p != first => Ok(()),
+                other => Err(format!("still {other:?}")),
+            }
+        })
+        .await;
+        first
+    }
+
     async fn restart(&mut self) {
         if let Some(app) = self.app.take() {
             tokio::task::block_in_place(|| app.quit());
@@ -148,20 +183,7 @@ async fn s1_first_start_uses_the_demo_feed_and_shows_live_data() {
     })
     .await;
     // Prices move.
-    let first = wait_for("an AAPL price", T, || async {
-        match d.app().text("[data-testid=quote-AAPL] .price") {
-            Ok(p) if p != "–" => Ok(p),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
-    wait_for("the AAPL price to move", T, || async {
-        match d.app().text("[data-testid=quote-AAPL] .price") {
-            Ok(p) if p != first => Ok(()),
-            other => Err(format!("still {other:?}")),
-        }
-    })
-    .await;
+    let first = d.price_moves("AAPL").await;
     d.shot("connected");
     assert!(
         d.notes.seen().is_empty(),
@@ -257,17 +279,7 @@ async fn s5_reconnect_button_and_tray_disconnect() {
     let s = sim(SimConfig::default()).await;
     let d = Desk::start("s5-controls", Some(fast(&s.url(), 10))).await;
     d.window_is("connected", T).await;
-    let before = s.stats().connections_total;
-    d.app().click("[data-testid=reconnect]").unwrap();
-    wait_for("a new connection after Reconnect", T, || async {
-        let now = s.stats().connections_total;
-        if now > before {
-            Ok(())
-        } else {
-            Err(format!("{now} connections"))
-        }
-    })
-    .await;
+    d.reconnect_from_window(&s).await;
     d.window_is("connected", T).await;
     d.tray_is("green", T).await;
 
@@ -726,25 +738,8 @@ async fn s12_a_hundred_thousand_updates_a_second_do_not_freeze_the_window() {
     )
     .await;
     // Meanwhile the window still answers: prices move, and a click still works.
-    let p1 = d.app().text("[data-testid=quote-AAPL] .price").unwrap();
-    wait_for("the AAPL price to move", T, || async {
-        match d.app().text("[data-testid=quote-AAPL] .price") {
-            Ok(p) if p != p1 => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
-    let before = s.stats().connections_total;
-    d.app().click("[data-testid=reconnect]").unwrap();
-    wait_for("the reconnect to go through under load", T, || async {
-        let n = s.stats().connections_total;
-        if n > before {
-            Ok(())
-        } else {
-            Err(format!("{n} connections"))
-        }
-    })
-    .await;
+    d.price_moves("AAPL").await;
+    d.reconnect_from_window(&s).await;
     d.window_is("connected", T).await;
     d.shot("under-load");
     eprintln!("s12: {} messages received by the app", received(&d));
