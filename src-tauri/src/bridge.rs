@@ -308,22 +308,26 @@ impl Bridge {
         match ev {
             EngineEvent::Message { message } => match message.payload {
                 Payload::Update(u) => {
-                    let q = self
-                        .quotes
-                        .entry(u.symbol.clone())
-                        .or_insert_with(|| Quote {
-                            symbol: u.symbol.clone(),
-                            price: 0.0,
-                            change: 0.0,
-                            change_percent: 0.0,
-                            volume: 0,
-                            updates: 0,
-                        });
-                    q.price = u.price;
-                    q.change = u.change;
-                    q.change_percent = u.change_percent;
-                    q.volume = u.volume;
-                    q.updates += 1;
+                    // Hot path: no allocation unless the symbol is new.
+                    if let Some(q) = self.quotes.get_mut(&u.symbol) {
+                        q.price = u.price;
+                        q.change = u.change;
+                        q.change_percent = u.change_percent;
+                        q.volume = u.volume;
+                        q.updates += 1;
+                    } else {
+                        self.quotes.insert(
+                            u.symbol.clone(),
+                            Quote {
+                                symbol: u.symbol.clone(),
+                                price: u.price,
+                                change: u.change,
+                                change_percent: u.change_percent,
+                                volume: u.volume,
+                                updates: 1,
+                            },
+                        );
+                    }
                     if !self.dirty_quotes.contains(&u.symbol) {
                         self.dirty_quotes.insert(u.symbol);
                     }

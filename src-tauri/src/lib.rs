@@ -77,6 +77,11 @@ impl AppState {
         self.settings.lock().unwrap().clone()
     }
 
+    /// The notification preferences alone (read on every batch of events).
+    fn notify_prefs(&self) -> settings::NotifySettings {
+        self.settings.lock().unwrap().notify.clone()
+    }
+
     fn snapshot(&self) -> Snapshot {
         let b = self.bridge.lock().unwrap();
         Snapshot {
@@ -371,7 +376,7 @@ async fn bridge_loop<R: Runtime>(
         tokio::select! {
             ev = events.recv() => {
                 let Some(first) = ev else { break };
-                let prefs = app.state::<AppState>().settings().notify;
+                let prefs = app.state::<AppState>().notify_prefs();
                 let mut outs = Vec::new();
                 {
                     let mut b = bridge.lock().unwrap();
