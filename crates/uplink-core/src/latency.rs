@@ -18,6 +18,7 @@ pub struct LatencyTracker {
 
 /// What the UI shows about latency, in milliseconds, over the current window.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LatencySummary {
     /// The last round trip.
     pub last_ms: Option<f64>,

@@ -52,19 +52,21 @@ mod config;
 mod latency;
 mod queue;
 mod stats;
+mod status;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use thiserror::Error;
-use uplink_proto::{Envelope, Payload};
+use uplink_proto::{Envelope, Outbound, Payload};
 
 pub use backoff::{Backoff, SplitMix64};
 pub use config::{Config, ConfigError};
 pub use latency::{ms as duration_ms, LatencySummary, LatencyTracker};
 pub use queue::{OutboundQueue, Queued};
 pub use stats::{ErrorKind, LastError, StatsSnapshot};
+pub use status::{shorten, Status, Toggle};
 pub use uplink_proto as proto;
 
 use stats::Stats;
@@ -74,8 +76,16 @@ use stats::Stats;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct ConnId(pub u64);
 
+/// Names one message given to [`Connection::handle_send`]. The caller assigns it (the
+/// engine's handle does, so `send` can return it at once); events about the message
+/// ([`Event::Sent`], [`Event::QueueDropped`]) carry it instead of the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct MessageId(pub u64);
+
 /// The five states of the seed's state machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum StateKind {
     /// No connection, none wanted.
@@ -115,8 +125,8 @@ pub enum Action {
     Transmit {
         /// The connection to write on.
         conn: ConnId,
-        /// The queued message's sequence number, or `None` for control messages (ping, subscribe).
-        seq: Option<u64>,
+        /// The queued message's id, or `None` for control messages (ping, subscribe).
+        id: Option<MessageId>,
         /// The JSON text.
         text: String,
     },
@@ -139,21 +149,31 @@ pub enum Action {
 /// What subscribers should hear.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// The state changed; [`Connection::status`] has the details.
+    /// The state changed (only ever to a different state); [`Connection::status`] has
+    /// the details.
     StateChanged(StateKind),
+    /// A reconnect attempt was scheduled after a failure.
+    RetryScheduled {
+        /// The attempt that will dial (1-based).
+        attempt: u32,
+        /// Attempts before giving up.
+        max_attempts: u32,
+        /// How long until it dials.
+        delay: Duration,
+    },
     /// A ping/pong round trip completed.
     Latency(Duration),
     /// A message arrived from the feed (pongs are consumed by the heartbeat).
     Message(Envelope),
     /// A queued message was written to the socket and left the queue.
     Sent {
-        /// The message.
-        text: String,
+        /// The message's id.
+        id: MessageId,
     },
     /// The outbound queue overflowed and dropped its oldest message.
     QueueDropped {
-        /// The dropped message.
-        text: String,
+        /// The dropped message's id.
+        id: MessageId,
         /// Messages dropped since start.
         total: u64,
     },
@@ -169,9 +189,6 @@ pub enum Event {
 /// A command the core refused, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CommandError {
-    /// `send` was given text that is not a JSON object with a string `type`.
-    #[error("invalid message: {0}")]
-    InvalidMessage(String),
     /// A symbol is empty, too long or contains characters a feed would not accept.
     #[error("invalid symbol {0:?}: use 1 to 32 letters, digits or . _ - / : ^ =")]
     InvalidSymbol(String),
@@ -234,41 +251,6 @@ enum State {
     },
 }
 
-/// The serializable picture of the connection for the UI, the CLI and the tray.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Status {
-    /// Current state.
-    pub state: StateKind,
-    /// Why the connection is in this state (last failure, or what the user did).
-    pub reason: Option<String>,
-    /// The failure that led to `error` or `reconnecting`.
-    pub error_kind: Option<ErrorKind>,
-    /// In `error`: the reconnect loop ran out of attempts.
-    pub gave_up: bool,
-    /// When the current state was entered, Unix milliseconds.
-    pub since_unix_ms: u64,
-    /// Current reconnect attempt (1-based; 0 when not reconnecting).
-    pub attempt: u32,
-    /// Attempts before giving up.
-    pub max_attempts: u32,
-    /// Milliseconds until the next attempt dials, while waiting for it.
-    pub next_retry_in_ms: Option<u64>,
-    /// When the next attempt dials, Unix milliseconds.
-    pub next_retry_unix_ms: Option<u64>,
-    /// Latency figures.
-    pub latency: LatencySummary,
-    /// Counters.
-    pub stats: StatsSnapshot,
-    /// Messages waiting in the outbound queue.
-    pub queue_size: usize,
-    /// Capacity of the outbound queue.
-    pub queue_capacity: usize,
-    /// Symbols subscribed to (re-sent after every reconnect).
-    pub subscriptions: Vec<String>,
-    /// The feed's URL with any credentials masked.
-    pub url: String,
-}
-
 /// The connection core. See the crate documentation.
 #[derive(Debug)]
 pub struct Connection {
@@ -304,6 +286,9 @@ pub struct Connection {
     actions: VecDeque<Action>,
     /// Pending outputs for subscribers.
     events: VecDeque<Event>,
+    /// Bumped whenever something [`Status`] shows changes, other than the counters
+    /// and clocks that move with every frame; lets the driver publish only changes.
+    revision: u64,
 }
 
 /// Converts an `Instant` to wall-clock Unix milliseconds, given one known pair.
@@ -317,30 +302,12 @@ fn unix_ms(at: Instant, now: Instant, wall_now: SystemTime) -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Checks a message for [`Connection::handle_send`]: a JSON object with a string `type`.
-pub fn validate_message(text: &str) -> Result<(), CommandError> {
-    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text) {
-        Ok(map) if map.get("type").is_some_and(|t| t.is_string()) => Ok(()),
-        Ok(_) => Err(CommandError::InvalidMessage(
-            "a message needs a string field \"type\"".into(),
-        )),
-        Err(e) => Err(CommandError::InvalidMessage(e.to_string())),
-    }
-}
-
 /// Checks symbols for subscribe/unsubscribe.
 pub fn validate_symbols(symbols: &[String]) -> Result<(), CommandError> {
-    match symbols.iter().find(|s| !valid_symbol(s)) {
+    match symbols.iter().find(|s| !uplink_proto::valid_symbol(s)) {
         Some(bad) => Err(CommandError::InvalidSymbol(bad.clone())),
         None => Ok(()),
     }
-}
-
-/// Checks a symbol: 1 to 32 characters a real feed would accept.
-fn valid_symbol(s: &str) -> bool {
-    (1..=32).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-_/:^=".contains(c))
 }
 
 impl Connection {
@@ -367,6 +334,7 @@ impl Connection {
             url: String::new(),
             actions: VecDeque::new(),
             events: VecDeque::new(),
+            revision: 0,
             config,
         })
     }
@@ -374,6 +342,21 @@ impl Connection {
     /// Sets the URL shown in [`Status`] (already masked).
     pub fn set_url(&mut self, masked: impl Into<String>) {
         self.url = masked.into();
+        self.touch();
+    }
+
+    /// Changes whenever something [`Status`] shows changes, apart from the counters,
+    /// uptime and countdown that move with time and traffic.
+    pub fn status_revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// When the next reconnect attempt dials, while waiting for it.
+    pub fn next_retry_at(&self) -> Option<Instant> {
+        match self.state {
+            State::Reconnecting(Retry::Waiting { at }) => Some(at),
+            _ => None,
+        }
     }
 
     /// The configuration in force.
@@ -465,6 +448,15 @@ impl Connection {
         );
     }
 
+    /// The Connect/Disconnect control: connects when idle (`disconnected`, `error`),
+    /// disconnects otherwise (see [`Toggle::for_state`]).
+    pub fn handle_toggle(&mut self, now: Instant) {
+        match Toggle::for_state(self.state()) {
+            Toggle::Connect => self.handle_connect(now),
+            Toggle::Disconnect => self.handle_disconnect(now),
+        }
+    }
+
     /// Reconnect now (manual): drop any connection, cancel any backoff, reset the
     /// attempt count and dial at once.
     pub fn handle_reconnect(&mut self, now: Instant) {
@@ -496,16 +488,17 @@ impl Connection {
 
     /// Queue a message for the feed. It is written as soon as the connection is up and
     /// everything queued before it has been written.
-    pub fn handle_send(&mut self, now: Instant, text: String) -> Result<(), CommandError> {
-        validate_message(&text)?;
-        if let Some(dropped) = self.queue.push(text, now) {
+    /// The message was validated when it was built ([`Outbound`]); `id` names it in the
+    /// events about it.
+    pub fn handle_send(&mut self, now: Instant, id: MessageId, message: Outbound) {
+        if let Some(dropped) = self.queue.push(id, message, now) {
             self.events.push_back(Event::QueueDropped {
-                text: dropped.text,
+                id: dropped.id,
                 total: self.queue.dropped(),
             });
         }
+        self.touch();
         self.pump_queue(now);
-        Ok(())
     }
 
     /// Add symbols to the subscription set; the new ones are subscribed now if connected,
@@ -537,9 +530,10 @@ impl Connection {
             max: config.reconnect_max_delay,
             jitter: config.jitter,
         };
+        self.touch();
         for dropped in self.queue.set_capacity(config.queue_size) {
             self.events.push_back(Event::QueueDropped {
-                text: dropped.text,
+                id: dropped.id,
                 total: self.queue.dropped(),
             });
         }
@@ -566,6 +560,9 @@ impl Connection {
             if did && !changed.contains(s) {
                 changed.push(s.clone());
             }
+        }
+        if !changed.is_empty() {
+            self.touch();
         }
         if let (State::Connected(c), false) = (&self.state, changed.is_empty()) {
             let env = if add {
@@ -669,15 +666,22 @@ impl Connection {
     }
 
     /// The driver wrote a frame handed out by [`Action::Transmit`].
-    pub fn handle_written(&mut self, now: Instant, conn: ConnId, seq: Option<u64>, bytes: usize) {
+    pub fn handle_written(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        id: Option<MessageId>,
+        bytes: usize,
+    ) {
         if !matches!(&self.state, State::Connected(c) if c.conn == conn) {
             return;
         }
         self.stats.messages_sent += 1;
         self.stats.bytes_sent += bytes as u64;
-        if let Some(seq) = seq {
-            if let Some(q) = self.queue.confirm(seq) {
-                self.events.push_back(Event::Sent { text: q.text });
+        if let Some(id) = id {
+            if let Some(q) = self.queue.confirm(id) {
+                self.events.push_back(Event::Sent { id: q.id });
+                self.touch();
             }
             self.pump_queue(now);
         }
@@ -706,8 +710,7 @@ impl Connection {
                     }));
                     self.actions.push_back(Action::Dial { conn });
                     // Same state, but the status changed (dialing, no countdown).
-                    self.events
-                        .push_back(Event::StateChanged(StateKind::Reconnecting));
+                    self.touch();
                 }
             }
             State::Connected(c) => {
@@ -751,17 +754,17 @@ impl Connection {
             (State::Reconnecting(_), Some((kind, _, _))) => (Some(*kind), false),
             _ => (None, false),
         };
-        let next_retry = match self.state {
-            State::Reconnecting(Retry::Waiting { at }) => Some(at),
-            _ => None,
-        };
+        let next_retry = self.next_retry_at();
         let uptime = match &self.state {
             State::Connected(c) => now.saturating_duration_since(c.since),
             _ => Duration::ZERO,
         };
         let s = &self.stats;
-        Status {
-            state: self.state(),
+        let state = self.state();
+        let mut status = Status {
+            state,
+            label: String::new(),
+            toggle: Toggle::for_state(state),
             reason: self.reason.clone(),
             error_kind,
             gave_up,
@@ -771,8 +774,6 @@ impl Connection {
                 _ => 0,
             },
             max_attempts: self.config.max_reconnect_attempts,
-            next_retry_in_ms: next_retry
-                .map(|at| at.saturating_duration_since(now).as_millis() as u64),
             next_retry_unix_ms: next_retry.map(|at| unix_ms(at, now, wall_now)),
             latency: self.latency.summary(),
             stats: StatsSnapshot {
@@ -799,11 +800,12 @@ impl Connection {
                 queue_depth: self.queue.len(),
                 queue_dropped: self.queue.dropped(),
             },
-            queue_size: self.queue.len(),
             queue_capacity: self.queue.capacity(),
             subscriptions: self.subscriptions.iter().cloned().collect(),
             url: self.url.clone(),
-        }
+        };
+        status.relabel(unix_ms(now, now, wall_now));
+        status
     }
 
     /// Latency figures alone (cheaper than a full status).
@@ -824,9 +826,15 @@ impl Connection {
         self.since = now;
         self.reason = reason;
         let kind = self.state();
-        if kind != kind_before || kind == StateKind::Reconnecting {
+        self.touch();
+        if kind != kind_before {
             self.events.push_back(Event::StateChanged(kind));
         }
+    }
+
+    /// Something the status shows changed.
+    fn touch(&mut self) {
+        self.revision = self.revision.wrapping_add(1);
     }
 
     /// Dials at once in `connecting` (first attempt, not counted as a retry).
@@ -903,10 +911,16 @@ impl Connection {
             State::Reconnecting(Retry::Waiting { at: now + delay }),
             Some(message.to_owned()),
         );
+        self.events.push_back(Event::RetryScheduled {
+            attempt: self.attempt,
+            max_attempts: self.config.max_reconnect_attempts,
+            delay,
+        });
     }
 
     fn report_error(&mut self, now: Instant, kind: ErrorKind, message: &str) {
         self.stats.record_error(now, kind, message);
+        self.touch();
         self.events.push_back(Event::Error {
             kind,
             message: message.to_owned(),
@@ -934,6 +948,7 @@ impl Connection {
                         if let Some(sent) = c.ping_sent_at.take() {
                             let rtt = now.saturating_duration_since(sent);
                             self.latency.record(rtt);
+                            self.revision = self.revision.wrapping_add(1);
                             self.events.push_back(Event::Latency(rtt));
                         }
                     }
@@ -969,7 +984,7 @@ impl Connection {
     fn transmit_control(&mut self, conn: ConnId, text: String) {
         self.actions.push_back(Action::Transmit {
             conn,
-            seq: None,
+            id: None,
             text,
         });
     }
@@ -989,13 +1004,13 @@ impl Connection {
         let conn = c.conn;
         let pacing = c.pacing;
         if let Some(head) = self.queue.take_head() {
-            let (seq, text) = (head.seq, head.text.clone());
+            let (id, text) = (head.id, head.message.text().to_owned());
             if pacing {
                 c.next_flush_at = now + self.config.flush_interval;
             }
             self.actions.push_back(Action::Transmit {
                 conn,
-                seq: Some(seq),
+                id: Some(id),
                 text,
             });
         }

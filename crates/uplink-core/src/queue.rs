@@ -7,13 +7,17 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use uplink_proto::Outbound;
+
+use crate::MessageId;
+
 /// One user message waiting to be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queued {
-    /// Position in the order of `send` calls; the driver echoes it back when written.
-    pub seq: u64,
-    /// The JSON text to write.
-    pub text: String,
+    /// The caller's name for it; the driver echoes it back when written.
+    pub id: MessageId,
+    /// The message, validated when it was built.
+    pub message: Outbound,
     /// When it was queued (how long it waited is worth logging).
     pub queued_at: Instant,
 }
@@ -25,8 +29,6 @@ pub struct OutboundQueue {
     items: VecDeque<Queued>,
     /// Maximum number of waiting messages.
     capacity: usize,
-    /// Sequence number of the next message.
-    next_seq: u64,
     /// The head has been handed to the driver and not yet confirmed.
     head_in_flight: bool,
     /// Messages dropped by overflow since start.
@@ -39,14 +41,13 @@ impl OutboundQueue {
         OutboundQueue {
             items: VecDeque::new(),
             capacity: capacity.max(1),
-            next_seq: 0,
             head_in_flight: false,
             dropped: 0,
         }
     }
 
     /// Appends a message; returns the message dropped to make room, if any.
-    pub fn push(&mut self, text: String, now: Instant) -> Option<Queued> {
+    pub fn push(&mut self, id: MessageId, message: Outbound, now: Instant) -> Option<Queued> {
         let mut dropped = None;
         if self.items.len() >= self.capacity {
             // Never drop the message being written: its fate is decided by the socket.
@@ -58,11 +59,10 @@ impl OutboundQueue {
             self.dropped += 1;
         }
         self.items.push_back(Queued {
-            seq: self.next_seq,
-            text,
+            id,
+            message,
             queued_at: now,
         });
-        self.next_seq += 1;
         dropped
     }
 
@@ -91,9 +91,9 @@ impl OutboundQueue {
         Some(head)
     }
 
-    /// The driver wrote message `seq`: it leaves the queue. Returns it.
-    pub fn confirm(&mut self, seq: u64) -> Option<Queued> {
-        if self.head_in_flight && self.items.front().is_some_and(|q| q.seq == seq) {
+    /// The driver wrote message `id`: it leaves the queue. Returns it.
+    pub fn confirm(&mut self, id: MessageId) -> Option<Queued> {
+        if self.head_in_flight && self.items.front().is_some_and(|q| q.id == id) {
             self.head_in_flight = false;
             return self.items.pop_front();
         }
@@ -135,39 +135,47 @@ impl OutboundQueue {
 mod tests {
     use super::*;
 
+    fn msg(n: u64) -> (MessageId, Outbound) {
+        let text = format!(r#"{{"type":"note","n":{n}}}"#);
+        (MessageId(n), Outbound::json(text).unwrap())
+    }
+
+    fn push(q: &mut OutboundQueue, n: u64) -> Option<u64> {
+        let (id, m) = msg(n);
+        q.push(id, m, Instant::now()).map(|d| d.id.0)
+    }
+
     #[test]
     fn overflow_drops_the_oldest_waiting_message() {
-        let now = Instant::now();
         let mut q = OutboundQueue::new(3);
         for i in 0..3 {
-            assert!(q.push(format!("m{i}"), now).is_none());
+            assert!(push(&mut q, i).is_none());
         }
-        assert_eq!(q.push("m3".into(), now).unwrap().text, "m0");
+        assert_eq!(push(&mut q, 3), Some(0));
         assert_eq!(q.dropped(), 1);
         // The head is in flight: the next overflow spares it and drops the one behind it.
-        assert_eq!(q.take_head().unwrap().text, "m1");
-        assert_eq!(q.push("m4".into(), now).unwrap().text, "m2");
-        assert_eq!(q.confirm(1).unwrap().text, "m1");
+        assert_eq!(q.take_head().unwrap().id, MessageId(1));
+        assert_eq!(push(&mut q, 4), Some(2));
+        assert_eq!(q.confirm(MessageId(1)).unwrap().id, MessageId(1));
         let rest: Vec<_> = std::iter::from_fn(|| {
-            let seq = q.take_head()?.seq;
-            q.confirm(seq)
+            let id = q.take_head()?.id;
+            q.confirm(id)
         })
-        .map(|m| m.text)
+        .map(|m| m.id.0)
         .collect();
-        assert_eq!(rest, ["m3", "m4"]);
+        assert_eq!(rest, [3, 4]);
     }
 
     #[test]
     fn requeued_head_is_sent_again_not_lost() {
-        let now = Instant::now();
         let mut q = OutboundQueue::new(10);
-        q.push("a".into(), now);
-        let seq = q.take_head().unwrap().seq;
+        push(&mut q, 7);
+        let id = q.take_head().unwrap().id;
         assert!(q.take_head().is_none(), "one in flight at a time");
         q.requeue_in_flight();
-        assert_eq!(q.confirm(seq), None, "a stale confirmation is ignored");
-        assert_eq!(q.take_head().unwrap().seq, seq);
-        assert_eq!(q.confirm(seq).unwrap().text, "a");
+        assert_eq!(q.confirm(id), None, "a stale confirmation is ignored");
+        assert_eq!(q.take_head().unwrap().id, id);
+        assert_eq!(q.confirm(id).unwrap().message.text(), r#"{"type":"note","n":7}"#);
         assert!(q.is_empty());
     }
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
 )]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// TCP connect or DNS failed (refused, unreachable, …).
@@ -54,6 +55,7 @@ impl ErrorKind {
 
 /// The last error, as the UI shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LastError {
     /// What went wrong.
     pub kind: ErrorKind,
@@ -89,6 +91,7 @@ impl Stats {
 
 /// Every counter, as the UI and the CLI show them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StatsSnapshot {
     /// Frames received (text, binary; pongs included).
     pub messages_received: u64,

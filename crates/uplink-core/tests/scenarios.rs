@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use uplink_core::proto::{Envelope, Payload};
-use uplink_core::{Action, Config, ConnId, Connection, ErrorKind, Event, StateKind};
+use uplink_core::proto::{Envelope, Outbound, Payload};
+use uplink_core::{Action, Config, ConnId, Connection, ErrorKind, Event, MessageId, StateKind};
 
 const MS: Duration = Duration::from_millis(1);
 const SEC: Duration = Duration::from_secs(1);
@@ -100,12 +100,24 @@ impl World {
         conn
     }
 
-    /// The texts of pending Transmit actions, with their queue sequence numbers.
+    /// Queues `order(n)` under the id `n`.
+    fn send(&mut self, n: u32) {
+        let msg = Outbound::json(order(n)).unwrap();
+        self.core.handle_send(self.now, MessageId(n.into()), msg);
+    }
+
+    /// Milliseconds until the next reconnect attempt, while waiting for one.
+    fn next_retry_ms(&self) -> Option<u64> {
+        let at = self.core.next_retry_at()?;
+        Some(at.saturating_duration_since(self.now).as_millis() as u64)
+    }
+
+    /// The texts of pending Transmit actions, with their message ids.
     fn transmits(&mut self) -> Vec<(Option<u64>, String)> {
         self.actions()
             .into_iter()
             .filter_map(|a| match a {
-                Action::Transmit { seq, text, .. } => Some((seq, text)),
+                Action::Transmit { id, text, .. } => Some((id.map(|i| i.0), text)),
                 _ => None,
             })
             .collect()
@@ -195,7 +207,7 @@ fn manual_reconnect_cancels_backoff_and_resets_the_attempt_count() {
     w.core
         .handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "refused");
     assert_eq!(w.status().attempt, 5);
-    assert_eq!(w.status().next_retry_in_ms, Some(16_000));
+    assert_eq!(w.next_retry_ms(), Some(16_000));
 
     // The trader clicks "Reconnect now": a dial at once, no backoff, counter reset.
     w.core.handle_reconnect(w.now);
@@ -352,19 +364,19 @@ fn overflow_drops_the_oldest_and_reports_every_drop() {
         ..Config::default()
     });
     for n in 0..5 {
-        w.core.handle_send(w.now, order(n)).unwrap();
+        w.send(n);
     }
     let drops: Vec<(String, u64)> = w
         .events()
         .into_iter()
         .filter_map(|e| match e {
-            Event::QueueDropped { text, total } => Some((text, total)),
+            Event::QueueDropped { id, total } => Some((order(id.0 as u32), total)),
             _ => None,
         })
         .collect();
     assert_eq!(drops, [(order(0), 1), (order(1), 2)]);
     let st = w.status();
-    assert_eq!((st.queue_size, st.stats.queue_dropped), (3, 2));
+    assert_eq!((st.stats.queue_depth, st.stats.queue_dropped), (3, 2));
 }
 
 #[test]
@@ -377,7 +389,7 @@ fn after_reconnect_subscriptions_go_first_then_the_queue_in_order_and_paced() {
         .handle_subscribe(w.now, &["MSFT".into(), "AAPL".into(), "MSFT".into()])
         .unwrap();
     for n in 0..3 {
-        w.core.handle_send(w.now, order(n)).unwrap();
+        w.send(n);
     }
     assert!(
         w.actions().is_empty(),
@@ -404,7 +416,7 @@ fn after_reconnect_subscriptions_go_first_then_the_queue_in_order_and_paced() {
     w.core.handle_written(w.now, conn, None, 10);
     for _ in 0..2 {
         let seq = sent_at.last().unwrap().0;
-        w.core.handle_written(w.now, conn, Some(seq), 10);
+        w.core.handle_written(w.now, conn, Some(MessageId(seq)), 10);
         assert!(
             w.transmits().is_empty(),
             "paced: nothing before the interval"
@@ -418,26 +430,26 @@ fn after_reconnect_subscriptions_go_first_then_the_queue_in_order_and_paced() {
     }
     let gaps: Vec<Duration> = sent_at.windows(2).map(|p| p[1].1 - p[0].1).collect();
     assert_eq!(gaps, [20 * MS, 20 * MS]);
-    w.core.handle_written(w.now, conn, Some(2), 10);
-    assert_eq!(w.status().queue_size, 0);
+    w.core.handle_written(w.now, conn, Some(MessageId(2)), 10);
+    assert_eq!(w.status().stats.queue_depth, 0);
     // The backlog is gone: new messages go out at once.
-    w.core.handle_send(w.now, order(9)).unwrap();
-    assert_eq!(w.transmits(), [(Some(3), order(9))]);
+    w.send(9);
+    assert_eq!(w.transmits(), [(Some(9), order(9))]);
 }
 
 #[test]
 fn a_message_in_flight_when_the_link_dies_is_sent_again_once() {
     let mut w = World::exact();
     let conn = w.connected();
-    w.core.handle_send(w.now, order(1)).unwrap();
-    w.core.handle_send(w.now, order(2)).unwrap();
-    assert_eq!(w.transmits(), [(Some(0), order(1))]);
+    w.send(1);
+    w.send(2);
+    assert_eq!(w.transmits(), [(Some(1), order(1))]);
     // The write fails: the socket is gone before order 1 was accepted.
     w.core
         .handle_connection_lost(w.now, conn, ErrorKind::Io, "broken pipe");
     // A late confirmation about the dead connection changes nothing.
-    w.core.handle_written(w.now, conn, Some(0), 10);
-    assert_eq!(w.status().queue_size, 2);
+    w.core.handle_written(w.now, conn, Some(MessageId(1)), 10);
+    assert_eq!(w.status().stats.queue_depth, 2);
 
     w.run_to_next_timeout();
     let conn2 = w.expect_dial();
@@ -446,7 +458,7 @@ fn a_message_in_flight_when_the_link_dies_is_sent_again_once() {
     loop {
         let tx = w.transmits();
         if tx.is_empty() {
-            if w.core.poll_timeout().is_some_and(|t| t <= w.now + SEC) && w.status().queue_size > 0
+            if w.core.poll_timeout().is_some_and(|t| t <= w.now + SEC) && w.status().stats.queue_depth > 0
             {
                 w.run_to_next_timeout();
                 continue;
@@ -457,7 +469,7 @@ fn a_message_in_flight_when_the_link_dies_is_sent_again_once() {
             if seq.is_some() {
                 delivered.push(text);
             }
-            w.core.handle_written(w.now, conn2, seq, 10);
+            w.core.handle_written(w.now, conn2, seq.map(MessageId), 10);
         }
     }
     assert_eq!(
@@ -554,7 +566,7 @@ fn network_back_skips_the_remaining_backoff() {
         w.core
             .handle_connect_failed(w.now, c, ErrorKind::ConnectFailed, "unreachable");
     }
-    assert_eq!(w.status().next_retry_in_ms, Some(32_000));
+    assert_eq!(w.next_retry_ms(), Some(32_000));
     w.core.handle_network_up(w.now);
     w.expect_dial();
     assert_eq!(w.core.state(), StateKind::Reconnecting);
@@ -678,9 +690,9 @@ fn disconnect_closes_cleanly_keeps_the_queue_and_schedules_nothing() {
     }));
     assert_eq!(w.core.state(), StateKind::Disconnected);
     assert_eq!(w.core.poll_timeout(), None);
-    w.core.handle_send(w.now, order(1)).unwrap();
+    w.send(1);
     let st = w.status();
-    assert_eq!(st.queue_size, 1);
+    assert_eq!(st.stats.queue_depth, 1);
     assert_eq!(st.stats.total_uptime_secs, 3.0);
     assert_eq!(st.reason.as_deref(), Some("disconnected by user"));
 }
@@ -705,8 +717,8 @@ fn status_tells_the_ui_everything_it_shows() {
     let mut w = World::exact();
     w.core.set_url("wss://feed.example/ws?token=***");
     let conn = w.connected();
-    w.core.handle_send(w.now, order(1)).unwrap();
-    w.core.handle_written(w.now, conn, Some(0), 60);
+    w.send(1);
+    w.core.handle_written(w.now, conn, Some(MessageId(1)), 60);
     w.core.handle_text(
         w.now,
         conn,
@@ -722,7 +734,7 @@ fn status_tells_the_ui_everything_it_shows() {
     let st = w.status();
     assert_eq!(st.state, StateKind::Reconnecting);
     assert_eq!((st.attempt, st.max_attempts), (1, 10));
-    assert_eq!(st.next_retry_in_ms, Some(1000));
+    assert_eq!(w.next_retry_ms(), Some(1000));
     assert_eq!(
         st.reason.as_deref(),
         Some("server closed (1001 going away)")
@@ -757,7 +769,7 @@ fn a_new_configuration_keeps_the_queue_and_subscriptions() {
     let mut w = World::exact();
     w.core.handle_subscribe(w.now, &["AAPL".into()]).unwrap();
     for n in 0..5 {
-        w.core.handle_send(w.now, order(n)).unwrap();
+        w.send(n);
     }
     let bad = Config {
         queue_size: 0,
@@ -779,7 +791,7 @@ fn a_new_configuration_keeps_the_queue_and_subscriptions() {
         .events()
         .into_iter()
         .filter_map(|e| match e {
-            Event::QueueDropped { text, .. } => Some(text),
+            Event::QueueDropped { id, .. } => Some(order(id.0 as u32)),
             _ => None,
         })
         .collect();
@@ -800,4 +812,66 @@ fn a_new_configuration_keeps_the_queue_and_subscriptions() {
         2 * SEC,
         "the new base delay applies"
     );
+}
+
+#[test]
+fn a_state_change_is_announced_once_and_each_retry_is_its_own_event() {
+    let mut w = World::exact();
+    w.core.handle_connect(w.now);
+    let conn = w.expect_dial();
+    w.core
+        .handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "refused");
+    // The backoff runs out and attempt 1 dials: same state, nothing announced, but the
+    // status changed (no countdown any more), so its revision moves.
+    let rev = w.core.status_revision();
+    w.run_to_next_timeout();
+    let conn = w.expect_dial();
+    assert!(w.core.status_revision() > rev);
+    w.core
+        .handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "refused");
+    let seen: Vec<String> = w
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::StateChanged(s) => Some(format!("state {}", s.as_str())),
+            Event::RetryScheduled {
+                attempt,
+                max_attempts,
+                delay,
+            } => Some(format!("retry {attempt}/{max_attempts} in {delay:?}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "state connecting",
+            "state reconnecting",
+            "retry 1/10 in 1s",
+            "retry 2/10 in 2s",
+        ]
+    );
+    let st = w.status();
+    assert_eq!(st.label, "Reconnecting · attempt 2/10 · next try in 2 s");
+    assert_eq!(st.toggle, uplink_core::Toggle::Disconnect);
+}
+
+#[test]
+fn the_toggle_connects_when_idle_and_disconnects_otherwise() {
+    let mut w = World::exact();
+    assert_eq!(w.status().toggle, uplink_core::Toggle::Connect);
+    w.core.handle_toggle(w.now);
+    assert_eq!(w.core.state(), StateKind::Connecting);
+    let conn = w.expect_dial();
+    w.core.handle_connected(w.now, conn);
+    w.core.handle_toggle(w.now);
+    assert_eq!(w.core.state(), StateKind::Disconnected);
+    // A fatal failure leaves the core in `error`: the control connects again.
+    w.core.handle_toggle(w.now);
+    let conn = w.expect_dial();
+    w.core
+        .handle_connect_failed(w.now, conn, ErrorKind::Auth, "HTTP 401");
+    assert_eq!(w.status().toggle, uplink_core::Toggle::Connect);
+    w.core.handle_toggle(w.now);
+    assert_eq!(w.core.state(), StateKind::Connecting);
 }

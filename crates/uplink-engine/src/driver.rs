@@ -5,6 +5,13 @@
 //! frame, the core's deadline, the stats tick) and feed it to the core. Frames are
 //! read in batches of up to [`READ_BATCH`] per wake-up, so the per-message cost stays
 //! close to a bare read loop.
+//!
+//! It publishes the core's [`Status`] on the watch channel whenever the core says
+//! something shown changed (before delivering the events of that round, so whoever
+//! hears of a change finds it in the status), and on every stats tick (counters,
+//! uptime, countdown).
+//!
+//! Every instant comes from [`now`], tokio's clock, the one the loop sleeps on.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
@@ -21,10 +28,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
-use uplink_core::{Action, ConnId, Connection, ErrorKind, Event};
+use uplink_core::{Action, ConnId, Connection, ErrorKind, Event, Status};
 
 use crate::config::Prepared;
-use crate::event::{EngineEvent, LatencyEvent, StatsEvent};
+use crate::event::{EngineEvent, LatencyEvent};
 use crate::Command;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -37,6 +44,12 @@ const READ_BATCH: usize = 256;
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// A wall-clock jump this much larger than the monotonic clock means the machine slept.
 const RESUME_GAP: Duration = Duration::from_secs(5);
+
+/// The driver's one clock: tokio's, so sleeps and the instants handed to the core
+/// agree, also under tokio's paused time in tests.
+pub(crate) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
 
 /// What woke the loop.
 enum Wake {
@@ -57,6 +70,10 @@ pub(crate) struct Driver {
     cmds: mpsc::UnboundedReceiver<Command>,
     /// Event subscribers; closed ones are removed as they are found.
     subs: Vec<mpsc::Sender<Vec<EngineEvent>>>,
+    /// Where the status is published.
+    status: watch::Sender<Status>,
+    /// The core's status revision last published.
+    published: u64,
     /// The live socket and the connection it belongs to.
     socket: Option<(ConnId, Ws)>,
     /// The dial in progress.
@@ -75,12 +92,15 @@ impl Driver {
         cfg: Prepared,
         cmds: mpsc::UnboundedReceiver<Command>,
         first: mpsc::Sender<Vec<EngineEvent>>,
+        status: watch::Sender<Status>,
     ) -> Driver {
         Driver {
+            published: core.status_revision(),
             core,
             cfg: Arc::new(cfg),
             cmds,
             subs: vec![first],
+            status,
             socket: None,
             dial: None,
             closing: Vec::new(),
@@ -96,7 +116,7 @@ impl Driver {
         let mut tick = tokio::time::interval(self.cfg.stats_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
-        let mut clocks = (Instant::now(), SystemTime::now());
+        let mut clocks = (now(), SystemTime::now());
 
         loop {
             self.carry_out().await;
@@ -122,26 +142,27 @@ impl Driver {
                 Wake::Command(Some(c)) => self.on_command(c),
                 Wake::Command(None) => {
                     // Every handle is gone: nobody can use the connection any more.
-                    self.core.handle_disconnect(Instant::now());
+                    self.core.handle_disconnect(now());
                     self.stopping = true;
                 }
                 Wake::Dialed(r) => self.on_dialed(*r),
                 Wake::Frame(f) => self.on_frames(f),
-                Wake::Deadline => self.core.handle_timeout(Instant::now()),
+                Wake::Deadline => self.core.handle_timeout(now()),
                 Wake::Tick => {
-                    let now = (Instant::now(), SystemTime::now());
-                    let mono = now.0 - clocks.0;
-                    let wall = now.1.duration_since(clocks.1).unwrap_or_default();
-                    clocks = now;
+                    let t = (now(), SystemTime::now());
+                    let mono = t.0 - clocks.0;
+                    let wall = t.1.duration_since(clocks.1).unwrap_or_default();
+                    clocks = t;
                     if wall > mono + RESUME_GAP {
                         tracing::info!(slept = ?(wall - mono), "system resumed: probing the connection");
-                        self.core.handle_network_up(now.0);
+                        self.core.handle_network_up(t.0);
                     }
-                    self.publish_stats().await;
+                    self.publish_status();
                 }
             }
         }
         self.carry_out().await;
+        self.publish_status();
         for c in self.closing.drain(..) {
             let _ = tokio::time::timeout(CLOSE_GRACE * 2, c).await;
         }
@@ -152,25 +173,19 @@ impl Driver {
     }
 
     fn on_command(&mut self, c: Command) {
-        let now = Instant::now();
+        let now = now();
         match c {
             Command::Connect => self.core.handle_connect(now),
             Command::Disconnect => self.core.handle_disconnect(now),
             Command::Reconnect => self.core.handle_reconnect(now),
             Command::NetworkUp => self.core.handle_network_up(now),
-            Command::Send(text) => {
-                if let Err(e) = self.core.handle_send(now, text) {
-                    tracing::warn!("message refused: {e}");
-                }
-            }
+            Command::Toggle => self.core.handle_toggle(now),
+            Command::Send(id, message) => self.core.handle_send(now, id, message),
             Command::Subscribe(s) => {
                 let _ = self.core.handle_subscribe(now, &s);
             }
             Command::Unsubscribe(s) => {
                 let _ = self.core.handle_unsubscribe(now, &s);
-            }
-            Command::Status(tx) => {
-                let _ = tx.send(self.core.status(now, SystemTime::now()));
             }
             Command::Events(tx) => self.subs.push(tx),
             Command::Reconfigure(p) => {
@@ -196,7 +211,7 @@ impl Driver {
     }
 
     fn on_dialed(&mut self, r: DialResult) {
-        let now = Instant::now();
+        let now = now();
         let Some((conn, _)) = self.dial.take() else {
             return;
         };
@@ -218,7 +233,7 @@ impl Driver {
         let mut next = Some(first);
         let mut handled = 0;
         while let Some(frame) = next.take() {
-            let now = Instant::now();
+            let now = now();
             let Some(conn) = self.socket.as_ref().map(|(c, _)| *c) else {
                 return;
             };
@@ -278,6 +293,10 @@ impl Driver {
             while let Some(e) = self.core.poll_event() {
                 batch.push(self.to_engine_event(e));
             }
+            if self.core.status_revision() != self.published {
+                // Before the events: whoever hears of a change finds it in the status.
+                self.publish_status();
+            }
             if !batch.is_empty() {
                 did = true;
                 self.deliver(batch).await;
@@ -296,7 +315,7 @@ impl Driver {
                 tracing::debug!(url = %cfg.masked_url, ?conn, "dialing");
                 self.dial = Some((conn, Box::pin(dial(cfg))));
             }
-            Action::Transmit { conn, seq, text } => {
+            Action::Transmit { conn, id, text } => {
                 let Some((c, ws)) = self.socket.as_mut() else {
                     return;
                 };
@@ -308,9 +327,9 @@ impl Driver {
                 // long as a pong would.
                 let limit = self.core.config().pong_timeout;
                 let res = tokio::time::timeout(limit, ws.send(Message::text(text))).await;
-                let now = Instant::now();
+                let now = now();
                 match res {
-                    Ok(Ok(())) => self.core.handle_written(now, conn, seq, len),
+                    Ok(Ok(())) => self.core.handle_written(now, conn, id, len),
                     Ok(Err(e)) => {
                         let (kind, msg) = classify_read(e);
                         let msg = format!("write failed: {msg}");
@@ -359,37 +378,44 @@ impl Driver {
         match e {
             Event::Message(message) => EngineEvent::Message { message },
             Event::StateChanged(_) => {
-                let status = self.core.status(Instant::now(), SystemTime::now());
+                let status = self.core.status(now(), SystemTime::now());
                 tracing::info!(state = status.state.as_str(), reason = ?status.reason, attempt = status.attempt, "state");
                 EngineEvent::State(Box::new(status))
+            }
+            Event::RetryScheduled {
+                attempt,
+                max_attempts,
+                delay,
+            } => {
+                tracing::info!(attempt, max_attempts, ?delay, "reconnect scheduled");
+                EngineEvent::Retrying {
+                    attempt,
+                    max_attempts,
+                    in_secs: delay.as_secs_f64(),
+                }
             }
             Event::Latency(rtt) => EngineEvent::Latency(Box::new(LatencyEvent {
                 ms: uplink_core::duration_ms(rtt),
                 summary: self.core.latency(),
             })),
-            Event::QueueDropped { text, total } => {
-                tracing::warn!(total, "outbound queue full: dropped the oldest message");
-                EngineEvent::QueueDropped {
-                    message: text,
+            Event::QueueDropped { id, total } => {
+                tracing::warn!(
+                    id = id.0,
                     total,
-                }
+                    "outbound queue full: dropped the oldest message"
+                );
+                EngineEvent::QueueDropped { id, total }
             }
             Event::Error { kind, message } => EngineEvent::Error { kind, message },
-            Event::Sent { text } => EngineEvent::Sent { message: text },
+            Event::Sent { id } => EngineEvent::Sent { id },
         }
     }
 
-    async fn publish_stats(&mut self) {
-        if self.subs.is_empty() {
-            return;
-        }
-        let s = self.core.status(Instant::now(), SystemTime::now());
-        let ev = EngineEvent::Stats(Box::new(StatsEvent {
-            state: s.state,
-            stats: s.stats,
-            latency: s.latency,
-        }));
-        self.deliver(vec![ev]).await;
+    /// Publishes the core's status as it is now.
+    fn publish_status(&mut self) {
+        self.published = self.core.status_revision();
+        self.status
+            .send_replace(self.core.status(now(), SystemTime::now()));
     }
 
     /// Hands a batch of events to every subscriber, waiting for any that is full

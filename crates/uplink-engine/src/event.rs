@@ -1,20 +1,30 @@
 //! The events subscribers receive, serializable as the CLI's JSON lines.
 
 use serde::Serialize;
-use uplink_core::{ErrorKind, LatencySummary, StateKind, StatsSnapshot, Status};
+use uplink_core::{ErrorKind, LatencySummary, MessageId, Status};
 use uplink_proto::Envelope;
 
 /// One thing that happened, tagged by `"event"` when serialized.
+///
+/// Events say what happened; the current picture of the connection is the published
+/// [`Status`] (`Handle::status`), which is never rebuilt from events.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EngineEvent {
-    /// The state changed; the full status.
+    /// The state changed (always to a different state); the full status at that moment.
     State(Box<Status>),
+    /// A reconnect attempt was scheduled after a failure.
+    Retrying {
+        /// The attempt that will dial (1-based).
+        attempt: u32,
+        /// Attempts before giving up.
+        max_attempts: u32,
+        /// Seconds until it dials.
+        in_secs: f64,
+    },
     /// A heartbeat round trip completed (boxed: rare, and it would double the size of
     /// every message event).
     Latency(Box<LatencyEvent>),
-    /// Periodic counters.
-    Stats(Box<StatsEvent>),
     /// A message from the feed.
     Message {
         /// The decoded envelope.
@@ -22,13 +32,13 @@ pub enum EngineEvent {
     },
     /// A queued message was written to the feed.
     Sent {
-        /// The message (JSON text).
-        message: String,
+        /// The id `Handle::send` returned for it.
+        id: MessageId,
     },
     /// The outbound queue overflowed; this message was dropped.
     QueueDropped {
-        /// The dropped message (JSON text).
-        message: String,
+        /// The id `Handle::send` returned for it.
+        id: MessageId,
         /// Messages dropped since start.
         total: u64,
     },
@@ -49,15 +59,4 @@ pub struct LatencyEvent {
     /// Figures over the window.
     #[serde(flatten)]
     pub summary: LatencySummary,
-}
-
-/// The periodic counters event.
-#[derive(Debug, Clone, Serialize)]
-pub struct StatsEvent {
-    /// Current state.
-    pub state: StateKind,
-    /// Counters.
-    pub stats: StatsSnapshot,
-    /// Latency figures.
-    pub latency: LatencySummary,
 }

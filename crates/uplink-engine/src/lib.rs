@@ -7,6 +7,10 @@
 //! let (handle, mut events) = Engine::start(ClientConfig::new("ws://127.0.0.1:9000/ws"))?;
 //! handle.subscribe(vec!["AAPL".into()])?;
 //! handle.connect()?;
+//! // The picture of the connection: one published snapshot, always current.
+//! let status = handle.status();
+//! println!("{}", status.borrow().label);
+//! // What happens: messages, round trips, sends, failures.
 //! while let Some(ev) = events.recv().await {
 //!     if let EngineEvent::Message { message } = ev { println!("{}", message.encode()); }
 //! }
@@ -17,9 +21,19 @@
 //! * `config`: [`ClientConfig`], validated before anything connects (URL, token,
 //!   headers, TLS roots, limits), and URL masking;
 //! * `driver`: the task that owns the socket and the core, feeds the core socket
-//!   events and deadlines, and carries out its actions;
+//!   events and deadlines, carries out its actions and publishes its [`Status`];
 //! * `event`: [`EngineEvent`], what subscribers receive;
 //! * this file: [`Engine::start`], the cloneable [`Handle`] and [`EventStream`].
+//!
+//! Two outputs, each with one job: [`Handle::status`] is a `watch` of the one
+//! [`Status`] snapshot (state, label, attempt, countdown, latency, counters, queue),
+//! and an [`EventStream`] says what happened (state changes, retries, messages,
+//! round trips, sends by [`MessageId`], drops, errors). Nobody rebuilds the status from
+//! events.
+//!
+//! Time: the driver reads one clock, tokio's (`tokio::time::Instant`, handed to the
+//! core as a `std::time::Instant`), and sleeps on the same clock, so tests may run it
+//! under tokio's paused time.
 //!
 //! Shutdown is explicit: [`Handle::shutdown`] closes the socket with a close frame and
 //! waits for the task to end. Dropping every handle does the same, without waiting.
@@ -28,15 +42,20 @@ mod config;
 mod driver;
 mod event;
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub use config::{mask_url, mask_url_str, ClientConfig, TokenPlacement};
-pub use event::{EngineEvent, LatencyEvent, StatsEvent};
-pub use uplink_core::{self as core, CommandError, ConfigError, ErrorKind, StateKind, Status};
+pub use event::{EngineEvent, LatencyEvent};
+pub use uplink_core::{
+    self as core, CommandError, ConfigError, ErrorKind, MessageId, StateKind, Status, Toggle,
+};
 pub use uplink_proto as proto;
+pub use uplink_proto::{OrderRequest, Outbound, OutboundError};
 
 /// Why the engine refused something.
 #[derive(Debug, Error)]
@@ -69,9 +88,12 @@ pub enum EngineError {
     /// The TLS setup failed.
     #[error("TLS setup failed: {0}")]
     Tls(String),
-    /// A command was refused (bad message or symbol).
+    /// A command was refused (bad symbol).
     #[error(transparent)]
     Command(#[from] CommandError),
+    /// An outbound message could not be built (bad JSON, symbol, quantity, …).
+    #[error(transparent)]
+    Message(#[from] OutboundError),
     /// The engine has shut down.
     #[error("the connection engine has stopped")]
     Stopped,
@@ -84,10 +106,10 @@ pub(crate) enum Command {
     Disconnect,
     Reconnect,
     NetworkUp,
-    Send(String),
+    Toggle,
+    Send(MessageId, Outbound),
     Subscribe(Vec<String>),
     Unsubscribe(Vec<String>),
-    Status(oneshot::Sender<Status>),
     Events(mpsc::Sender<Vec<EngineEvent>>),
     Reconfigure(Box<config::Prepared>),
     Shutdown(oneshot::Sender<()>),
@@ -107,14 +129,18 @@ impl Engine {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0x5eed, |d| d.as_nanos() as u64)
         });
-        let mut core = uplink_core::Connection::new(prepared.core.clone(), seed, Instant::now())?;
+        let now = driver::now();
+        let mut core = uplink_core::Connection::new(prepared.core.clone(), seed, now)?;
         core.set_url(prepared.masked_url.clone());
         let (tx, rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::channel(batches(prepared.event_buffer));
-        let task = tokio::spawn(driver::Driver::new(core, prepared, rx, ev_tx).run());
+        let (status_tx, status_rx) = watch::channel(core.status(now, SystemTime::now()));
+        let task = tokio::spawn(driver::Driver::new(core, prepared, rx, ev_tx, status_tx).run());
         let handle = Handle {
             tx,
-            task: std::sync::Arc::new(std::sync::Mutex::new(Some(task))),
+            status: status_rx,
+            next_id: Arc::new(AtomicU64::new(1)),
+            task: Arc::new(std::sync::Mutex::new(Some(task))),
         };
         Ok((handle, EventStream::new(ev_rx)))
     }
@@ -123,8 +149,14 @@ impl Engine {
 /// Commands for a running engine. Cheap to clone; every clone drives the same connection.
 #[derive(Debug, Clone)]
 pub struct Handle {
+    /// Commands to the driver, in order.
     tx: mpsc::UnboundedSender<Command>,
-    task: std::sync::Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// The published status; cloned for whoever asks.
+    status: watch::Receiver<Status>,
+    /// The next [`MessageId`], shared by every clone so ids are unique per engine.
+    next_id: Arc<AtomicU64>,
+    /// The driver task, awaited once by [`Handle::shutdown`].
+    task: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Handle {
@@ -153,12 +185,19 @@ impl Handle {
         self.cmd(Command::NetworkUp)
     }
 
-    /// Queue a JSON message (an object with a string `type`); written once connected,
-    /// in order, exactly once.
-    pub fn send(&self, json: impl Into<String>) -> Result<(), EngineError> {
-        let text = json.into();
-        uplink_core::validate_message(&text)?;
-        self.cmd(Command::Send(text))
+    /// The Connect/Disconnect control: connect when idle (`disconnected`, `error`),
+    /// disconnect otherwise. The status's `toggle` says which it will do.
+    pub fn toggle(&self) -> Result<(), EngineError> {
+        self.cmd(Command::Toggle)
+    }
+
+    /// Queue a message (built, and so validated, by [`Outbound`]); it is written once
+    /// connected, in order. Returns its id, which the `sent` and `queue_dropped` events
+    /// about it carry. Once this returns `Ok`, the engine has the message.
+    pub fn send(&self, message: Outbound) -> Result<MessageId, EngineError> {
+        let id = MessageId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        self.cmd(Command::Send(id, message))?;
+        Ok(id)
     }
 
     /// Add symbols to the subscription set (kept across reconnects).
@@ -173,11 +212,11 @@ impl Handle {
         self.cmd(Command::Unsubscribe(symbols))
     }
 
-    /// The full current status.
-    pub async fn status(&self) -> Result<Status, EngineError> {
-        let (tx, rx) = oneshot::channel();
-        self.cmd(Command::Status(tx))?;
-        rx.await.map_err(|_| EngineError::Stopped)
+    /// The published status: `borrow()` reads the current snapshot, `changed()` waits
+    /// for the next. It is updated on every change of state, attempt, latency, queue,
+    /// subscriptions or error, and every stats interval (counters, uptime, countdown).
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.status.clone()
     }
 
     /// A new event stream; it receives every event from now on, and must be read

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use uplink_engine::core::Config;
 use uplink_engine::proto::Payload;
-use uplink_engine::{ClientConfig, Engine, EngineEvent, ErrorKind, EventStream, Handle, StateKind};
+use uplink_engine::{
+    ClientConfig, Engine, EngineEvent, ErrorKind, EventStream, Handle, Outbound, StateKind,
+};
 use uplink_sim::{DropMode, SimConfig, Simulator};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -79,10 +81,27 @@ async fn start(c: ClientConfig) -> (Handle, EventStream) {
     (h, ev)
 }
 
-fn order(n: u32) -> String {
-    format!(
+fn order(n: u32) -> Outbound {
+    Outbound::json(format!(
         r#"{{"type":"order","data":{{"symbol":"AAPL","side":"buy","qty":{n},"client_order_id":"c{n}"}}}}"#
-    )
+    ))
+    .unwrap()
+}
+
+/// The published status, once it satisfies `pred`; on timeout, fails showing the last.
+async fn status_when(
+    h: &Handle,
+    what: &str,
+    pred: impl FnMut(&uplink_engine::Status) -> bool,
+) -> uplink_engine::Status {
+    let mut rx = h.status();
+    let found = tokio::time::timeout(WAIT, rx.wait_for(pred))
+        .await
+        .map(|r| r.map(|st| st.clone()));
+    match found {
+        Ok(Ok(st)) => st,
+        _ => panic!("no status with {what} within {WAIT:?}; last: {:?}", *h.status().borrow()),
+    }
 }
 
 /// The client order ids the simulator received, in order.
@@ -116,7 +135,7 @@ async fn server_restart_reconnects_and_delivers_the_queue_in_order_exactly_once(
     for n in 3..=7 {
         h.send(order(n)).unwrap();
     }
-    assert_eq!(h.status().await.unwrap().queue_size, 5);
+    status_when(&h, "5 queued", |s| s.stats.queue_depth == 5).await;
 
     // The server comes back on the same address: reconnect, resubscribe, flush in order.
     let b = Simulator::start(SimConfig {
@@ -144,8 +163,8 @@ async fn server_restart_reconnects_and_delivers_the_queue_in_order_exactly_once(
         .collect();
     assert_eq!(subs.len(), 1, "the subscription set was re-sent once");
     assert!(subs[0].text.contains("AAPL"));
-    let st = h.status().await.unwrap();
-    assert_eq!((st.queue_size, st.stats.reconnections), (0, 1));
+    let st = h.status().borrow().clone();
+    assert_eq!((st.stats.queue_depth, st.stats.reconnections), (0, 1));
     h.shutdown().await;
 }
 
@@ -259,7 +278,7 @@ async fn malformed_json_is_counted_and_the_connection_kept() {
             ..
         }
     ));
-    let st = h.status().await.unwrap();
+    let st = h.status().borrow().clone();
     assert_eq!(st.state, StateKind::Connected);
     assert_eq!(st.stats.malformed_messages, 1);
     assert_eq!(s.stats().connections_total, 1, "no reconnect");
@@ -297,7 +316,7 @@ async fn an_oversized_message_is_refused_per_the_limit_and_the_link_recovers() {
     );
     wait_state(&mut ev, StateKind::Reconnecting).await;
     wait_state(&mut ev, StateKind::Connected).await;
-    let st = h.status().await.unwrap();
+    let st = h.status().borrow().clone();
     assert_eq!(st.stats.errors_by_kind[&ErrorKind::MessageTooLarge], 1);
     h.shutdown().await;
 }
@@ -334,7 +353,8 @@ async fn disconnect_stays_disconnected_and_keeps_the_queue() {
     assert_eq!(st.reason.as_deref(), Some("disconnected by user"));
     h.send(order(1)).unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(h.status().await.unwrap().state, StateKind::Disconnected);
+    let st = status_when(&h, "the order queued", |s| s.stats.queue_depth == 1).await;
+    assert_eq!(st.state, StateKind::Disconnected);
     assert!(received_orders(&s).is_empty());
     h.connect().unwrap();
     wait_state(&mut ev, StateKind::Connected).await;
@@ -352,18 +372,14 @@ async fn queue_overflow_is_reported_for_every_drop() {
     let mut c = fast(&s.url());
     c.core.queue_size = 2;
     let (h, mut ev) = Engine::start(c).unwrap();
-    for n in 1..=4 {
-        h.send(order(n)).unwrap();
-    }
-    for (want, total) in [(order(1), 1), (order(2), 2)] {
+    let ids: Vec<_> = (1..=4).map(|n| h.send(order(n)).unwrap()).collect();
+    for (want, total) in [(ids[0], 1), (ids[1], 2)] {
         match wait_for(&mut ev, "queue drop", |e| {
             matches!(e, EngineEvent::QueueDropped { .. })
         })
         .await
         {
-            EngineEvent::QueueDropped { message, total: t } => {
-                assert_eq!((message, t), (want, total))
-            }
+            EngineEvent::QueueDropped { id, total: t } => assert_eq!((id, t), (want, total)),
             _ => unreachable!(),
         }
     }
@@ -438,16 +454,52 @@ async fn reconfiguring_moves_to_a_new_feed_keeping_subscriptions() {
 async fn bad_commands_are_refused_at_once() {
     let s = sim().await;
     let (h, _ev) = Engine::start(fast(&s.url())).unwrap();
-    assert!(h
-        .send("not json")
+    assert!(Outbound::json("not json")
         .unwrap_err()
         .to_string()
         .starts_with("invalid message"));
-    assert!(h.send(r#"{"no":"type"}"#).is_err());
+    assert!(Outbound::json(r#"{"no":"type"}"#).is_err());
     assert!(h.subscribe(vec!["has space".into()]).is_err());
     h.shutdown().await;
     assert!(matches!(
         h.connect(),
         Err(uplink_engine::EngineError::Stopped)
     ));
+}
+
+/// The driver's one clock is tokio's, so a whole backoff schedule runs in virtual time:
+/// 1 + 2 + 4 + 4 s of waiting pass in no real time, and the status shows each attempt.
+/// (Only refused dials on loopback here: the kernel answers those at once.)
+#[tokio::test(start_paused = true)]
+async fn the_backoff_schedule_runs_on_tokio_time() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/ws", closed.local_addr().unwrap());
+    drop(closed);
+    let mut c = fast(&url);
+    c.core.reconnect_base_delay = Duration::from_secs(1);
+    c.core.reconnect_max_delay = Duration::from_secs(4);
+    c.core.max_reconnect_attempts = 4;
+    c.core.connect_timeout = Duration::from_secs(600);
+    let (h, mut ev) = Engine::start(c).unwrap();
+    let real = Instant::now();
+    let start = tokio::time::Instant::now();
+    h.connect().unwrap();
+    let mut retries = Vec::new();
+    let st = loop {
+        match ev.recv().await.expect("engine running") {
+            EngineEvent::Retrying { attempt, in_secs, .. } => retries.push((attempt, in_secs)),
+            EngineEvent::State(st) if st.state == StateKind::Error => break st,
+            _ => {}
+        }
+    };
+    assert_eq!(retries, [(1, 1.0), (2, 2.0), (3, 4.0), (4, 4.0)]);
+    assert!(st.gave_up);
+    let virtual_elapsed = start.elapsed();
+    assert!(
+        virtual_elapsed >= Duration::from_secs(11) && virtual_elapsed < Duration::from_secs(12),
+        "{virtual_elapsed:?}"
+    );
+    assert!(real.elapsed() < Duration::from_secs(5), "no real waiting");
+    assert_eq!(h.status().borrow().label.split(" · ").next(), Some("Error"));
+    h.shutdown().await;
 }

@@ -20,12 +20,18 @@
 //! decoder also accepts the symbols at the top level (`{"type":"subscribe","symbols":[..]}`)
 //! because the seed's examples read them from there.
 
+mod outbound;
+
 use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+pub use outbound::{
+    valid_symbol, OrderRequest, Outbound, OutboundError, MAX_CLIENT_ORDER_ID, MAX_ORDER_QTY,
+};
 
 /// One frame of the protocol: a payload and the sender's optional timestamp.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,8 +1,10 @@
 //! `uplink`: the connection engine without a window.
 //!
 //! `uplink watch <URL>` keeps one connection healthy and prints every event as one JSON
-//! object per line on stdout (field `"event"`: `state`, `latency`, `stats`, `message`,
-//! `queue_dropped`, `error`). Logs go to stderr (`RUST_LOG`). Ctrl-C or SIGTERM
+//! object per line on stdout (field `"event"`: `state`, `retrying`, `latency`,
+//! `message`, `sent`, `queue_dropped`, `error`, and `stats`: the engine's published
+//! status, every stats interval). `sent` and `queue_dropped` name the message by its
+//! id: the n-th `--send` has id n. Logs go to stderr (`RUST_LOG`). Ctrl-C or SIGTERM
 //! disconnects cleanly.
 
 use std::io::Write;
@@ -12,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use uplink_engine::{ClientConfig, Engine, EngineEvent, TokenPlacement};
+use uplink_engine::{ClientConfig, Engine, Outbound, Status, TokenPlacement};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -165,12 +167,21 @@ async fn watch(w: Watch) -> Result<ExitCode> {
     if !w.subscribe.is_empty() {
         handle.subscribe(w.subscribe.clone())?;
     }
-    for (i, m) in w.send.iter().enumerate() {
-        handle
-            .send(m.clone())
-            .with_context(|| format!("--send #{}", i + 1))?;
+    let messages = w
+        .send
+        .iter()
+        .enumerate()
+        .map(|(i, m)| Outbound::json(m.clone()).with_context(|| format!("--send #{}", i + 1)))
+        .collect::<Result<Vec<_>>>()?;
+    for m in messages {
+        handle.send(m)?;
     }
     handle.connect()?;
+    // The published status, printed as a `stats` line every stats interval.
+    let status = handle.status();
+    let mut stats_tick = tokio::time::interval(w.stats_interval);
+    stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    stats_tick.tick().await;
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let stdout = std::io::stdout();
@@ -191,6 +202,12 @@ async fn watch(w: Watch) -> Result<ExitCode> {
                     break;
                 }
             }
+            _ = stats_tick.tick() => {
+                let line = StatsLine { event: "stats", status: &status.borrow() };
+                if print(&mut out, &line).and_then(|()| out.flush()).is_err() {
+                    break;
+                }
+            }
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
         }
@@ -205,7 +222,17 @@ async fn watch(w: Watch) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print(out: &mut impl Write, ev: &EngineEvent) -> std::io::Result<()> {
+/// The periodic `stats` line: the engine's published status, tagged like an event.
+#[derive(serde::Serialize)]
+struct StatsLine<'a> {
+    /// Always "stats".
+    event: &'static str,
+    /// The snapshot.
+    #[serde(flatten)]
+    status: &'a Status,
+}
+
+fn print(out: &mut impl Write, ev: &impl serde::Serialize) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, ev)?;
     out.write_all(b"\n")
 }
