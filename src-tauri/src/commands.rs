@@ -7,19 +7,21 @@ use serde::Serialize;
 use tauri::State;
 use uplink_engine::EngineError;
 
-use crate::bridge::{LogEntry, OrderView, Quote, UiStatus};
+use crate::model::{LogEntry, OrderView, Quote, UiStatus};
+use crate::service::Service;
 use crate::settings::{SettingsInput, SettingsView};
-use crate::AppState;
 
 /// An error as the UI receives it.
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, PartialEq, ts_rs::TS)]
 pub struct ApiError {
     /// Machine-readable: `invalid_input`, `invalid_settings`, `engine_stopped`, `internal`.
+    #[ts(type = "string")]
     pub code: &'static str,
     /// For people.
     pub message: String,
     /// Per-field messages, for forms.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub fields: Option<BTreeMap<String, String>>,
 }
 
@@ -37,7 +39,7 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         let code = match e {
             EngineError::Stopped => "engine_stopped",
-            EngineError::Command(_) => "invalid_input",
+            EngineError::Command(_) | EngineError::Message(_) => "invalid_input",
             _ => "invalid_settings",
         };
         ApiError {
@@ -51,10 +53,10 @@ impl From<EngineError> for ApiError {
 type Res<T> = Result<T, ApiError>;
 
 /// Everything the window needs when it opens.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct Snapshot {
-    /// Current status (absent for the first instants after start).
-    pub status: Option<UiStatus>,
+    /// The engine's current status.
+    pub status: UiStatus,
     /// Latest quote of each symbol.
     pub quotes: Vec<Quote>,
     /// Orders, newest first.
@@ -66,55 +68,65 @@ pub struct Snapshot {
 }
 
 #[tauri::command]
-pub async fn get_snapshot(state: State<'_, AppState>) -> Res<Snapshot> {
-    Ok(state.snapshot())
+pub async fn get_snapshot(service: State<'_, Service>) -> Res<Snapshot> {
+    Ok(service.snapshot())
 }
 
 #[tauri::command]
-pub async fn connect(state: State<'_, AppState>) -> Res<()> {
-    Ok(state.engine.connect()?)
+pub async fn connect(service: State<'_, Service>) -> Res<()> {
+    Ok(service.engine().connect()?)
 }
 
 #[tauri::command]
-pub async fn disconnect(state: State<'_, AppState>) -> Res<()> {
-    Ok(state.engine.disconnect()?)
+pub async fn disconnect(service: State<'_, Service>) -> Res<()> {
+    Ok(service.engine().disconnect()?)
+}
+
+/// Connect when idle, disconnect otherwise (the status's `toggle` says which).
+#[tauri::command]
+pub async fn toggle(service: State<'_, Service>) -> Res<()> {
+    Ok(service.engine().toggle()?)
 }
 
 #[tauri::command]
-pub async fn reconnect(state: State<'_, AppState>) -> Res<()> {
-    Ok(state.engine.reconnect()?)
+pub async fn reconnect(service: State<'_, Service>) -> Res<()> {
+    Ok(service.engine().reconnect()?)
 }
 
 #[tauri::command]
-pub async fn subscribe(state: State<'_, AppState>, symbols: Vec<String>) -> Res<Vec<String>> {
-    state.watch(symbols, true)
+pub async fn subscribe(service: State<'_, Service>, symbols: Vec<String>) -> Res<Vec<String>> {
+    service.watch(&symbols, true)
 }
 
 #[tauri::command]
-pub async fn unsubscribe(state: State<'_, AppState>, symbols: Vec<String>) -> Res<Vec<String>> {
-    state.watch(symbols, false)
+pub async fn unsubscribe(service: State<'_, Service>, symbols: Vec<String>) -> Res<Vec<String>> {
+    service.watch(&symbols, false)
 }
 
 #[tauri::command]
 pub async fn place_order(
-    state: State<'_, AppState>,
+    service: State<'_, Service>,
     symbol: String,
     side: String,
     qty: f64,
 ) -> Res<String> {
-    state.place_order(&symbol, &side, qty)
+    service.place_order(&symbol, &side, qty)
 }
 
 #[tauri::command]
-pub async fn get_settings(state: State<'_, AppState>) -> Res<SettingsView> {
-    Ok(state.settings().view())
+pub async fn get_settings(service: State<'_, Service>) -> Res<SettingsView> {
+    Ok(service.settings().view())
 }
 
 #[tauri::command]
-pub async fn save_settings(
-    app: tauri::AppHandle,
-    state: State<'_, AppState>,
+pub async fn save_settings<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    service: State<'_, Service>,
     input: SettingsInput,
 ) -> Res<SettingsView> {
-    state.save_settings(&app, input).await
+    let saved = service.save_settings(input).await?;
+    if let Some(on) = saved.launch_at_login {
+        crate::sync_autostart(&app, on);
+    }
+    Ok(saved.view)
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uplink_engine::{ClientConfig, TokenPlacement};
 
 /// Which notifications the user wants.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default)]
 pub struct NotifySettings {
     /// When the connection enters `error` (auth, TLS, …).
@@ -37,7 +37,7 @@ impl Default for NotifySettings {
 }
 
 /// Everything the user can set. Stored as JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default)]
 pub struct Settings {
     /// Feed URL; empty means the built-in demo feed.
@@ -88,7 +88,7 @@ impl Default for Settings {
 }
 
 /// What the UI sees of the settings: the token only as "set or not".
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct SettingsView {
     /// All settings but the token.
     #[serde(flatten)]
@@ -100,7 +100,7 @@ pub struct SettingsView {
 }
 
 /// What the UI sends to change the settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
 pub struct SettingsInput {
     /// The new settings; its `token` field is ignored, see `token_change`.
     #[serde(flatten)]

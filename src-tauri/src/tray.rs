@@ -5,10 +5,13 @@
 //! tooltip, so the text goes in the title (`XAyatanaLabel` on the bus) and in a
 //! disabled first menu item, and every action is a menu item.
 
+use std::time::Duration;
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
+
 use tauri::{AppHandle, Runtime};
+use tokio::sync::watch;
 use uplink_engine::{StateKind, Status};
 
 use crate::icon;
@@ -27,63 +30,60 @@ pub mod ids {
     pub const STATUS: &str = "status";
 }
 
-/// What the tray shows.
+/// What the tray shows: the engine's status, as words and a colour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrayView {
     /// Selects icon colour and shape.
     pub state: StateKind,
-    /// Title / status line, e.g. "Connected · 12 ms".
+    /// Title / status line: the status's own label, e.g. "Connected · 12 ms".
     pub label: String,
     /// Text of the toggle item: "Connect" or "Disconnect".
     pub toggle: &'static str,
 }
 
-fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
+impl TrayView {
+    /// The tray's view of a status. Every word comes from the status itself.
+    pub fn of(st: &Status) -> TrayView {
+        TrayView {
+            state: st.state,
+            label: st.label.clone(),
+            toggle: st.toggle.label(),
+        }
     }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push('…');
-    out
 }
 
-/// The tray's view of `st` at wall-clock time `now_ms` (for the retry countdown).
-pub fn view(st: &Status, now_ms: u64) -> TrayView {
-    let label = match st.state {
-        StateKind::Connected => match st.latency.last_ms {
-            Some(ms) if ms < 1.0 => "Connected · <1 ms".to_owned(),
-            Some(ms) => format!("Connected · {} ms", ms.round()),
-            None => "Connected".to_owned(),
-        },
-        StateKind::Connecting => "Connecting…".to_owned(),
-        StateKind::Reconnecting => match st.next_retry_unix_ms {
-            Some(at) => format!(
-                "Reconnecting · attempt {}/{} · next try in {} s",
-                st.attempt,
-                st.max_attempts,
-                at.saturating_sub(now_ms).div_ceil(1000)
-            ),
-            None => format!("Reconnecting · attempt {}/{}", st.attempt, st.max_attempts),
-        },
-        StateKind::Disconnected => "Disconnected".to_owned(),
-        StateKind::Error => format!(
-            "Error · {}",
-            shorten(st.reason.as_deref().unwrap_or("unknown"), 70)
-        ),
-    };
-    let toggle = match st.state {
-        StateKind::Disconnected | StateKind::Error => "Connect",
-        _ => "Disconnect",
-    };
-    TrayView {
-        state: st.state,
-        label,
-        toggle,
+/// The tray's icons, drawn once at start.
+struct Icons(Vec<(StateKind, Image<'static>)>);
+
+impl Icons {
+    fn draw() -> Icons {
+        Icons(
+            [
+                StateKind::Disconnected,
+                StateKind::Connecting,
+                StateKind::Connected,
+                StateKind::Reconnecting,
+                StateKind::Error,
+            ]
+            .into_iter()
+            .map(|s| (s, Image::new_owned(icon::rgba(s), icon::SIZE, icon::SIZE)))
+            .collect(),
+        )
+    }
+
+    fn get(&self, state: StateKind) -> Image<'static> {
+        self.0
+            .iter()
+            .find(|(s, _)| *s == state)
+            .map(|(_, i)| i.clone())
+            .expect("an icon per state")
     }
 }
 
 /// Owns the tray icon and the two menu items whose text changes.
 pub struct TrayController<R: Runtime> {
+    /// Drawn once at start.
+    icons: Icons,
     tray: TrayIcon<R>,
     status_item: MenuItem<R>,
     toggle_item: MenuItem<R>,
@@ -96,10 +96,6 @@ impl<R: Runtime> std::fmt::Debug for TrayController<R> {
             .field("shown", &self.shown)
             .finish_non_exhaustive()
     }
-}
-
-fn image(state: StateKind) -> Image<'static> {
-    Image::new_owned(icon::rgba(state), icon::SIZE, icon::SIZE)
 }
 
 impl<R: Runtime> TrayController<R> {
@@ -124,8 +120,9 @@ impl<R: Runtime> TrayController<R> {
                 &quit,
             ],
         )?;
+        let icons = Icons::draw();
         let mut builder = TrayIconBuilder::with_id("main")
-            .icon(image(StateKind::Disconnected))
+            .icon(icons.get(StateKind::Disconnected))
             .title("Disconnected")
             .tooltip("Uplink")
             .menu(&menu)
@@ -135,6 +132,7 @@ impl<R: Runtime> TrayController<R> {
         }
         let tray = builder.build(app)?;
         Ok(TrayController {
+            icons,
             tray,
             status_item,
             toggle_item,
@@ -146,7 +144,7 @@ impl<R: Runtime> TrayController<R> {
     pub fn show(&mut self, v: TrayView) -> tauri::Result<()> {
         let old = self.shown.as_ref();
         if old.map(|o| o.state) != Some(v.state) {
-            self.tray.set_icon(Some(image(v.state)))?;
+            self.tray.set_icon(Some(self.icons.get(v.state)))?;
         }
         if old.map(|o| &o.label) != Some(&v.label) {
             self.tray.set_title(Some(&v.label))?;
@@ -158,6 +156,24 @@ impl<R: Runtime> TrayController<R> {
         }
         self.shown = Some(v);
         Ok(())
+    }
+}
+
+/// Tray redraws at most this often (some panels drop faster icon changes).
+pub const TRAY_EVERY: Duration = Duration::from_millis(200);
+
+/// The tray's own task: shows every status the engine publishes, at most
+/// [`TRAY_EVERY`] apart (the latest always gets shown). Ends with the engine.
+pub async fn run<R: Runtime>(mut tray: TrayController<R>, mut rx: watch::Receiver<Status>) {
+    loop {
+        let view = TrayView::of(&rx.borrow_and_update());
+        if let Err(e) = tray.show(view) {
+            tracing::warn!("tray update failed: {e}");
+        }
+        tokio::time::sleep(TRAY_EVERY).await;
+        if rx.changed().await.is_err() {
+            break;
+        }
     }
 }
 
@@ -181,20 +197,17 @@ mod tests {
             ..Config::default()
         };
         let mut c = Connection::new(cfg, 1, now).unwrap();
-        let v = view(&c.status(now, wall), wall_ms(wall));
+        let v = TrayView::of(&c.status(now, wall));
         assert_eq!(
             (v.label.as_str(), v.toggle, v.state),
             ("Disconnected", "Connect", StateKind::Disconnected)
         );
 
         c.handle_connect(now);
-        assert_eq!(
-            view(&c.status(now, wall), wall_ms(wall)).label,
-            "Connecting…"
-        );
+        assert_eq!(TrayView::of(&c.status(now, wall)).label, "Connecting…");
         let conn = c.current_conn().unwrap();
         c.handle_connected(now, conn);
-        let v = view(&c.status(now, wall), wall_ms(wall));
+        let v = TrayView::of(&c.status(now, wall));
         assert_eq!(
             (v.label.as_str(), v.toggle),
             ("Connected", "Disconnect"),
@@ -203,16 +216,13 @@ mod tests {
         // The server answers the first ping (sent right after the handshake) at once.
         c.handle_text(now + Duration::from_micros(300), conn, r#"{"type":"pong"}"#);
         assert_eq!(
-            view(&c.status(now, wall), wall_ms(wall)).label,
+            TrayView::of(&c.status(now, wall)).label,
             "Connected · <1 ms"
         );
         let t = now + Duration::from_secs(30);
         c.handle_timeout(t);
         c.handle_text(t + Duration::from_millis(12), conn, r#"{"type":"pong"}"#);
-        assert_eq!(
-            view(&c.status(t, wall), wall_ms(wall)).label,
-            "Connected · 12 ms"
-        );
+        assert_eq!(TrayView::of(&c.status(t, wall)).label, "Connected · 12 ms");
 
         c.handle_connection_lost(t, conn, ErrorKind::Io, "reset");
         c.handle_timeout(t + Duration::from_secs(1));
@@ -225,13 +235,14 @@ mod tests {
         );
         // Attempt 2 waits 2 s; 0.5 s later the label counts down from 2.
         let at = t + Duration::from_millis(1500);
-        let st = c.status(at, wall);
+        let mut st = c.status(at, wall);
         assert_eq!(
-            view(&st, wall_ms(wall)).label,
+            TrayView::of(&st).label,
             "Reconnecting · attempt 2/10 · next try in 2 s"
         );
+        st.relabel(wall_ms(wall) + 1200);
         assert_eq!(
-            view(&st, wall_ms(wall) + 1200).label,
+            TrayView::of(&st).label,
             "Reconnecting · attempt 2/10 · next try in 1 s"
         );
 
@@ -249,17 +260,11 @@ mod tests {
             ErrorKind::Auth,
             "authentication failed: HTTP 401 Unauthorized",
         );
-        let v = view(&c.status(at, wall), wall_ms(wall));
+        let v = TrayView::of(&c.status(at, wall));
         assert_eq!(
             v.label,
             "Error · authentication failed: HTTP 401 Unauthorized"
         );
         assert_eq!((v.toggle, v.state), ("Connect", StateKind::Error));
-    }
-
-    #[test]
-    fn long_reasons_are_shortened() {
-        assert_eq!(shorten("abcdef", 4), "abc…");
-        assert_eq!(shorten("abc", 4), "abc");
     }
 }

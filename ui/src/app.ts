@@ -17,17 +17,12 @@ export class App {
   readonly orders: Orders;
   readonly log = new EventLog();
   readonly settings: SettingsForm;
-  private current: Status | null = null;
-  private timer: ReturnType<typeof setInterval> | undefined;
   private unlisten: (() => void) | undefined;
 
   constructor(private readonly root: HTMLElement) {
     this.status = new ConnectionStatus({
       reconnect: () => void this.run(api.reconnect()),
-      toggle: () => {
-        const s = this.current?.state;
-        void this.run(s === "disconnected" || s === "error" ? api.connect() : api.disconnect());
-      },
+      toggle: () => void this.run(api.toggle()),
     });
     const market: MarketActions = {
       add: async (symbol) => {
@@ -87,7 +82,6 @@ export class App {
       log: (e) => this.log.add(e),
     });
     this.load(await api.snapshot());
-    this.timer = setInterval(() => this.status.tick(), 250);
   }
 
   load(snap: Snapshot): void {
@@ -96,11 +90,10 @@ export class App {
     this.orders.apply([...snap.orders].reverse());
     for (const e of snap.log) this.log.add(e);
     this.settings.show(snap.settings);
-    if (snap.status) this.showStatus(snap.status);
+    this.showStatus(snap.status);
   }
 
   showStatus(s: Status): void {
-    this.current = s;
     this.indicator.update(s);
     this.status.update(s);
     this.card.update(s);
@@ -108,7 +101,6 @@ export class App {
   }
 
   stop(): void {
-    clearInterval(this.timer);
     this.unlisten?.();
   }
 }

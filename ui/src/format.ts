@@ -51,8 +51,3 @@ export function clock(unixMs: number): string {
   const d = new Date(unixMs);
   return d.toLocaleTimeString("en-GB", { hour12: false });
 }
-
-/** Seconds left until `unixMs`, rounded up, never negative. */
-export function secondsUntil(unixMs: number, now: number): number {
-  return Math.max(0, Math.ceil((unixMs - now) / 1000));
-}

@@ -359,6 +359,11 @@ impl Connection {
         }
     }
 
+    /// Why the connection is in its state (last failure, or what the user did).
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.config

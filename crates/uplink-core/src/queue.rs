@@ -175,7 +175,10 @@ mod tests {
         q.requeue_in_flight();
         assert_eq!(q.confirm(id), None, "a stale confirmation is ignored");
         assert_eq!(q.take_head().unwrap().id, id);
-        assert_eq!(q.confirm(id).unwrap().message.text(), r#"{"type":"note","n":7}"#);
+        assert_eq!(
+            q.confirm(id).unwrap().message.text(),
+            r#"{"type":"note","n":7}"#
+        );
         assert!(q.is_empty());
     }
 }

@@ -458,7 +458,8 @@ fn a_message_in_flight_when_the_link_dies_is_sent_again_once() {
     loop {
         let tx = w.transmits();
         if tx.is_empty() {
-            if w.core.poll_timeout().is_some_and(|t| t <= w.now + SEC) && w.status().stats.queue_depth > 0
+            if w.core.poll_timeout().is_some_and(|t| t <= w.now + SEC)
+                && w.status().stats.queue_depth > 0
             {
                 w.run_to_next_timeout();
                 continue;

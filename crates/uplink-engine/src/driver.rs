@@ -392,6 +392,7 @@ impl Driver {
                     attempt,
                     max_attempts,
                     in_secs: delay.as_secs_f64(),
+                    reason: self.core.reason().map(str::to_owned),
                 }
             }
             Event::Latency(rtt) => EngineEvent::Latency(Box::new(LatencyEvent {

@@ -21,6 +21,8 @@ pub enum EngineEvent {
         max_attempts: u32,
         /// Seconds until it dials.
         in_secs: f64,
+        /// The failure that made it necessary.
+        reason: Option<String>,
     },
     /// A heartbeat round trip completed (boxed: rare, and it would double the size of
     /// every message event).

@@ -100,7 +100,10 @@ async fn status_when(
         .map(|r| r.map(|st| st.clone()));
     match found {
         Ok(Ok(st)) => st,
-        _ => panic!("no status with {what} within {WAIT:?}; last: {:?}", *h.status().borrow()),
+        _ => panic!(
+            "no status with {what} within {WAIT:?}; last: {:?}",
+            *h.status().borrow()
+        ),
     }
 }
 
@@ -487,7 +490,9 @@ async fn the_backoff_schedule_runs_on_tokio_time() {
     let mut retries = Vec::new();
     let st = loop {
         match ev.recv().await.expect("engine running") {
-            EngineEvent::Retrying { attempt, in_secs, .. } => retries.push((attempt, in_secs)),
+            EngineEvent::Retrying {
+                attempt, in_secs, ..
+            } => retries.push((attempt, in_secs)),
             EngineEvent::State(st) if st.state == StateKind::Error => break st,
             _ => {}
         }

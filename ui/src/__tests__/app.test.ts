@@ -62,13 +62,15 @@ describe("the window", () => {
 
   it("follows pushed status, market and log events without polling", async () => {
     const before = calls.length;
-    await emit("uplink://status", status({ state: "reconnecting", attempt: 2, next_retry_unix_ms: Date.now() + 4000 }));
+    const label = "Reconnecting · attempt 2/10 · next try in 4 s";
+    await emit("uplink://status", status({ state: "reconnecting", label, attempt: 2, next_retry_unix_ms: Date.now() + 4000 }));
     await emit("uplink://market", { quotes: [{ symbol: "AAPL", price: 190.25, change: 1.25, change_percent: 0.66, volume: 2000, updates: 4 }], orders: [], removed: ["MSFT"] });
     await emit("uplink://log", { at_unix_ms: 0, level: "warn", message: "Reconnecting: attempt 2/10 in 4.0 s" });
     await emit("uplink://latency", { ms: 5, avg_ms: 5, p99_ms: 5, at_unix_ms: 0 });
     await flush();
     expect(tid("indicator").dataset.state).toBe("reconnecting");
-    expect(tid("state-detail").textContent).toMatch(/^Attempt 2 of 10 in [34] s$/);
+    expect(tid("state-detail").textContent).toBe(label);
+    expect(tid("indicator-label").textContent).toBe(label);
     expect(q('[data-testid="quote-AAPL"] .price').textContent).toBe("190.25");
     expect(q('[data-testid="quote-AAPL"] .price').dataset.tick).toBe("up");
     expect(tid("quote-MSFT")).toBeNull();
@@ -76,16 +78,18 @@ describe("the window", () => {
     expect(calls.length).toBe(before);
   });
 
-  it("Reconnect and Disconnect call the backend", async () => {
+  it("Reconnect and the toggle call the backend, which decides what the toggle does", async () => {
     tid("reconnect").click();
     tid("toggle").click();
     await flush();
-    expect(calls.map((c) => c.cmd)).toEqual(expect.arrayContaining(["reconnect", "disconnect"]));
-    await emit("uplink://status", status({ state: "disconnected" }));
+    expect(calls.map((c) => c.cmd)).toEqual(expect.arrayContaining(["reconnect", "toggle"]));
+    expect(tid("toggle").textContent).toBe("Disconnect");
+    await emit("uplink://status", status({ state: "disconnected", label: "Disconnected", toggle: "connect" }));
     await flush();
+    expect(tid("toggle").textContent).toBe("Connect");
     tid("toggle").click();
     await flush();
-    expect(calls.at(-1)!.cmd).toBe("connect");
+    expect(calls.at(-1)!.cmd).toBe("toggle");
   });
 
   it("adds symbols, refuses bad ones with the backend's message", async () => {

@@ -3,13 +3,14 @@ import type { Settings, SettingsView, Snapshot, Status } from "../api";
 export function status(over: Partial<Status> = {}): Status {
   return {
     state: "connected",
+    label: "Connected · 12 ms",
+    toggle: "disconnect",
     reason: null,
     error_kind: null,
     gave_up: false,
     since_unix_ms: Date.UTC(2025, 0, 1, 12, 0, 0),
     attempt: 0,
     max_attempts: 10,
-    next_retry_in_ms: null,
     next_retry_unix_ms: null,
     latency: { last_ms: 12.3, avg_ms: 10.5, min_ms: 8, max_ms: 20, p50_ms: 10, p99_ms: 19.6, window: 20, samples: 20 },
     stats: {
@@ -28,7 +29,6 @@ export function status(over: Partial<Status> = {}): Status {
       queue_depth: 0,
       queue_dropped: 0,
     },
-    queue_size: 0,
     queue_capacity: 1000,
     subscriptions: ["AAPL"],
     url: "ws://127.0.0.1:9000/ws",
@@ -39,6 +39,7 @@ export function status(over: Partial<Status> = {}): Status {
 
 export const defaults: Settings = {
   feed_url: "",
+  token: null,
   heartbeat_interval_secs: 30,
   pong_timeout_secs: 10,
   reconnect_base_delay_secs: 1,

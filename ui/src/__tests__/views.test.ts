@@ -8,16 +8,16 @@ import { status } from "./fixtures";
 const text = (root: Element, id: string) => root.querySelector(`[data-testid="${id}"]`)?.textContent;
 
 describe("ConnectionIndicator", () => {
-  it.each<[StateKind, object, string]>([
-    ["connected", {}, "Connected · 12 ms"],
-    ["connected", { latency: { ...status().latency, last_ms: 0.3 } }, "Connected · <1 ms"],
-    ["connecting", {}, "Connecting"],
-    ["reconnecting", { attempt: 3 }, "Reconnecting · 3/10"],
-    ["disconnected", {}, "Disconnected"],
-    ["error", { reason: "authentication failed: HTTP 401" }, "Error"],
-  ])("shows %s as its colour, shape and words", (state, over, label) => {
+  // The words are the backend's (Status.label, the tray's text); the view shows them.
+  it.each<[StateKind, string]>([
+    ["connected", "Connected · 12 ms"],
+    ["connecting", "Connecting…"],
+    ["reconnecting", "Reconnecting · attempt 3/10 · next try in 4 s"],
+    ["disconnected", "Disconnected"],
+    ["error", "Error · authentication failed: HTTP 401"],
+  ])("shows %s as its colour, shape and the backend's words", (state, label) => {
     const v = new ConnectionIndicator();
-    v.update(status({ state, ...over }));
+    v.update(status({ state, label }));
     expect(v.el.dataset.state).toBe(state);
     expect(text(v.el, "indicator-label")).toBe(label);
     expect(v.el.querySelector(`svg.state-icon.${state}`)).not.toBeNull();
@@ -45,7 +45,7 @@ describe("ConnectionStatus", () => {
     v.update(status());
     expect(v.el.dataset.state).toBe("connected");
     expect(text(v.el, "state")).toBe("Connected");
-    expect(text(v.el, "state-detail")).toBe("Up for 2m 5s");
+    expect(text(v.el, "state-detail")).toBe("Connected · 12 ms");
     expect(text(v.el, "stat-latency-last")).toBe("12 ms");
     expect(text(v.el, "stat-latency-avg")).toBe("11 ms");
     expect(text(v.el, "stat-latency-p99")).toBe("20 ms");
@@ -59,23 +59,23 @@ describe("ConnectionStatus", () => {
     expect((v.el.querySelector('[data-testid="demo-badge"]') as HTMLElement).hidden).toBe(true);
   });
 
-  it("reconnecting: attempt n of max and a live countdown", () => {
+  it("reconnecting: attempt n of max and the countdown, in the backend's words", () => {
     const { v } = make();
-    const now = 1_000_000;
-    v.update(status({ state: "reconnecting", attempt: 2, next_retry_unix_ms: now + 3500, reason: "connection refused by 127.0.0.1:9000" }), now);
-    expect(text(v.el, "state-detail")).toBe("Attempt 2 of 10 in 4 s");
+    const label = "Reconnecting · attempt 2/10 · next try in 4 s";
+    v.update(status({ state: "reconnecting", label, toggle: "disconnect", attempt: 2, reason: "connection refused by 127.0.0.1:9000" }));
+    expect(text(v.el, "state-detail")).toBe(label);
     expect(text(v.el, "state-reason")).toBe("connection refused by 127.0.0.1:9000");
-    v.tick(now + 2000);
-    expect(text(v.el, "state-detail")).toBe("Attempt 2 of 10 in 2 s");
-    v.tick(now + 9000);
-    expect(text(v.el, "state-detail")).toBe("Attempt 2 of 10 in 0 s");
+    // The backend republishes the status as the countdown moves.
+    v.update(status({ state: "reconnecting", label: "Reconnecting · attempt 2/10 · next try in 2 s", attempt: 2 }));
+    expect(text(v.el, "state-detail")).toBe("Reconnecting · attempt 2/10 · next try in 2 s");
   });
 
   it("error: the reason in red and a way out", () => {
     const { v, calls } = make();
-    v.update(status({ state: "error", gave_up: true, reason: "gave up after 10 attempts: connection refused" }));
+    const label = "Error · gave up after 10 attempts: connection refused";
+    v.update(status({ state: "error", label, toggle: "connect", gave_up: true, reason: "gave up after 10 attempts: connection refused" }));
     expect(v.el.dataset.state).toBe("error");
-    expect(text(v.el, "state-detail")).toBe("Gave up after 10 attempts. Reconnect to try again.");
+    expect(text(v.el, "state-detail")).toBe(label);
     expect(text(v.el, "state-reason")).toBe("gave up after 10 attempts: connection refused");
     expect(text(v.el, "toggle")).toBe("Connect");
     (v.el.querySelector('[data-testid="reconnect"]') as HTMLButtonElement).click();
@@ -85,11 +85,12 @@ describe("ConnectionStatus", () => {
 
   it("disconnected and connecting, and the demo feed is labelled", () => {
     const { v } = make();
-    v.update(status({ state: "disconnected", reason: "disconnected by user", demo: true }));
-    expect(text(v.el, "state-detail")).toBe("Not connected.");
+    v.update(status({ state: "disconnected", label: "Disconnected", toggle: "connect", reason: "disconnected by user", demo: true }));
+    expect(text(v.el, "state-detail")).toBe("Disconnected");
+    expect(text(v.el, "toggle")).toBe("Connect");
     expect((v.el.querySelector('[data-testid="demo-badge"]') as HTMLElement).hidden).toBe(false);
-    v.update(status({ state: "connecting" }));
-    expect(text(v.el, "state-detail")).toBe("Opening the connection…");
+    v.update(status({ state: "connecting", label: "Connecting…" }));
+    expect(text(v.el, "state-detail")).toBe("Connecting…");
     expect(v.el.querySelector("svg.state-icon.connecting")).not.toBeNull();
   });
 

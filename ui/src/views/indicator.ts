@@ -1,15 +1,11 @@
 // ConnectionIndicator: the compact header view. State, colour, shape, and latency.
 import type { Status } from "../api";
 import { h, setText } from "../dom";
-import { ms, stateLabel } from "../format";
 import { stateIcon } from "./stateIcon";
 
+/** The header's text: the status's own label, the same words as the tray's. */
 export function indicatorText(s: Status | null): string {
-  if (!s) return "Starting…";
-  const base = stateLabel[s.state];
-  if (s.state === "connected" && s.latency.last_ms !== null) return `${base} · ${ms(s.latency.last_ms)}`;
-  if (s.state === "reconnecting" && s.attempt > 0) return `${base} · ${s.attempt}/${s.max_attempts}`;
-  return base;
+  return s ? s.label : "Starting…";
 }
 
 export class ConnectionIndicator {

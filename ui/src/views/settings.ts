@@ -99,6 +99,8 @@ export class SettingsForm {
     const n = (k: string) => (val(k).trim() === "" ? Number.NaN : Number(val(k)));
     return {
       feed_url: val("feed_url").trim(),
+      // Write-only: the token travels as `token_change`, never in the settings.
+      token: null,
       heartbeat_interval_secs: n("heartbeat_interval_secs"),
       pong_timeout_secs: n("pong_timeout_secs"),
       reconnect_base_delay_secs: n("reconnect_base_delay_secs"),

@@ -2,7 +2,7 @@
 // attempt n of max, countdown, latency with a chart, every stat, and the controls.
 import type { Status } from "../api";
 import { h, setText } from "../dom";
-import { bytes, clock, count, duration, ms, secondsUntil, stateLabel } from "../format";
+import { bytes, clock, count, duration, ms, stateLabel } from "../format";
 import { LatencyChart } from "./chart";
 import { stateIcon } from "./stateIcon";
 
@@ -11,22 +11,9 @@ export interface StatusActions {
   toggle(): void;
 }
 
-/** The line under the state: what is happening, in words. */
-export function detailLine(s: Status, now: number): string {
-  switch (s.state) {
-    case "connected":
-      return `Up for ${duration(s.stats.uptime_secs)}`;
-    case "connecting":
-      return "Opening the connection…";
-    case "reconnecting":
-      if (s.next_retry_unix_ms !== null)
-        return `Attempt ${s.attempt} of ${s.max_attempts} in ${secondsUntil(s.next_retry_unix_ms, now)} s`;
-      return `Attempt ${s.attempt} of ${s.max_attempts}: connecting…`;
-    case "error":
-      return s.gave_up ? `Gave up after ${s.max_attempts} attempts. Reconnect to try again.` : "Needs attention. Reconnect to try again.";
-    case "disconnected":
-      return "Not connected.";
-  }
+/** The line under the state: the status's own label, the same words as the tray's. */
+export function detailLine(s: Status): string {
+  return s.label;
 }
 
 export class ConnectionStatus {
@@ -43,7 +30,6 @@ export class ConnectionStatus {
   private reconnectBtn = h("button", { type: "button", class: "primary", "data-testid": "reconnect", text: "Reconnect" });
   private cells = new Map<string, HTMLElement>();
   private shownState = "";
-  private last: Status | null = null;
 
   constructor(actions: StatusActions) {
     this.reconnectBtn.addEventListener("click", () => actions.reconnect());
@@ -96,8 +82,7 @@ export class ConnectionStatus {
     if (c) setText(c, text);
   }
 
-  update(s: Status | null, now = Date.now()): void {
-    this.last = s;
+  update(s: Status | null): void {
     if (!s) return;
     if (this.shownState !== s.state) {
       this.icon.replaceChildren(stateIcon(s.state, 40));
@@ -105,12 +90,12 @@ export class ConnectionStatus {
       this.shownState = s.state;
     }
     setText(this.state, stateLabel[s.state]);
-    setText(this.detail, detailLine(s, now));
+    setText(this.detail, detailLine(s));
     setText(this.reason, s.state === "connected" || !s.reason ? "" : s.reason);
     setText(this.since, clock(s.since_unix_ms));
     setText(this.url, s.url);
     this.demo.hidden = !s.demo;
-    setText(this.toggleBtn, s.state === "disconnected" || s.state === "error" ? "Connect" : "Disconnect");
+    setText(this.toggleBtn, s.toggle === "connect" ? "Connect" : "Disconnect");
 
     const l = s.latency;
     this.set("latency-last", ms(l.last_ms));
@@ -131,13 +116,8 @@ export class ConnectionStatus {
     this.set("malformed_messages", count(st.malformed_messages));
     this.set("uptime", s.state === "connected" ? duration(st.uptime_secs) : "–");
     this.set("total_uptime", duration(st.total_uptime_secs));
-    this.set("queue", `${count(s.queue_size)} / ${count(s.queue_capacity)}`);
+    this.set("queue", `${count(s.stats.queue_depth)} / ${count(s.queue_capacity)}`);
     this.set("queue_dropped", count(st.queue_dropped));
     this.set("last_error", st.last_error ? `${clock(st.last_error.at_unix_ms)} ${st.last_error.message}` : "none");
-  }
-
-  /** Redraws what depends on the clock (the countdown) without new data. */
-  tick(now = Date.now()): void {
-    if (this.last) setText(this.detail, detailLine(this.last, now));
   }
 }

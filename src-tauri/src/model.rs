@@ -1,41 +1,44 @@
-//! The one mapping from engine events to what the UI, the tray and the notifier see.
+//! The app's model, in plain Rust with no Tauri types: the watchlist with its quotes,
+//! orders with a typed lifecycle, the event log, the notification policy, and the one
+//! mapping from engine events to what the window and the notifier see.
 //!
-//! State, latency and stats go out as they come (they are few). Market data is
+//! The connection's status is not kept here: the engine publishes it (a `watch`), and
+//! [`AppModel::ui_status`] only adds what the app knows (the demo flag). Market data is
 //! coalesced: the latest quote per symbol and the latest state of each changed order
-//! are kept, and [`Bridge::take_market`] hands over only what changed, at most once per
-//! flush tick (20 Hz), so a 100,000 msg/s feed cannot flood the webview.
+//! are kept, and [`AppModel::take_market`] hands over only what changed, at most once
+//! per flush tick (20 Hz), so a 100,000 msg/s feed cannot flood the webview.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
 
 use serde::Serialize;
 use uplink_engine::proto::{OrderStatus, OrderUpdate, Payload, Side};
-use uplink_engine::{EngineEvent, ErrorKind, StateKind, Status};
+use uplink_engine::{EngineEvent, ErrorKind, MessageId, StateKind, Status};
 
 use crate::notify::{Notification, NotifyPolicy};
 use crate::settings::NotifySettings;
 
 /// UI event names, namespaced.
 pub mod names {
-    /// [`super::UiStatus`]: on every state change and every stats tick.
+    /// [`super::UiStatus`]: whenever the engine publishes a new status.
     pub const STATUS: &str = "uplink://status";
     /// [`super::UiLatency`]: on every heartbeat round trip.
     pub const LATENCY: &str = "uplink://latency";
     /// [`super::UiMarket`]: changed quotes and orders, at most 20 per second.
     pub const MARKET: &str = "uplink://market";
-    /// [`super::LogEntry`]: state changes, errors, drops.
+    /// [`super::LogEntry`]: state changes, retries, errors, drops.
     pub const LOG: &str = "uplink://log";
 }
 
 /// Log lines kept for a window that opens later.
-const LOG_KEPT: usize = 300;
+pub const LOG_KEPT: usize = 300;
 /// Orders kept for display.
-const ORDERS_KEPT: usize = 200;
+pub const ORDERS_KEPT: usize = 200;
 
 /// The connection status, as the window shows it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct UiStatus {
-    /// Everything the engine reports.
+    /// Everything the engine publishes.
     #[serde(flatten)]
     pub status: Status,
     /// Whether this is the built-in demo feed.
@@ -43,7 +46,7 @@ pub struct UiStatus {
 }
 
 /// One round trip.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct UiLatency {
     /// This sample, ms.
     pub ms: f64,
@@ -56,7 +59,7 @@ pub struct UiLatency {
 }
 
 /// The latest quote of one symbol.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct Quote {
     /// Symbol.
     pub symbol: String,
@@ -72,8 +75,42 @@ pub struct Quote {
     pub updates: u64,
 }
 
+/// Where an order is in its life, as the window shows it.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    /// The engine has it; not yet written (offline, or behind other messages).
+    Queued,
+    /// Written to the socket; the feed has not answered yet.
+    Sent,
+    /// The feed accepted it.
+    Accepted,
+    /// Partly filled.
+    PartiallyFilled,
+    /// Filled.
+    Filled,
+    /// The feed rejected it (see `reason`).
+    Rejected,
+    /// Cancelled at the feed.
+    Cancelled,
+    /// Dropped from a full outbound queue before it was written.
+    Dropped,
+}
+
+impl From<OrderStatus> for OrderState {
+    fn from(s: OrderStatus) -> Self {
+        match s {
+            OrderStatus::Accepted => OrderState::Accepted,
+            OrderStatus::PartiallyFilled => OrderState::PartiallyFilled,
+            OrderStatus::Filled => OrderState::Filled,
+            OrderStatus::Rejected => OrderState::Rejected,
+            OrderStatus::Cancelled => OrderState::Cancelled,
+        }
+    }
+}
+
 /// An order as the window lists it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct OrderView {
     /// The client's own id (orders placed from this window), or the feed's.
     pub key: String,
@@ -85,8 +122,8 @@ pub struct OrderView {
     pub side: String,
     /// Quantity.
     pub qty: f64,
-    /// "queued" (not yet written), "sent", or the feed's status.
-    pub status: String,
+    /// Where it is in its life.
+    pub status: OrderState,
     /// Filled so far.
     pub filled_qty: f64,
     /// Average fill price.
@@ -98,7 +135,7 @@ pub struct OrderView {
 }
 
 /// What changed in the market since the last flush.
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, PartialEq, Default, ts_rs::TS)]
 pub struct UiMarket {
     /// Changed quotes.
     pub quotes: Vec<Quote>,
@@ -108,43 +145,65 @@ pub struct UiMarket {
     pub removed: Vec<String>,
 }
 
+/// How serious a log line is.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Normal operation.
+    Info,
+    /// Something to notice (a retry, a feed error, a drop).
+    Warn,
+    /// Something failed for good until someone acts.
+    Error,
+}
+
 /// One line of the event log.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct LogEntry {
     /// When, Unix ms.
     pub at_unix_ms: u64,
-    /// "info", "warn" or "error".
-    pub level: &'static str,
+    /// How serious.
+    pub level: Level,
     /// What happened.
     pub message: String,
 }
 
-/// What the shell must do after an event.
+/// What the shell must do after an event. (Status and tray follow the engine's
+/// published status directly; they are not outputs of the model.)
 #[derive(Debug, Clone, PartialEq)]
 pub enum Out {
-    /// Emit [`names::STATUS`].
-    Status(Box<UiStatus>),
     /// Emit [`names::LATENCY`].
     Latency(UiLatency),
     /// Emit [`names::LOG`].
     Log(LogEntry),
     /// Raise a desktop notification.
     Notify(Notification),
-    /// The tray should be redrawn from [`Bridge::status`].
-    Tray,
 }
 
-/// The bridge's memory: last status, market book, orders, log, notification policy.
+/// The model's memory: market book, orders, log, notification policy.
 #[derive(Debug)]
-pub struct Bridge {
+pub struct AppModel {
+    /// Whether the built-in demo feed is in use (shown as a badge).
     demo: bool,
-    status: Option<UiStatus>,
+    /// Which notifications the user wants.
+    prefs: NotifySettings,
+    /// Latest quote per symbol.
     quotes: HashMap<String, Quote>,
+    /// Symbols whose quote changed since the last flush.
     dirty_quotes: BTreeSet<String>,
+    /// Symbols taken off the watchlist since the last flush.
     removed: Vec<String>,
+    /// Orders, oldest first, at most [`ORDERS_KEPT`].
     orders: VecDeque<OrderView>,
+    /// Orders that changed since the last flush, by key.
     dirty_orders: BTreeSet<String>,
+    /// Orders placed here that the engine has not written or dropped yet: message id
+    /// to order key. Bounded by the engine's queue, whose every message ends in
+    /// `sent` or `queue_dropped`.
+    awaiting_write: HashMap<MessageId, String>,
+    /// The event log, oldest first, at most [`LOG_KEPT`].
     log: VecDeque<LogEntry>,
+    /// When to notify.
     policy: NotifyPolicy,
 }
 
@@ -155,27 +214,18 @@ fn side_name(s: Side) -> &'static str {
     }
 }
 
-fn status_name(s: OrderStatus) -> &'static str {
-    match s {
-        OrderStatus::Accepted => "accepted",
-        OrderStatus::PartiallyFilled => "partially_filled",
-        OrderStatus::Filled => "filled",
-        OrderStatus::Rejected => "rejected",
-        OrderStatus::Cancelled => "cancelled",
-    }
-}
-
-impl Bridge {
-    /// An empty bridge; `demo` marks the built-in feed.
-    pub fn new(demo: bool) -> Self {
-        Bridge {
+impl AppModel {
+    /// An empty model; `demo` marks the built-in feed.
+    pub fn new(demo: bool, prefs: NotifySettings) -> Self {
+        AppModel {
             demo,
-            status: None,
+            prefs,
             quotes: HashMap::new(),
             dirty_quotes: BTreeSet::new(),
             removed: Vec::new(),
             orders: VecDeque::new(),
             dirty_orders: BTreeSet::new(),
+            awaiting_write: HashMap::new(),
             log: VecDeque::new(),
             policy: NotifyPolicy::new(),
         }
@@ -184,14 +234,19 @@ impl Bridge {
     /// Marks whether the built-in demo feed is in use (after a settings change).
     pub fn set_demo(&mut self, demo: bool) {
         self.demo = demo;
-        if let Some(s) = &mut self.status {
-            s.demo = demo;
-        }
     }
 
-    /// The last status seen.
-    pub fn status(&self) -> Option<&UiStatus> {
-        self.status.as_ref()
+    /// Which notifications the user wants (after a settings change).
+    pub fn set_prefs(&mut self, prefs: NotifySettings) {
+        self.prefs = prefs;
+    }
+
+    /// The engine's status as the window shows it.
+    pub fn ui_status(&self, status: &Status) -> UiStatus {
+        UiStatus {
+            status: status.clone(),
+            demo: self.demo,
+        }
     }
 
     /// All quotes, by symbol.
@@ -211,13 +266,7 @@ impl Bridge {
         self.log.iter().cloned().collect()
     }
 
-    fn push_log(
-        &mut self,
-        out: &mut Vec<Out>,
-        at_unix_ms: u64,
-        level: &'static str,
-        message: String,
-    ) {
+    fn push_log(&mut self, out: &mut Vec<Out>, at_unix_ms: u64, level: Level, message: String) {
         let e = LogEntry {
             at_unix_ms,
             level,
@@ -232,20 +281,31 @@ impl Bridge {
 
     /// Adds a line to the event log that no engine event carries (e.g. a settings
     /// file that could not be read at start).
-    pub fn note(&mut self, level: &'static str, message: String, now_ms: u64) {
+    pub fn note(&mut self, level: Level, message: String, now_ms: u64) {
         let mut out = Vec::new();
         self.push_log(&mut out, now_ms, level, message);
     }
 
-    /// Records an order placed from the window, before it is written.
-    pub fn add_local_order(&mut self, key: &str, symbol: &str, side: &str, qty: f64, now_ms: u64) {
+    /// Records an order placed from the window, once the engine has accepted it under
+    /// `id`. (Call it before the engine can report on `id`: the service holds the
+    /// model's lock across `send` and this call.)
+    pub fn order_placed(
+        &mut self,
+        id: MessageId,
+        key: &str,
+        symbol: &str,
+        side: Side,
+        qty: f64,
+        now_ms: u64,
+    ) {
+        self.awaiting_write.insert(id, key.to_owned());
         self.upsert_order(OrderView {
             key: key.to_owned(),
             id: None,
             symbol: symbol.to_owned(),
-            side: side.to_owned(),
+            side: side_name(side).into(),
             qty,
-            status: "queued".into(),
+            status: OrderState::Queued,
             filled_qty: 0.0,
             avg_price: None,
             reason: None,
@@ -275,20 +335,44 @@ impl Bridge {
         self.orders.push_back(o);
     }
 
+    /// Moves order `key` to `status`, if it is still in `from` (a late write report
+    /// never undoes what the feed said).
+    fn advance_order(
+        &mut self,
+        key: &str,
+        from: OrderState,
+        status: OrderState,
+        reason: Option<&str>,
+        now_ms: u64,
+    ) {
+        if let Some(o) = self
+            .orders
+            .iter()
+            .find(|o| o.key == key && o.status == from)
+            .cloned()
+        {
+            self.upsert_order(OrderView {
+                status,
+                reason: reason.map(str::to_owned).or(o.reason.clone()),
+                updated_unix_ms: now_ms,
+                ..o
+            });
+        }
+    }
+
     fn on_order(&mut self, o: &OrderUpdate, now_ms: u64) {
         let key = o
             .client_order_id
             .clone()
             .or_else(|| o.id.clone())
             .unwrap_or_default();
-        let status = o.status.map_or("sent", status_name).to_owned();
         self.upsert_order(OrderView {
             key,
             id: o.id.clone(),
             symbol: o.symbol.clone(),
             side: side_name(o.side).into(),
             qty: o.qty,
-            status,
+            status: o.status.map_or(OrderState::Sent, OrderState::from),
             filled_qty: o.filled_qty.unwrap_or(0.0),
             avg_price: o.avg_price,
             reason: o.reason.clone(),
@@ -296,14 +380,9 @@ impl Bridge {
         });
     }
 
-    /// Maps one engine event. Market data only updates the book (see [`Bridge::take_market`]).
-    pub fn apply(
-        &mut self,
-        ev: EngineEvent,
-        now: Instant,
-        now_ms: u64,
-        prefs: &NotifySettings,
-    ) -> Vec<Out> {
+    /// Maps one engine event. Market data only updates the book (see
+    /// [`AppModel::take_market`]).
+    pub fn apply(&mut self, ev: EngineEvent, now: Instant, now_ms: u64) -> Vec<Out> {
         let mut out = Vec::new();
         match ev {
             EngineEvent::Message { message } => match message.payload {
@@ -334,7 +413,7 @@ impl Bridge {
                 }
                 Payload::Order(o) => {
                     self.on_order(&o, now_ms);
-                    if let Some(n) = self.policy.on_order(now, &o, prefs) {
+                    if let Some(n) = self.policy.on_order(now, &o, &self.prefs) {
                         out.push(Out::Notify(n));
                     }
                     if o.status == Some(OrderStatus::Rejected) {
@@ -342,7 +421,7 @@ impl Bridge {
                         self.push_log(
                             &mut out,
                             now_ms,
-                            "warn",
+                            Level::Warn,
                             format!(
                                 "Order {} {} {} rejected: {why}",
                                 side_name(o.side),
@@ -356,78 +435,63 @@ impl Bridge {
                     self.push_log(
                         &mut out,
                         now_ms,
-                        "warn",
+                        Level::Warn,
                         format!("Feed error {}: {}", e.code, e.message),
                     );
                 }
                 _ => {}
             },
             EngineEvent::State(st) => {
-                let prev = self.status.as_ref().map(|s| s.status.state);
-                let line = describe(&st, prev);
-                let level = match st.state {
-                    StateKind::Error => "error",
-                    StateKind::Reconnecting => "warn",
-                    _ => "info",
-                };
-                if let Some(n) = self.policy.on_status(now, &st, prefs) {
+                if let Some(n) = self.policy.on_status(now, &st, &self.prefs) {
                     out.push(Out::Notify(n));
                 }
-                let ui = UiStatus {
-                    status: *st,
-                    demo: self.demo,
-                };
-                self.status = Some(ui.clone());
-                if let Some(line) = line {
+                if let Some((level, line)) = describe(&st) {
                     self.push_log(&mut out, now_ms, level, line);
                 }
-                out.push(Out::Status(Box::new(ui)));
-                out.push(Out::Tray);
+            }
+            EngineEvent::Retrying {
+                attempt,
+                max_attempts,
+                in_secs,
+                reason,
+            } => {
+                let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+                self.push_log(
+                    &mut out,
+                    now_ms,
+                    Level::Warn,
+                    format!(
+                        "Reconnecting: attempt {attempt}/{max_attempts} in {in_secs:.1} s{why}"
+                    ),
+                );
             }
             EngineEvent::Latency(l) => {
-                if let Some(s) = &mut self.status {
-                    s.status.latency = l.summary;
-                }
                 out.push(Out::Latency(UiLatency {
                     ms: l.ms,
                     avg_ms: l.summary.avg_ms,
                     p99_ms: l.summary.p99_ms,
                     at_unix_ms: now_ms,
                 }));
-                out.push(Out::Tray);
             }
-            EngineEvent::Stats(s) => {
-                if let Some(ui) = &mut self.status {
-                    ui.status.stats = s.stats;
-                    ui.status.latency = s.latency;
-                    ui.status.queue_size = ui.status.stats.queue_depth;
-                    if let Some(at) = ui.status.next_retry_unix_ms {
-                        ui.status.next_retry_in_ms = Some(at.saturating_sub(now_ms));
-                    }
-                    out.push(Out::Status(Box::new(ui.clone())));
-                    out.push(Out::Tray);
+            EngineEvent::Sent { id } => {
+                if let Some(key) = self.awaiting_write.remove(&id) {
+                    self.advance_order(&key, OrderState::Queued, OrderState::Sent, None, now_ms);
                 }
             }
-            EngineEvent::Sent { message } => {
-                if let Some(key) = client_order_id(&message) {
-                    self.mark_sent(&key, now_ms);
-                }
-            }
-            EngineEvent::QueueDropped { message, total } => {
-                if let Some(key) = client_order_id(&message) {
-                    if let Some(o) = self.orders.iter().find(|o| o.key == key).cloned() {
-                        self.upsert_order(OrderView {
-                            status: "dropped".into(),
-                            reason: Some("outbound queue full".into()),
-                            updated_unix_ms: now_ms,
-                            ..o
-                        });
-                    }
+            EngineEvent::QueueDropped { id, total } => {
+                if let Some(key) = self.awaiting_write.remove(&id) {
+                    self.advance_order(
+                        &key,
+                        OrderState::Queued,
+                        OrderState::Dropped,
+                        Some("outbound queue full"),
+                        now_ms,
+                    );
                 }
                 self.push_log(
                     &mut out,
                     now_ms,
-                    "warn",
+                    Level::Warn,
                     format!(
                         "Outbound queue full: dropped the oldest message ({total} dropped so far)"
                     ),
@@ -441,7 +505,7 @@ impl Bridge {
                     } else {
                         "Feed error"
                     };
-                    self.push_log(&mut out, now_ms, "warn", format!("{what}: {message}"));
+                    self.push_log(&mut out, now_ms, Level::Warn, format!("{what}: {message}"));
                 }
             }
         }
@@ -470,68 +534,31 @@ impl Bridge {
             removed: std::mem::take(&mut self.removed),
         })
     }
-
-    /// Marks an order written to the feed (its queued state ends).
-    pub fn mark_sent(&mut self, key: &str, now_ms: u64) {
-        if let Some(o) = self
-            .orders
-            .iter()
-            .find(|o| o.key == key && o.status == "queued")
-            .cloned()
-        {
-            self.upsert_order(OrderView {
-                status: "sent".into(),
-                updated_unix_ms: now_ms,
-                ..o
-            });
-        }
-    }
 }
 
-/// The `client_order_id` of an outbound order message, if it is one.
-fn client_order_id(message: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(message).ok()?;
-    (v["type"] == "order").then(|| v["data"]["client_order_id"].as_str().map(str::to_owned))?
-}
-
-/// The log line for a state change; `None` for repeats that say nothing new.
-fn describe(st: &Status, prev: Option<StateKind>) -> Option<String> {
+/// The log line for a state change. Retries have their own line (`Retrying`).
+fn describe(st: &Status) -> Option<(Level, String)> {
     let reason = st.reason.as_deref().unwrap_or("");
+    let with_reason = |s: &str| {
+        if reason.is_empty() {
+            s.to_owned()
+        } else {
+            format!("{s} ({reason})")
+        }
+    };
     Some(match st.state {
-        StateKind::Connected => format!("Connected to {}", st.url),
-        StateKind::Connecting => format!("Connecting to {}", st.url),
-        StateKind::Disconnected => format!(
-            "Disconnected{}",
-            if reason.is_empty() {
-                String::new()
-            } else {
-                format!(" ({reason})")
-            }
-        ),
-        StateKind::Error => format!("Error: {reason}"),
-        StateKind::Reconnecting => match st.next_retry_in_ms {
-            Some(ms) => format!(
-                "Reconnecting: attempt {}/{} in {:.1} s{}",
-                st.attempt,
-                st.max_attempts,
-                ms as f64 / 1000.0,
-                if reason.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({reason})")
-                }
-            ),
-            // The dial of an attempt already announced.
-            None if prev == Some(StateKind::Reconnecting) => return None,
-            None => format!("Reconnecting: attempt {}/{}", st.attempt, st.max_attempts),
-        },
+        StateKind::Connected => (Level::Info, format!("Connected to {}", st.url)),
+        StateKind::Connecting => (Level::Info, format!("Connecting to {}", st.url)),
+        StateKind::Disconnected => (Level::Info, with_reason("Disconnected")),
+        StateKind::Error => (Level::Error, format!("Error: {reason}")),
+        StateKind::Reconnecting => return None,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::SystemTime;
+    use std::time::{Duration, SystemTime};
     use uplink_engine::core::{Config, Connection};
 
     fn msg(text: &str) -> EngineEvent {
@@ -540,10 +567,13 @@ mod tests {
         }
     }
 
+    fn model(demo: bool) -> AppModel {
+        AppModel::new(demo, NotifySettings::default())
+    }
+
     #[test]
     fn a_flood_of_updates_becomes_one_quote_per_symbol_per_flush() {
-        let mut b = Bridge::new(true);
-        let prefs = NotifySettings::default();
+        let mut b = model(true);
         let now = Instant::now();
         for i in 0..100_000 {
             let sym = ["AAPL", "MSFT"][i % 2];
@@ -554,7 +584,6 @@ mod tests {
                 )),
                 now,
                 0,
-                &prefs,
             );
             assert!(out.is_empty(), "market data is never emitted per message");
         }
@@ -571,45 +600,47 @@ mod tests {
 
     #[test]
     fn orders_move_from_queued_to_the_feeds_status() {
-        let mut b = Bridge::new(false);
-        let prefs = NotifySettings::default();
+        let mut b = model(false);
         let now = Instant::now();
-        b.add_local_order("ui-1", "AAPL", "buy", 10.0, 1);
-        assert_eq!(b.take_market().unwrap().orders[0].status, "queued");
-        b.mark_sent("ui-1", 2);
-        assert_eq!(b.orders()[0].status, "sent");
+        b.order_placed(MessageId(7), "ui-1", "AAPL", Side::Buy, 10.0, 1);
+        assert_eq!(
+            b.take_market().unwrap().orders[0].status,
+            OrderState::Queued
+        );
+        b.apply(EngineEvent::Sent { id: MessageId(7) }, now, 2);
+        assert_eq!(b.orders()[0].status, OrderState::Sent);
         b.apply(
             msg(r#"{"type":"order","data":{"id":"ord-1","client_order_id":"ui-1","symbol":"AAPL","side":"buy","qty":10,"status":"filled","filled_qty":10,"avg_price":190.1}}"#),
             now,
             3,
-            &prefs,
         );
         let o = &b.orders()[0];
         assert_eq!(
-            (
-                o.status.as_str(),
-                o.id.as_deref(),
-                o.filled_qty,
-                o.avg_price
-            ),
-            ("filled", Some("ord-1"), 10.0, Some(190.1))
+            (o.status, o.id.as_deref(), o.filled_qty, o.avg_price),
+            (OrderState::Filled, Some("ord-1"), 10.0, Some(190.1))
         );
         assert_eq!(b.orders().len(), 1, "one row per order");
+        // A late write report never undoes what the feed said.
+        b.apply(EngineEvent::Sent { id: MessageId(7) }, now, 4);
+        assert_eq!(b.orders()[0].status, OrderState::Filled);
+        assert!(b.awaiting_write.is_empty());
 
         let out = b.apply(
             msg(r#"{"type":"order","data":{"id":"ord-2","symbol":"ZZZ","side":"sell","qty":1,"status":"rejected","reason":"unknown symbol ZZZ"}}"#),
             now,
             4,
-            &prefs,
         );
         assert!(out
             .iter()
             .any(|o| matches!(o, Out::Notify(n) if n.title == "Order rejected: sell 1 ZZZ")));
-        assert!(out.iter().any(|o| matches!(o, Out::Log(l) if l.level == "warn" && l.message.contains("unknown symbol ZZZ"))));
+        assert!(out.iter().any(|o| matches!(o, Out::Log(l) if l.level == Level::Warn && l.message.contains("unknown symbol ZZZ"))));
+        let json = serde_json::to_value(b.orders()).unwrap();
+        assert_eq!(json[0]["status"], "rejected");
+        assert_eq!(json[1]["status"], "filled");
     }
 
     #[test]
-    fn state_changes_reach_the_ui_the_tray_the_log_and_the_notifier() {
+    fn state_changes_and_retries_reach_the_log_and_the_notifier() {
         let now = Instant::now();
         let wall = SystemTime::now();
         let mut core = Connection::new(
@@ -623,38 +654,43 @@ mod tests {
         )
         .unwrap();
         core.set_url("ws://127.0.0.1:9000/ws");
-        let mut b = Bridge::new(true);
-        let prefs = NotifySettings::default();
+        let mut b = model(true);
         let st = |c: &Connection| EngineEvent::State(Box::new(c.status(now, wall)));
 
         core.handle_connect(now);
-        let out = b.apply(st(&core), now, 0, &prefs);
+        let out = b.apply(st(&core), now, 0);
         assert!(
             matches!(&out[0], Out::Log(l) if l.message == "Connecting to ws://127.0.0.1:9000/ws")
         );
-        assert!(
-            matches!(&out[1], Out::Status(s) if s.demo && s.status.state == StateKind::Connecting)
-        );
-        assert_eq!(out[2], Out::Tray);
+        assert!(b.ui_status(&core.status(now, wall)).demo);
 
         let conn = core.current_conn().unwrap();
         core.handle_connect_failed(now, conn, ErrorKind::ConnectFailed, "connection refused");
-        let out = b.apply(st(&core), now, 0, &prefs);
+        assert!(b.apply(st(&core), now, 0).is_empty(), "the retry says it");
+        let out = b.apply(
+            EngineEvent::Retrying {
+                attempt: 1,
+                max_attempts: 1,
+                in_secs: 1.0,
+                reason: Some("connection refused".into()),
+            },
+            now,
+            0,
+        );
         assert!(
-            matches!(&out[0], Out::Log(l) if l.level == "warn" && l.message == "Reconnecting: attempt 1/1 in 1.0 s (connection refused)"),
+            matches!(&out[0], Out::Log(l) if l.level == Level::Warn && l.message == "Reconnecting: attempt 1/1 in 1.0 s (connection refused)"),
             "{out:?}"
         );
 
-        core.handle_timeout(now + std::time::Duration::from_secs(1));
+        core.handle_timeout(now + Duration::from_secs(1));
         let conn = core.current_conn().unwrap();
-        b.apply(st(&core), now, 0, &prefs);
         core.handle_connect_failed(now, conn, ErrorKind::ConnectFailed, "connection refused");
-        let out = b.apply(st(&core), now, 0, &prefs);
+        let out = b.apply(st(&core), now, 0);
         assert!(out.iter().any(|o| matches!(o, Out::Notify(n) if n.body == "gave up after 1 attempts: connection refused")));
         assert!(out
             .iter()
-            .any(|o| matches!(o, Out::Log(l) if l.level == "error")));
-        let json = serde_json::to_value(b.status().unwrap()).unwrap();
+            .any(|o| matches!(o, Out::Log(l) if l.level == Level::Error)));
+        let json = serde_json::to_value(b.ui_status(&core.status(now, wall))).unwrap();
         assert_eq!(
             (json["state"].as_str(), json["demo"].as_bool()),
             (Some("error"), Some(true))
@@ -663,19 +699,32 @@ mod tests {
 
     #[test]
     fn a_dropped_order_is_marked_so_the_trader_sees_it() {
-        let mut b = Bridge::new(false);
-        b.add_local_order("ui-7", "AAPL", "buy", 1.0, 0);
-        let dropped = r#"{"type":"order","data":{"symbol":"AAPL","side":"buy","qty":1,"client_order_id":"ui-7"}}"#;
+        let mut b = model(false);
+        b.order_placed(MessageId(3), "ui-7", "AAPL", Side::Buy, 1.0, 0);
         let out = b.apply(
             EngineEvent::QueueDropped {
-                message: dropped.into(),
+                id: MessageId(3),
                 total: 1,
             },
             Instant::now(),
             5,
-            &NotifySettings::default(),
         );
-        assert_eq!(b.orders()[0].status, "dropped");
+        assert_eq!(b.orders()[0].status, OrderState::Dropped);
+        assert_eq!(b.orders()[0].reason.as_deref(), Some("outbound queue full"));
         assert!(matches!(&out[0], Out::Log(l) if l.message.contains("dropped the oldest message")));
+    }
+
+    #[test]
+    fn the_log_and_the_order_list_stay_bounded() {
+        let mut b = model(false);
+        for i in 0..(LOG_KEPT + 50) {
+            b.note(Level::Info, format!("line {i}"), 0);
+        }
+        assert_eq!(b.log().len(), LOG_KEPT);
+        assert_eq!(b.log()[0].message, "line 50");
+        for i in 0..(ORDERS_KEPT as u64 + 10) {
+            b.order_placed(MessageId(i), &format!("k{i}"), "A", Side::Buy, 1.0, 0);
+        }
+        assert_eq!(b.orders().len(), ORDERS_KEPT);
     }
 }

@@ -1,0 +1,270 @@
+//! What the window's commands and the tray menu act on, in plain Rust with no Tauri
+//! types: the engine handle, the settings and their store, the app model and the
+//! built-in demo feed. Commands are one-line adapters over these methods.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use uplink_engine::proto::Side;
+use uplink_engine::{Engine, EventStream, Handle, OrderRequest, Outbound, OutboundError};
+use uplink_sim::{SimConfig, Simulator};
+
+use crate::commands::{ApiError, Snapshot};
+use crate::model::{AppModel, Level};
+use crate::settings::{self, Settings, SettingsInput, SettingsStore, SettingsView};
+
+/// Wall-clock Unix milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A symbol as the trader typed it, as the feed knows it: trimmed, upper case.
+pub fn normalize_symbol(s: &str) -> String {
+    s.trim().to_uppercase()
+}
+
+/// The result of saving settings.
+#[derive(Debug)]
+pub struct Saved {
+    /// The settings now in force, token masked.
+    pub view: SettingsView,
+    /// `Some(on)` when "launch at login" changed and the shell must apply it.
+    pub launch_at_login: Option<bool>,
+}
+
+/// The app's services. One per app; shared by the commands, the tray and the pumps.
+#[derive(Debug)]
+pub struct Service {
+    /// The connection.
+    engine: Handle,
+    /// Where settings are saved.
+    store: SettingsStore,
+    /// Settings in force.
+    settings: Mutex<Settings>,
+    /// Watchlist, orders, log and notification policy; shared with the event pump.
+    model: Arc<Mutex<AppModel>>,
+    /// The built-in demo feed, while in use.
+    demo: tokio::sync::Mutex<Option<Simulator>>,
+    /// Numbers client order ids.
+    order_seq: AtomicU64,
+}
+
+impl Service {
+    /// Loads the settings from `config_dir`, starts the demo feed if they name no feed,
+    /// and starts the engine, connecting. Returns the service and the engine's events.
+    pub async fn start(config_dir: &Path) -> Result<(Service, EventStream), ApiError> {
+        let store = SettingsStore::new(config_dir);
+        let (settings, load_error) = store.load();
+        if let Some(e) = &load_error {
+            tracing::error!("{e}");
+        }
+        let demo = if settings.uses_demo() {
+            Some(start_demo().await.map_err(demo_error)?)
+        } else {
+            None
+        };
+        let demo_url = demo.as_ref().map(Simulator::url).unwrap_or_default();
+        let (engine, events) = Engine::start(settings.client_config(&demo_url))?;
+        if !settings.watchlist.is_empty() {
+            engine.subscribe(settings.watchlist.clone())?;
+        }
+        engine.connect()?;
+        let mut model = AppModel::new(settings.uses_demo(), settings.notify.clone());
+        if let Some(e) = load_error {
+            model.note(Level::Error, e, now_ms());
+        }
+        let service = Service {
+            engine,
+            store,
+            settings: Mutex::new(settings),
+            model: Arc::new(Mutex::new(model)),
+            demo: tokio::sync::Mutex::new(demo),
+            order_seq: AtomicU64::new(0),
+        };
+        Ok((service, events))
+    }
+
+    /// The connection.
+    pub fn engine(&self) -> &Handle {
+        &self.engine
+    }
+
+    /// The app model, shared with the event pump.
+    pub fn model(&self) -> &Arc<Mutex<AppModel>> {
+        &self.model
+    }
+
+    /// A copy of the settings in force.
+    pub fn settings(&self) -> Settings {
+        self.settings.lock().unwrap().clone()
+    }
+
+    /// Everything the window needs when it opens.
+    pub fn snapshot(&self) -> Snapshot {
+        let status = self.engine.status().borrow().clone();
+        let m = self.model.lock().unwrap();
+        Snapshot {
+            status: m.ui_status(&status),
+            quotes: m.quotes(),
+            orders: m.orders(),
+            log: m.log(),
+            settings: self.settings().view(),
+        }
+    }
+
+    /// Adds or removes watchlist symbols: subscribes on the feed and saves the list.
+    pub fn watch(&self, symbols: &[String], add: bool) -> Result<Vec<String>, ApiError> {
+        let symbols: Vec<String> = symbols.iter().map(|s| normalize_symbol(s)).collect();
+        if add {
+            self.engine.subscribe(symbols.clone())?;
+        } else {
+            self.engine.unsubscribe(symbols.clone())?;
+            self.model.lock().unwrap().remove_symbols(&symbols);
+        }
+        let mut s = self.settings.lock().unwrap();
+        for sym in symbols {
+            let pos = s.watchlist.iter().position(|w| *w == sym);
+            match (add, pos) {
+                (true, None) => s.watchlist.push(sym),
+                (false, Some(i)) => {
+                    s.watchlist.remove(i);
+                }
+                _ => {}
+            }
+        }
+        if let Err(e) = self.store.save(&s) {
+            tracing::warn!("watchlist not saved: {e:?}");
+        }
+        Ok(s.watchlist.clone())
+    }
+
+    /// Places an order: validated once (by [`Outbound::order`]), handed to the engine,
+    /// and recorded as a row only once the engine has it. Returns its client order id.
+    pub fn place_order(&self, symbol: &str, side: &str, qty: f64) -> Result<String, ApiError> {
+        let side = match side {
+            "buy" => Side::Buy,
+            "sell" => Side::Sell,
+            _ => return Err(ApiError::input("side must be buy or sell")),
+        };
+        let key = format!(
+            "ui-{}-{}",
+            now_ms(),
+            self.order_seq.fetch_add(1, Ordering::Relaxed) + 1
+        );
+        let symbol = normalize_symbol(symbol);
+        let order = Outbound::order(OrderRequest {
+            symbol: symbol.clone(),
+            side,
+            qty,
+            client_order_id: Some(key.clone()),
+        })?;
+        // Hold the model across the send: the event pump cannot see this order's
+        // `sent` before its row exists.
+        let mut model = self.model.lock().unwrap();
+        let id = self.engine.send(order)?;
+        model.order_placed(id, &key, &symbol, side, qty, now_ms());
+        Ok(key)
+    }
+
+    /// Starts the demo feed if it is not running; returns its URL.
+    async fn ensure_demo(&self) -> Result<String, ApiError> {
+        let mut demo = self.demo.lock().await;
+        if let Some(sim) = demo.as_ref() {
+            return Ok(sim.url());
+        }
+        let sim = start_demo().await.map_err(demo_error)?;
+        let url = sim.url();
+        *demo = Some(sim);
+        Ok(url)
+    }
+
+    /// Validates, saves and applies new settings; invalid ones change nothing.
+    pub async fn save_settings(&self, input: SettingsInput) -> Result<Saved, ApiError> {
+        let current = self.settings();
+        let next = current.apply(input);
+        let invalid = |fields: settings::FieldErrors| ApiError {
+            code: "invalid_settings",
+            message: format!(
+                "{} setting(s) need attention; nothing was saved",
+                fields.len()
+            ),
+            fields: Some(fields),
+        };
+        next.validate().map_err(invalid)?;
+        let demo_url = if next.uses_demo() {
+            self.ensure_demo().await?
+        } else {
+            String::new()
+        };
+        let config = next.client_config(&demo_url);
+        config.validate().map_err(|e| {
+            invalid(settings::FieldErrors::from([(
+                "feed_url".to_owned(),
+                e.to_string(),
+            )]))
+        })?;
+        self.store.save(&next).map_err(invalid)?;
+
+        if !next.same_connection(&current) {
+            tracing::info!(
+                demo = next.uses_demo(),
+                "connection settings changed: reconnecting"
+            );
+            self.engine.reconfigure(&config)?;
+        }
+        let not_in = |list: &[String], other: &[String]| -> Vec<String> {
+            list.iter()
+                .filter(|s| !other.contains(s))
+                .cloned()
+                .collect()
+        };
+        let added = not_in(&next.watchlist, &current.watchlist);
+        let removed = not_in(&current.watchlist, &next.watchlist);
+        if !added.is_empty() {
+            self.engine.subscribe(added)?;
+        }
+        if !removed.is_empty() {
+            self.engine.unsubscribe(removed.clone())?;
+        }
+        {
+            let mut m = self.model.lock().unwrap();
+            m.remove_symbols(&removed);
+            m.set_demo(next.uses_demo());
+            m.set_prefs(next.notify.clone());
+        }
+        let saved = Saved {
+            view: next.view(),
+            launch_at_login: (next.launch_at_login != current.launch_at_login)
+                .then_some(next.launch_at_login),
+        };
+        *self.settings.lock().unwrap() = next;
+        Ok(saved)
+    }
+}
+
+fn demo_error(e: uplink_sim::SimError) -> ApiError {
+    ApiError {
+        code: "internal",
+        message: format!("cannot start the demo feed: {e}"),
+        fields: None,
+    }
+}
+
+async fn start_demo() -> Result<Simulator, uplink_sim::SimError> {
+    Simulator::start(SimConfig {
+        rate: 8.0,
+        seed: now_ms(),
+        ..SimConfig::default()
+    })
+    .await
+}
+
+impl From<OutboundError> for ApiError {
+    fn from(e: OutboundError) -> Self {
+        ApiError::input(e.to_string())
+    }
+}

@@ -1,0 +1,584 @@
+// Generated from the Rust types by src-tauri/tests/ipc_types.rs (ts-rs). Do not edit:
+// change the Rust type, then run UPDATE_IPC_TYPES=1 cargo test -p uplink-app --test ipc_types
+
+export type StateKind = "disconnected" | "connecting" | "connected" | "reconnecting" | "error";
+
+export type Toggle = "connect" | "disconnect";
+
+export type ErrorKind = "connect_failed" | "connect_timeout" | "handshake" | "auth" | "tls" | "server_closed" | "io" | "protocol" | "message_too_large" | "heartbeat_timeout" | "idle_timeout" | "malformed_message" | "server_error";
+
+export type LatencySummary = { 
+/**
+ * The last round trip.
+ */
+last_ms: number | null, 
+/**
+ * Mean of the window (the moving average).
+ */
+avg_ms: number | null, 
+/**
+ * Fastest round trip in the window.
+ */
+min_ms: number | null, 
+/**
+ * Slowest round trip in the window.
+ */
+max_ms: number | null, 
+/**
+ * Median of the window.
+ */
+p50_ms: number | null, 
+/**
+ * 99th percentile of the window (nearest rank).
+ */
+p99_ms: number | null, 
+/**
+ * Samples in the window.
+ */
+window: number, 
+/**
+ * Samples ever recorded.
+ */
+samples: number, };
+
+export type LastError = { 
+/**
+ * What went wrong.
+ */
+kind: ErrorKind, 
+/**
+ * Human-readable explanation.
+ */
+message: string, 
+/**
+ * Wall-clock time, Unix milliseconds.
+ */
+at_unix_ms: number, };
+
+export type StatsSnapshot = { 
+/**
+ * Frames received (text, binary; pongs included).
+ */
+messages_received: number, 
+/**
+ * Payload bytes received.
+ */
+bytes_received: number, 
+/**
+ * Frames written (pings, subscriptions and queued messages).
+ */
+messages_sent: number, 
+/**
+ * Payload bytes written.
+ */
+bytes_sent: number, 
+/**
+ * Connections re-established after a loss.
+ */
+reconnections: number, 
+/**
+ * Dials made by the reconnect loop.
+ */
+reconnect_attempts: number, 
+/**
+ * Errors of every kind.
+ */
+errors: number, 
+/**
+ * Errors by kind.
+ */
+errors_by_kind: { [key in ErrorKind]?: number }, 
+/**
+ * Inbound messages that could not be decoded.
+ */
+malformed_messages: number, 
+/**
+ * How long the current connection has been up, in seconds.
+ */
+uptime_secs: number, 
+/**
+ * Time connected since start, all connections together, in seconds.
+ */
+total_uptime_secs: number, 
+/**
+ * The most recent error.
+ */
+last_error: LastError | null, 
+/**
+ * Messages waiting in the outbound queue.
+ */
+queue_depth: number, 
+/**
+ * Messages dropped from the queue because it overflowed.
+ */
+queue_dropped: number, };
+
+export type Status = { 
+/**
+ * Current state.
+ */
+state: StateKind, 
+/**
+ * The headline people read, e.g. "Connected · 12 ms" or
+ * "Reconnecting · attempt 2/10 · next try in 4 s" (see [`Status::label`]).
+ */
+label: string, 
+/**
+ * What the Connect/Disconnect control does now.
+ */
+toggle: Toggle, 
+/**
+ * Why the connection is in this state (last failure, or what the user did).
+ */
+reason: string | null, 
+/**
+ * The failure that led to `error` or `reconnecting`.
+ */
+error_kind: ErrorKind | null, 
+/**
+ * In `error`: the reconnect loop ran out of attempts.
+ */
+gave_up: boolean, 
+/**
+ * When the current state was entered, Unix milliseconds.
+ */
+since_unix_ms: number, 
+/**
+ * Current reconnect attempt (1-based; 0 when not reconnecting).
+ */
+attempt: number, 
+/**
+ * Attempts before giving up.
+ */
+max_attempts: number, 
+/**
+ * When the next attempt dials, Unix milliseconds, while waiting for it. Absolute,
+ * so a snapshot read later still counts down correctly.
+ */
+next_retry_unix_ms: number | null, 
+/**
+ * Latency figures.
+ */
+latency: LatencySummary, 
+/**
+ * Counters, the outbound queue's depth and drops among them.
+ */
+stats: StatsSnapshot, 
+/**
+ * Capacity of the outbound queue.
+ */
+queue_capacity: number, 
+/**
+ * Symbols subscribed to (re-sent after every reconnect).
+ */
+subscriptions: Array<string>, 
+/**
+ * The feed's URL with any credentials masked.
+ */
+url: string, };
+
+export type UiStatus = { 
+/**
+ * Whether this is the built-in demo feed.
+ */
+demo: boolean, 
+/**
+ * Current state.
+ */
+state: StateKind, 
+/**
+ * The headline people read, e.g. "Connected · 12 ms" or
+ * "Reconnecting · attempt 2/10 · next try in 4 s" (see [`Status::label`]).
+ */
+label: string, 
+/**
+ * What the Connect/Disconnect control does now.
+ */
+toggle: Toggle, 
+/**
+ * Why the connection is in this state (last failure, or what the user did).
+ */
+reason: string | null, 
+/**
+ * The failure that led to `error` or `reconnecting`.
+ */
+error_kind: ErrorKind | null, 
+/**
+ * In `error`: the reconnect loop ran out of attempts.
+ */
+gave_up: boolean, 
+/**
+ * When the current state was entered, Unix milliseconds.
+ */
+since_unix_ms: number, 
+/**
+ * Current reconnect attempt (1-based; 0 when not reconnecting).
+ */
+attempt: number, 
+/**
+ * Attempts before giving up.
+ */
+max_attempts: number, 
+/**
+ * When the next attempt dials, Unix milliseconds, while waiting for it. Absolute,
+ * so a snapshot read later still counts down correctly.
+ */
+next_retry_unix_ms: number | null, 
+/**
+ * Latency figures.
+ */
+latency: LatencySummary, 
+/**
+ * Counters, the outbound queue's depth and drops among them.
+ */
+stats: StatsSnapshot, 
+/**
+ * Capacity of the outbound queue.
+ */
+queue_capacity: number, 
+/**
+ * Symbols subscribed to (re-sent after every reconnect).
+ */
+subscriptions: Array<string>, 
+/**
+ * The feed's URL with any credentials masked.
+ */
+url: string, };
+
+export type UiLatency = { 
+/**
+ * This sample, ms.
+ */
+ms: number, 
+/**
+ * Moving average, ms.
+ */
+avg_ms: number | null, 
+/**
+ * 99th percentile of the window, ms.
+ */
+p99_ms: number | null, 
+/**
+ * Wall-clock time of the sample.
+ */
+at_unix_ms: number, };
+
+export type Quote = { 
+/**
+ * Symbol.
+ */
+symbol: string, 
+/**
+ * Last price.
+ */
+price: number, 
+/**
+ * Change since open.
+ */
+change: number, 
+/**
+ * Change since open, %.
+ */
+change_percent: number, 
+/**
+ * Session volume.
+ */
+volume: number, 
+/**
+ * Updates received for it.
+ */
+updates: number, };
+
+export type OrderState = "queued" | "sent" | "accepted" | "partially_filled" | "filled" | "rejected" | "cancelled" | "dropped";
+
+export type OrderView = { 
+/**
+ * The client's own id (orders placed from this window), or the feed's.
+ */
+key: string, 
+/**
+ * The feed's id, once accepted.
+ */
+id: string | null, 
+/**
+ * Symbol.
+ */
+symbol: string, 
+/**
+ * "buy" or "sell".
+ */
+side: string, 
+/**
+ * Quantity.
+ */
+qty: number, 
+/**
+ * Where it is in its life.
+ */
+status: OrderState, 
+/**
+ * Filled so far.
+ */
+filled_qty: number, 
+/**
+ * Average fill price.
+ */
+avg_price: number | null, 
+/**
+ * Why it was rejected or dropped.
+ */
+reason: string | null, 
+/**
+ * Last change, Unix ms.
+ */
+updated_unix_ms: number, };
+
+export type UiMarket = { 
+/**
+ * Changed quotes.
+ */
+quotes: Array<Quote>, 
+/**
+ * Changed orders.
+ */
+orders: Array<OrderView>, 
+/**
+ * Symbols no longer on the watchlist.
+ */
+removed: Array<string>, };
+
+export type Level = "info" | "warn" | "error";
+
+export type LogEntry = { 
+/**
+ * When, Unix ms.
+ */
+at_unix_ms: number, 
+/**
+ * How serious.
+ */
+level: Level, 
+/**
+ * What happened.
+ */
+message: string, };
+
+export type NotifySettings = { 
+/**
+ * When the connection enters `error` (auth, TLS, …).
+ */
+on_error: boolean, 
+/**
+ * When the reconnect loop gives up after its last attempt.
+ */
+on_give_up: boolean, 
+/**
+ * When the connection recovers after an outage.
+ */
+on_recover: boolean, 
+/**
+ * When an order fills.
+ */
+on_order_fill: boolean, 
+/**
+ * When an order is rejected.
+ */
+on_order_reject: boolean, };
+
+export type Settings = { 
+/**
+ * Feed URL; empty means the built-in demo feed.
+ */
+feed_url: string, 
+/**
+ * Auth token for the feed. Never logged, never sent to the UI.
+ */
+token: string | null, 
+/**
+ * Seconds between heartbeats.
+ */
+heartbeat_interval_secs: number, 
+/**
+ * Seconds to wait for a pong.
+ */
+pong_timeout_secs: number, 
+/**
+ * First reconnect delay, seconds.
+ */
+reconnect_base_delay_secs: number, 
+/**
+ * Largest reconnect delay, seconds.
+ */
+reconnect_max_delay_secs: number, 
+/**
+ * Attempts before giving up.
+ */
+max_reconnect_attempts: number, 
+/**
+ * Outbound queue capacity.
+ */
+queue_size: number, 
+/**
+ * Notifications on/off by kind.
+ */
+notify: NotifySettings, 
+/**
+ * Start hidden in the tray.
+ */
+start_minimized: boolean, 
+/**
+ * Start with the desktop session.
+ */
+launch_at_login: boolean, 
+/**
+ * Symbols on the watchlist (subscribed on the feed).
+ */
+watchlist: Array<string>, };
+
+export type SettingsView = { 
+/**
+ * Whether a token is stored.
+ */
+token_set: boolean, 
+/**
+ * The token masked for display ("" when none).
+ */
+token_masked: string, 
+/**
+ * Feed URL; empty means the built-in demo feed.
+ */
+feed_url: string, 
+/**
+ * Auth token for the feed. Never logged, never sent to the UI.
+ */
+token: string | null, 
+/**
+ * Seconds between heartbeats.
+ */
+heartbeat_interval_secs: number, 
+/**
+ * Seconds to wait for a pong.
+ */
+pong_timeout_secs: number, 
+/**
+ * First reconnect delay, seconds.
+ */
+reconnect_base_delay_secs: number, 
+/**
+ * Largest reconnect delay, seconds.
+ */
+reconnect_max_delay_secs: number, 
+/**
+ * Attempts before giving up.
+ */
+max_reconnect_attempts: number, 
+/**
+ * Outbound queue capacity.
+ */
+queue_size: number, 
+/**
+ * Notifications on/off by kind.
+ */
+notify: NotifySettings, 
+/**
+ * Start hidden in the tray.
+ */
+start_minimized: boolean, 
+/**
+ * Start with the desktop session.
+ */
+launch_at_login: boolean, 
+/**
+ * Symbols on the watchlist (subscribed on the feed).
+ */
+watchlist: Array<string>, };
+
+export type SettingsInput = { 
+/**
+ * `None`: keep the stored token; `Some("")`: remove it; `Some(t)`: replace it.
+ */
+token_change: string | null, 
+/**
+ * Feed URL; empty means the built-in demo feed.
+ */
+feed_url: string, 
+/**
+ * Auth token for the feed. Never logged, never sent to the UI.
+ */
+token: string | null, 
+/**
+ * Seconds between heartbeats.
+ */
+heartbeat_interval_secs: number, 
+/**
+ * Seconds to wait for a pong.
+ */
+pong_timeout_secs: number, 
+/**
+ * First reconnect delay, seconds.
+ */
+reconnect_base_delay_secs: number, 
+/**
+ * Largest reconnect delay, seconds.
+ */
+reconnect_max_delay_secs: number, 
+/**
+ * Attempts before giving up.
+ */
+max_reconnect_attempts: number, 
+/**
+ * Outbound queue capacity.
+ */
+queue_size: number, 
+/**
+ * Notifications on/off by kind.
+ */
+notify: NotifySettings, 
+/**
+ * Start hidden in the tray.
+ */
+start_minimized: boolean, 
+/**
+ * Start with the desktop session.
+ */
+launch_at_login: boolean, 
+/**
+ * Symbols on the watchlist (subscribed on the feed).
+ */
+watchlist: Array<string>, };
+
+export type Snapshot = { 
+/**
+ * The engine's current status.
+ */
+status: UiStatus, 
+/**
+ * Latest quote of each symbol.
+ */
+quotes: Array<Quote>, 
+/**
+ * Orders, newest first.
+ */
+orders: Array<OrderView>, 
+/**
+ * The event log, oldest first.
+ */
+log: Array<LogEntry>, 
+/**
+ * Settings, token masked.
+ */
+settings: SettingsView, };
+
+export type ApiError = { 
+/**
+ * Machine-readable: `invalid_input`, `invalid_settings`, `engine_stopped`, `internal`.
+ */
+code: string, 
+/**
+ * For people.
+ */
+message: string, 
+/**
+ * Per-field messages, for forms.
+ */
+fields?: { [key in string]: string }, };
