@@ -5,6 +5,7 @@ fn main() {
         "get_snapshot",
         "connect",
         "disconnect",
+        "toggle",
         "reconnect",
         "subscribe",
         "unsubscribe",

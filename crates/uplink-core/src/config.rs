@@ -40,6 +40,15 @@ pub struct Config {
     pub flush_interval: Duration,
     /// How many recent round trips the latency percentiles are computed over.
     pub latency_window: usize,
+    /// While connected with at least one symbol subscribed, no data message (anything
+    /// but pong, heartbeat or acknowledgement) for this long makes the connection
+    /// "connected but stale"; a subscribed symbol with no update for this long is
+    /// shown stale on its own. Zero turns staleness off. Default 30 s.
+    pub stale_after: Duration,
+    /// An outage (a lost or failing connection, retrying) this long raises an early
+    /// alert, once per outage, long before the reconnect loop gives up. Zero: only
+    /// the give-up says so. Default 10 s.
+    pub alert_after: Duration,
 }
 
 impl Default for Config {
@@ -57,6 +66,8 @@ impl Default for Config {
             queue_size: 1000,
             flush_interval: Duration::from_millis(10),
             latency_window: 100,
+            stale_after: Duration::from_secs(30),
+            alert_after: Duration::from_secs(10),
         }
     }
 }

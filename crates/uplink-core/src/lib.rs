@@ -8,12 +8,22 @@
 //!   socket events reported by the driver, and [`Connection::handle_timeout`]);
 //! * outputs are pulled with [`Connection::poll_action`] (what the driver must do to
 //!   the network: dial, write, close, abort), [`Connection::poll_event`] (what
-//!   subscribers should hear: state changes, latency, messages, drops, errors) and
-//!   [`Connection::poll_timeout`] (when to call `handle_timeout` next);
+//!   subscribers should hear: state changes, retries, latency, messages, sends and
+//!   drops by [`MessageId`], errors) and [`Connection::poll_timeout`] (when to call
+//!   `handle_timeout` next);
+//! * the picture of the connection is [`Connection::status`], a [`Status`] with the
+//!   words people read ([`Status::label`]) and the Connect/Disconnect rule
+//!   ([`Toggle`]); [`Connection::status_revision`] changes whenever something it shows
+//!   changes, so a driver publishes it only then;
 //! * randomness (backoff jitter) comes from a seed given to [`Connection::new`].
 //!
 //! The same inputs always give the same outputs, so every scenario is tested
 //! deterministically with explicit instants (see `tests/scenarios.rs`).
+//!
+//! Module tour: `backoff` (delays and jitter), `config` (tunables, validated),
+//! `latency` (round-trip window), `queue` (the bounded outbound queue), `stats`
+//! (counters and error kinds), `status` (the published snapshot and its words), and
+//! this file (the state machine).
 //!
 //! # States and transitions
 //!

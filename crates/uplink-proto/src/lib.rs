@@ -16,6 +16,9 @@
 //! no intermediate [`serde_json::Value`]. This sits on the hot path of a feed that
 //! may carry a hundred thousand updates a second.
 //!
+//! What a client sends is an [`Outbound`] (module `outbound`): an order built from an
+//! [`OrderRequest`], or any JSON object with a string `type`, validated once when built.
+//!
 //! Subscriptions are `{"type":"subscribe","data":{"symbols":["AAPL","MSFT"]}}`; the
 //! decoder also accepts the symbols at the top level (`{"type":"subscribe","symbols":[..]}`)
 //! because the seed's examples read them from there.
