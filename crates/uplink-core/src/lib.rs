@@ -59,12 +59,13 @@
 
 mod backoff;
 mod config;
+mod health;
 mod latency;
 mod queue;
 mod stats;
 mod status;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -73,10 +74,11 @@ use uplink_proto::{Envelope, Outbound, Payload};
 
 pub use backoff::{Backoff, SplitMix64};
 pub use config::{Config, ConfigError};
+pub use health::{feed_delay_ms, parse_rfc3339_ms, ClockEstimator, SKEW_WARN_MS};
 pub use latency::{ms as duration_ms, LatencySummary, LatencyTracker};
 pub use queue::{OutboundQueue, Queued};
 pub use stats::{ErrorKind, LastError, StatsSnapshot};
-pub use status::{shorten, Status, Toggle};
+pub use status::{fmt_secs, shorten, Status, SymbolHealth, Toggle};
 pub use uplink_proto as proto;
 
 use stats::Stats;
@@ -187,6 +189,39 @@ pub enum Event {
         /// Messages dropped since start.
         total: u64,
     },
+    /// Connected, with symbols subscribed, but no data message for `stale_after`:
+    /// the prices on screen are old. Once per stale episode.
+    Stale {
+        /// How long since the last data message (or since the connection opened).
+        age: Duration,
+        /// The subscribed symbols.
+        symbols: Vec<String>,
+    },
+    /// Data flows again (or nothing is subscribed any more): the stale episode ended.
+    Fresh {
+        /// How long it was stale.
+        stale_for: Duration,
+    },
+    /// The feed has been down (reconnecting) for `alert_after`. Once per outage.
+    OutageAlert {
+        /// How long it has been down.
+        down_for: Duration,
+    },
+    /// Connected again after an outage.
+    Recovered {
+        /// How long it was down.
+        down_for: Duration,
+        /// Whether the outage was alerted ([`Event::OutageAlert`]).
+        alerted: bool,
+    },
+    /// The peer's clock, estimated from ping/pong round trips, crossed
+    /// [`SKEW_WARN_MS`] either way (or came back within it).
+    ClockSkew {
+        /// The estimated offset, peer minus local, ms.
+        offset_ms: f64,
+        /// Whether it is beyond the threshold now.
+        skewed: bool,
+    },
     /// Something failed; it is also counted in the stats.
     Error {
         /// What failed.
@@ -232,6 +267,29 @@ struct Connected {
     pacing: bool,
     /// When the next paced message may go.
     next_flush_at: Instant,
+    /// Last data message on this connection, or when it opened: the stale clock.
+    last_data: Instant,
+    /// When the current stale episode began, if the connection is stale.
+    stale_since: Option<Instant>,
+}
+
+/// A subscribed symbol's clock.
+#[derive(Debug, Clone, Copy)]
+struct SymbolClock {
+    /// When it was subscribed, or the current connection opened if later: its
+    /// stale clock starts here.
+    since: Instant,
+    /// Its last update, from any connection.
+    last: Option<Instant>,
+}
+
+/// A connection lost or failing, not by the user's choice.
+#[derive(Debug, Clone, Copy)]
+struct Outage {
+    /// When it began (the first failure).
+    since: Instant,
+    /// Whether [`Event::OutageAlert`] was raised for it.
+    alerted: bool,
 }
 
 /// Waiting for the next attempt, or dialing it.
@@ -288,6 +346,21 @@ pub struct Connection {
     queue: OutboundQueue,
     /// Counters.
     stats: Stats,
+    /// One known pair of monotonic and wall-clock time (Unix ms), set by the driver:
+    /// how the core turns instants into wall time for timestamps, with no clock read.
+    wall_anchor: Option<(Instant, f64)>,
+    /// The last data message from any connection.
+    last_data: Option<Instant>,
+    /// Each subscribed symbol's clock.
+    symbol_clocks: HashMap<String, SymbolClock>,
+    /// The outage in progress, if any.
+    outage: Option<Outage>,
+    /// The peer's clock offset, from ping/pong timestamps.
+    clock: ClockEstimator,
+    /// Whether the offset is beyond [`SKEW_WARN_MS`] (announced on each change).
+    skewed: bool,
+    /// The feed's delay per timestamped message, corrected by the clock offset.
+    delay: LatencyTracker,
     /// Round-trip samples.
     latency: LatencyTracker,
     /// The URL shown in the status, credentials masked by the driver.
@@ -341,6 +414,13 @@ impl Connection {
             queue: OutboundQueue::new(config.queue_size),
             stats: Stats::default(),
             latency: LatencyTracker::new(config.latency_window),
+            wall_anchor: None,
+            last_data: None,
+            symbol_clocks: HashMap::new(),
+            outage: None,
+            clock: ClockEstimator::default(),
+            skewed: false,
+            delay: LatencyTracker::new(config.latency_window),
             url: String::new(),
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -353,6 +433,23 @@ impl Connection {
     pub fn set_url(&mut self, masked: impl Into<String>) {
         self.url = masked.into();
         self.touch();
+    }
+
+    /// Tells the core what wall-clock time (Unix ms) `now` is. The driver calls it at
+    /// start and every stats tick; timestamps (feed delay, clock offset) are compared
+    /// through it.
+    pub fn set_wall_clock(&mut self, now: Instant, unix_ms: f64) {
+        self.wall_anchor = Some((now, unix_ms));
+    }
+
+    /// Wall-clock Unix ms of `at`, if the driver has said what time it is.
+    fn wall_ms(&self, at: Instant) -> Option<f64> {
+        let (anchor, ms) = self.wall_anchor?;
+        Some(if at >= anchor {
+            ms + (at - anchor).as_secs_f64() * 1000.0
+        } else {
+            ms - (anchor - at).as_secs_f64() * 1000.0
+        })
     }
 
     /// Changes whenever something [`Status`] shows changes, apart from the counters,
@@ -434,9 +531,31 @@ impl Connection {
                 if c.pacing && !self.queue.is_empty() && !self.queue.in_flight() {
                     t = t.min(c.next_flush_at);
                 }
+                if let Some(at) = self.stale_deadline(c) {
+                    t = t.min(at);
+                }
                 Some(t)
             }
         }
+        .map(|t| match self.alert_deadline() {
+            Some(a) => t.min(a),
+            None => t,
+        })
+    }
+
+    /// When the connection turns stale if no data arrives, unless it is already stale
+    /// or staleness does not apply (off, or nothing subscribed).
+    fn stale_deadline(&self, c: &Connected) -> Option<Instant> {
+        let on = !self.config.stale_after.is_zero() && !self.subscriptions.is_empty();
+        (on && c.stale_since.is_none()).then(|| c.last_data + self.config.stale_after)
+    }
+
+    /// When the outage in progress is alerted, while retrying.
+    fn alert_deadline(&self) -> Option<Instant> {
+        let o = self.outage?;
+        let retrying = matches!(self.state, State::Reconnecting(_));
+        (retrying && !o.alerted && !self.config.alert_after.is_zero())
+            .then(|| o.since + self.config.alert_after)
     }
 
     // ------------------------------------------------------------------ commands
@@ -456,6 +575,8 @@ impl Connection {
         }
         self.drop_current(now, true, "disconnected by user");
         self.attempt = 0;
+        // The user chose this: no outage to alert or recover from.
+        self.outage = None;
         self.enter(
             now,
             State::Disconnected,
@@ -560,11 +681,17 @@ impl Connection {
 
     fn change_subscriptions(
         &mut self,
-        _now: Instant,
+        now: Instant,
         symbols: &[String],
         add: bool,
     ) -> Result<(), CommandError> {
         validate_symbols(symbols)?;
+        if add && self.subscriptions.is_empty() {
+            // Staleness counts only while something is subscribed: its clock starts now.
+            if let State::Connected(c) = &mut self.state {
+                c.last_data = c.last_data.max(now);
+            }
+        }
         let mut changed: Vec<String> = Vec::new();
         for s in symbols {
             let did = if add {
@@ -578,6 +705,23 @@ impl Connection {
         }
         if !changed.is_empty() {
             self.touch();
+        }
+        for s in &changed {
+            if add {
+                self.symbol_clocks.insert(
+                    s.clone(),
+                    SymbolClock {
+                        since: now,
+                        last: None,
+                    },
+                );
+            } else {
+                self.symbol_clocks.remove(s);
+            }
+        }
+        if self.subscriptions.is_empty() {
+            // Nothing subscribed: no prices to be stale.
+            self.end_stale(now);
         }
         if let (State::Connected(c), false) = (&self.state, changed.is_empty()) {
             let env = if add {
@@ -618,8 +762,21 @@ impl Connection {
             last_inbound: now,
             pacing: !self.queue.is_empty(),
             next_flush_at: now,
+            last_data: now,
+            stale_since: None,
         };
+        for clock in self.symbol_clocks.values_mut() {
+            clock.since = now;
+        }
+        // A new connection may be another server, with another clock.
+        self.clock.reset();
         self.enter(now, State::Connected(connected), None);
+        if let Some(o) = self.outage.take() {
+            self.events.push_back(Event::Recovered {
+                down_for: now.saturating_duration_since(o.since),
+                alerted: o.alerted,
+            });
+        }
         if !self.subscriptions.is_empty() {
             let env = Envelope::subscribe(self.subscriptions.iter().cloned());
             self.transmit_control(conn, env.encode());
@@ -704,6 +861,14 @@ impl Connection {
 
     /// Time passed: fire whatever deadline is due.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.alert_deadline().is_some_and(|at| now >= at) {
+            if let Some(o) = &mut self.outage {
+                o.alerted = true;
+                let down_for = now.saturating_duration_since(o.since);
+                self.events.push_back(Event::OutageAlert { down_for });
+                self.touch();
+            }
+        }
         match &mut self.state {
             State::Disconnected | State::Error { .. } => {}
             State::Connecting(d) | State::Reconnecting(Retry::Dialing(d)) => {
@@ -750,6 +915,19 @@ impl Connection {
                 if c.stable_at.is_some_and(|s| now >= s) {
                     c.stable_at = None;
                     self.attempt = 0;
+                }
+                let stale_at = (!self.config.stale_after.is_zero()
+                    && !self.subscriptions.is_empty()
+                    && c.stale_since.is_none())
+                .then(|| c.last_data + self.config.stale_after);
+                if stale_at.is_some_and(|at| now >= at) {
+                    c.stale_since = Some(now);
+                    let age = now.saturating_duration_since(c.last_data);
+                    self.events.push_back(Event::Stale {
+                        age,
+                        symbols: self.subscriptions.iter().cloned().collect(),
+                    });
+                    self.revision = self.revision.wrapping_add(1);
                 }
                 if c.ping_sent_at.is_none() && now >= c.next_ping_at {
                     self.send_ping(now);
@@ -818,9 +996,44 @@ impl Connection {
             queue_capacity: self.queue.capacity(),
             subscriptions: self.subscriptions.iter().cloned().collect(),
             url: self.url.clone(),
+            stale: matches!(&self.state, State::Connected(c) if c.stale_since.is_some()),
+            data_age_secs: self
+                .last_data
+                .map(|t| now.saturating_duration_since(t).as_secs_f64()),
+            symbols: self.symbol_health(now, wall_now),
+            down_since_unix_ms: self.outage.map(|o| unix_ms(o.since, now, wall_now)),
+            feed_delay: self.delay.summary(),
+            clock_offset_ms: self.clock.offset_ms(),
+            clock_skewed: self.skewed,
         };
         status.relabel(unix_ms(now, now, wall_now));
         status
+    }
+
+    /// Each subscribed symbol's freshness, by symbol.
+    fn symbol_health(&self, now: Instant, wall_now: SystemTime) -> Vec<SymbolHealth> {
+        let connected = matches!(self.state, State::Connected(_));
+        let stale_after = self.config.stale_after;
+        self.subscriptions
+            .iter()
+            .map(|sym| {
+                let clock = self.symbol_clocks.get(sym);
+                let last = clock.and_then(|c| c.last);
+                let since = clock.map(|c| c.since);
+                let start = match (last, since) {
+                    (Some(l), Some(s)) => Some(l.max(s)),
+                    (l, s) => l.or(s),
+                };
+                SymbolHealth {
+                    symbol: sym.clone(),
+                    last_update_unix_ms: last.map(|t| unix_ms(t, now, wall_now)),
+                    age_secs: last.map(|t| now.saturating_duration_since(t).as_secs_f64()),
+                    stale: connected
+                        && !stale_after.is_zero()
+                        && start.is_some_and(|t| now.saturating_duration_since(t) >= stale_after),
+                }
+            })
+            .collect()
     }
 
     /// Latency figures alone (cheaper than a full status).
@@ -891,6 +1104,10 @@ impl Connection {
     /// A dial failed or the live connection was lost: record it and decide what next.
     fn fail(&mut self, now: Instant, kind: ErrorKind, message: &str) {
         self.report_error(now, kind, message);
+        self.outage.get_or_insert(Outage {
+            since: now,
+            alerted: false,
+        });
         self.drop_current(now, false, "");
         if kind.is_fatal() {
             self.enter(
@@ -956,6 +1173,15 @@ impl Connection {
     }
 
     fn dispatch(&mut self, now: Instant, decoded: Result<Envelope, uplink_proto::DecodeError>) {
+        let Ok(env) = &decoded else {
+            if let Err(e) = decoded {
+                self.report_error(now, ErrorKind::MalformedMessage, &e.to_string());
+            }
+            return;
+        };
+        if is_data(&env.payload) {
+            self.note_data(now, env);
+        }
         match decoded {
             Ok(env) => match &env.payload {
                 Payload::Pong => {
@@ -965,6 +1191,7 @@ impl Connection {
                             self.latency.record(rtt);
                             self.revision = self.revision.wrapping_add(1);
                             self.events.push_back(Event::Latency(rtt));
+                            self.note_pong_clock(sent, now, env.timestamp.as_deref());
                         }
                     }
                 }
@@ -981,7 +1208,61 @@ impl Connection {
                 }
                 _ => self.events.push_back(Event::Message(env)),
             },
-            Err(e) => self.report_error(now, ErrorKind::MalformedMessage, &e.to_string()),
+            Err(_) => {}
+        }
+    }
+
+    /// A data message arrived: the stale clocks restart, and its timestamp (if any)
+    /// gives a feed-delay sample.
+    fn note_data(&mut self, now: Instant, env: &Envelope) {
+        self.last_data = Some(now);
+        if let Payload::Update(u) = &env.payload {
+            if let Some(clock) = self.symbol_clocks.get_mut(&u.symbol) {
+                clock.last = Some(now);
+            }
+        }
+        if let State::Connected(c) = &mut self.state {
+            c.last_data = now;
+        }
+        self.end_stale(now);
+        let stamp = env.timestamp.as_deref().and_then(parse_rfc3339_ms);
+        if let (Some(peer), Some(recv)) = (stamp, self.wall_ms(now)) {
+            let offset = self.clock.offset_ms().unwrap_or(0.0);
+            let ms = feed_delay_ms(recv, peer, offset).max(0.0);
+            self.delay.record(Duration::from_secs_f64(ms / 1000.0));
+        }
+    }
+
+    /// Ends a stale episode, if one is running.
+    fn end_stale(&mut self, now: Instant) {
+        if let State::Connected(c) = &mut self.state {
+            if let Some(since) = c.stale_since.take() {
+                self.events.push_back(Event::Fresh {
+                    stale_for: now.saturating_duration_since(since),
+                });
+                self.revision = self.revision.wrapping_add(1);
+            }
+        }
+    }
+
+    /// A pong answered the ping sent at `sent`: with the peer's timestamp, one more
+    /// clock-offset sample; announces crossing the skew threshold.
+    fn note_pong_clock(&mut self, sent: Instant, now: Instant, stamp: Option<&str>) {
+        let (Some(peer), Some(t0), Some(t1)) = (
+            stamp.and_then(parse_rfc3339_ms),
+            self.wall_ms(sent),
+            self.wall_ms(now),
+        ) else {
+            return;
+        };
+        self.clock.record(t0, t1, peer);
+        if let Some(offset_ms) = self.clock.offset_ms() {
+            let skewed = offset_ms.abs() > SKEW_WARN_MS;
+            if skewed != self.skewed {
+                self.skewed = skewed;
+                self.events
+                    .push_back(Event::ClockSkew { offset_ms, skewed });
+            }
         }
     }
 
@@ -1029,6 +1310,23 @@ impl Connection {
                 text,
             });
         }
+    }
+}
+
+/// Message types that keep a link alive or acknowledge a request: they prove the
+/// link works, not that prices flow.
+const NOT_DATA: &[&str] = &["heartbeat", "ack", "subscribed", "unsubscribed", "status"];
+
+/// Whether a message is data (prices, orders, anything a feed publishes) rather than
+/// a pong, a heartbeat, an acknowledgement or an error.
+fn is_data(p: &Payload) -> bool {
+    match p {
+        Payload::Update(_) | Payload::Order(_) => true,
+        Payload::Other(m) => !m
+            .get("type")
+            .and_then(|t| t.as_str())
+            .is_some_and(|t| NOT_DATA.contains(&t)),
+        _ => false,
     }
 }
 

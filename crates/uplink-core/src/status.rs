@@ -37,6 +37,21 @@ impl Toggle {
     }
 }
 
+/// One subscribed symbol's freshness.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SymbolHealth {
+    /// The symbol.
+    pub symbol: String,
+    /// When its last update arrived, Unix milliseconds; `None` if none yet.
+    pub last_update_unix_ms: Option<u64>,
+    /// Seconds since its last update; `None` if none yet.
+    pub age_secs: Option<f64>,
+    /// Connected, and no update for `stale_after` (counted from its last update, or
+    /// from when it was subscribed or the connection opened, whichever is later).
+    pub stale: bool,
+}
+
 /// The serializable picture of the connection for the UI, the CLI and the tray.
 ///
 /// The engine publishes it (see `uplink_engine::Handle::status`): it is current as of
@@ -47,6 +62,9 @@ impl Toggle {
 pub struct Status {
     /// Current state.
     pub state: StateKind,
+    /// Connected, with symbols subscribed, but no data message for `stale_after`:
+    /// a health flag on top of the five states (the tray turns amber).
+    pub stale: bool,
     /// The headline people read, e.g. "Connected · 12 ms" or
     /// "Reconnecting · attempt 2/10 · next try in 4 s" (see [`Status::label`]).
     pub label: String,
@@ -77,6 +95,22 @@ pub struct Status {
     pub subscriptions: Vec<String>,
     /// The feed's URL with any credentials masked.
     pub url: String,
+    /// Seconds since the last data message (anything but pong, heartbeat or
+    /// acknowledgement), from any connection; `None` before the first.
+    pub data_age_secs: Option<f64>,
+    /// Every subscribed symbol's freshness, by symbol.
+    pub symbols: Vec<SymbolHealth>,
+    /// When the outage in progress began, Unix milliseconds (lost or failing, not by
+    /// the user's choice); `None` when there is none.
+    pub down_since_unix_ms: Option<u64>,
+    /// The feed's delay (receive time minus the message's timestamp, corrected by the
+    /// clock offset), ms, over the last messages that carried a timestamp.
+    pub feed_delay: LatencySummary,
+    /// The feed's clock minus ours, ms, estimated from ping/pong round trips
+    /// (NTP-style); `None` until a pong carried a timestamp.
+    pub clock_offset_ms: Option<f64>,
+    /// The offset is beyond 2 s either way: delays and timestamps are suspect.
+    pub clock_skewed: bool,
 }
 
 /// The longest reason shown in a label; the full text stays in `reason`.
@@ -87,24 +121,32 @@ impl Status {
     /// for the retry countdown, rounded up to whole seconds).
     pub fn label_at(&self, now_unix_ms: u64) -> String {
         match self.state {
+            StateKind::Connected if self.stale => {
+                let since_connected = now_unix_ms.saturating_sub(self.since_unix_ms) / 1000;
+                let age = self.data_age_secs.map_or(since_connected, |a| a as u64);
+                format!("Connected · prices stale {}", fmt_secs(age))
+            }
             StateKind::Connected => match self.latency.last_ms {
                 Some(ms) if ms < 1.0 => "Connected · <1 ms".to_owned(),
                 Some(ms) => format!("Connected · {} ms", ms.round()),
                 None => "Connected".to_owned(),
             },
             StateKind::Connecting => "Connecting…".to_owned(),
-            StateKind::Reconnecting => match self.next_retry_unix_ms {
-                Some(at) => format!(
-                    "Reconnecting · attempt {}/{} · next try in {} s",
-                    self.attempt,
-                    self.max_attempts,
-                    at.saturating_sub(now_unix_ms).div_ceil(1000)
-                ),
-                None => format!(
+            StateKind::Reconnecting => {
+                let mut s = format!(
                     "Reconnecting · attempt {}/{}",
                     self.attempt, self.max_attempts
-                ),
-            },
+                );
+                if let Some(at) = self.next_retry_unix_ms {
+                    let secs = at.saturating_sub(now_unix_ms).div_ceil(1000);
+                    s.push_str(&format!(" · next try in {secs} s"));
+                }
+                if let Some(since) = self.down_since_unix_ms {
+                    let down = now_unix_ms.saturating_sub(since) / 1000;
+                    s.push_str(&format!(" · down {}", fmt_secs(down)));
+                }
+                s
+            }
             StateKind::Disconnected => "Disconnected".to_owned(),
             StateKind::Error => format!(
                 "Error · {}",
@@ -120,6 +162,15 @@ impl Status {
     /// moves while the rest of a snapshot stays true).
     pub fn relabel(&mut self, now_unix_ms: u64) {
         self.label = self.label_at(now_unix_ms);
+    }
+}
+
+/// "42 s", "2 min 14 s", "1 h 3 min".
+pub fn fmt_secs(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
     }
 }
 
@@ -141,6 +192,13 @@ mod tests {
     fn long_reasons_are_shortened() {
         assert_eq!(shorten("abcdef", 4), "abc…");
         assert_eq!(shorten("abc", 4), "abc");
+    }
+
+    #[test]
+    fn durations_read_like_people_say_them() {
+        assert_eq!(fmt_secs(42), "42 s");
+        assert_eq!(fmt_secs(134), "2 min 14 s");
+        assert_eq!(fmt_secs(3780), "1 h 3 min");
     }
 
     #[test]

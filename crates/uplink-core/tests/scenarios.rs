@@ -18,7 +18,18 @@ struct World {
 }
 
 impl World {
+    /// A core with `config`, less the early outage alert: its deadline would be one
+    /// more stop for `run_to_next_timeout` in stories about backoff. The alert's own
+    /// stories use [`World::with_alerts`].
     fn new(config: Config) -> World {
+        World::with_alerts(Config {
+            alert_after: Duration::ZERO,
+            ..config
+        })
+    }
+
+    /// A core with `config` exactly as given.
+    fn with_alerts(config: Config) -> World {
         let now = Instant::now();
         World {
             core: Connection::new(config, 42, now).unwrap(),
@@ -169,7 +180,11 @@ fn backoff_doubles_to_the_cap_then_gives_up_after_max_attempts() {
 fn jitter_spreads_delays_within_twenty_percent_and_is_reproducible() {
     let delays = |seed: u64| {
         let now = Instant::now();
-        let mut core = Connection::new(Config::default(), seed, now).unwrap();
+        let config = Config {
+            alert_after: Duration::ZERO,
+            ..Config::default()
+        };
+        let mut core = Connection::new(config, seed, now).unwrap();
         core.handle_connect(now);
         let mut t = now;
         let mut out = Vec::new();
@@ -853,7 +868,10 @@ fn a_state_change_is_announced_once_and_each_retry_is_its_own_event() {
         ]
     );
     let st = w.status();
-    assert_eq!(st.label, "Reconnecting · attempt 2/10 · next try in 2 s");
+    assert_eq!(
+        st.label,
+        "Reconnecting · attempt 2/10 · next try in 2 s · down 1 s"
+    );
     assert_eq!(st.toggle, uplink_core::Toggle::Disconnect);
 }
 
@@ -875,4 +893,234 @@ fn the_toggle_connects_when_idle_and_disconnects_otherwise() {
     assert_eq!(w.status().toggle, uplink_core::Toggle::Connect);
     w.core.handle_toggle(w.now);
     assert_eq!(w.core.state(), StateKind::Connecting);
+}
+
+// ---------------------------------------------------------------- trader's truth
+
+impl World {
+    /// Moves the clock forward by `d`, answering every ping at once with a pong
+    /// (stamped `pong_stamp` if given), as a healthy server that has stopped
+    /// publishing prices does.
+    fn advance_with_pongs(&mut self, conn: ConnId, d: Duration) {
+        let end = self.now + d;
+        loop {
+            for a in self.actions() {
+                if matches!(&a, Action::Transmit { text, .. } if text == PING) {
+                    self.core.handle_text(self.now, conn, r#"{"type":"pong"}"#);
+                } else {
+                    self.held.push(a);
+                }
+            }
+            match self.core.poll_timeout() {
+                Some(at) if at <= end => {
+                    self.now = self.now.max(at);
+                    self.core.handle_timeout(self.now);
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+        self.core.handle_timeout(self.now);
+    }
+
+    fn subscribe(&mut self, symbols: &[&str]) {
+        let s: Vec<String> = symbols.iter().map(|s| s.to_string()).collect();
+        self.core.handle_subscribe(self.now, &s).unwrap();
+    }
+
+    fn update(&mut self, conn: ConnId, symbol: &str) {
+        let text = format!(r#"{{"type":"update","data":{{"symbol":"{symbol}","price":1}}}}"#);
+        self.core.handle_text(self.now, conn, &text);
+    }
+
+    /// The stale/fresh events, as words.
+    fn health_events(&mut self) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Stale { age, symbols } => Some(format!("stale {age:?} {symbols:?}")),
+                Event::Fresh { stale_for } => Some(format!("fresh after {stale_for:?}")),
+                Event::OutageAlert { down_for } => Some(format!("alert {down_for:?}")),
+                Event::Recovered { down_for, alerted } => {
+                    Some(format!("recovered {down_for:?} alerted={alerted}"))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn prices_that_stop_while_pongs_continue_turn_the_connection_stale_at_exactly_stale_after() {
+    let mut w = World::exact();
+    w.subscribe(&["AAPL", "MSFT"]);
+    let conn = w.connected();
+    w.update(conn, "AAPL");
+    w.update(conn, "MSFT");
+    // The feed keeps answering pings but sends no more prices.
+    w.advance_with_pongs(conn, 30 * SEC - MS);
+    assert!(!w.status().stale, "not a millisecond early");
+    assert!(w.health_events().is_empty());
+    w.advance_with_pongs(conn, MS);
+    let st = w.status();
+    assert!(st.stale);
+    assert_eq!(st.state, StateKind::Connected, "the five states are kept");
+    assert_eq!(st.label, "Connected · prices stale 30 s");
+    assert!(st.symbols.iter().all(|s| s.stale));
+    assert_eq!(w.health_events(), [r#"stale 30s ["AAPL", "MSFT"]"#]);
+    // Pongs keep coming: still stale, announced once.
+    w.advance_with_pongs(conn, 90 * SEC);
+    assert!(w.status().stale);
+    assert!(w.health_events().is_empty(), "once per episode");
+    assert_eq!(w.status().label, "Connected · prices stale 2 min 0 s");
+    // The first data message ends it.
+    w.update(conn, "MSFT");
+    assert!(!w.status().stale);
+    assert_eq!(w.health_events(), ["fresh after 90s"]);
+}
+
+#[test]
+fn a_quiet_symbol_is_stale_on_its_own_without_staling_the_feed() {
+    let mut w = World::exact();
+    w.subscribe(&["AAPL", "HALTED"]);
+    let conn = w.connected();
+    for _ in 0..8 {
+        w.update(conn, "AAPL");
+        w.advance_with_pongs(conn, 5 * SEC);
+    }
+    let st = w.status();
+    assert!(!st.stale, "the feed flows");
+    let halted = st.symbols.iter().find(|s| s.symbol == "HALTED").unwrap();
+    assert!(halted.stale && halted.age_secs.is_none());
+    let aapl = st.symbols.iter().find(|s| s.symbol == "AAPL").unwrap();
+    assert!(!aapl.stale);
+    assert_eq!(aapl.age_secs, Some(5.0));
+}
+
+#[test]
+fn unsubscribing_everything_clears_staleness_and_nothing_subscribed_is_never_stale() {
+    let mut w = World::exact();
+    let conn = w.connected();
+    w.advance_with_pongs(conn, 120 * SEC);
+    assert!(!w.status().stale, "nothing subscribed, nothing to be stale");
+    w.subscribe(&["AAPL"]);
+    w.advance_with_pongs(conn, 30 * SEC);
+    assert!(w.status().stale, "the clock started at the subscription");
+    w.health_events();
+    w.core
+        .handle_unsubscribe(w.now, &["AAPL".to_string()])
+        .unwrap();
+    assert!(!w.status().stale);
+    assert_eq!(w.health_events(), ["fresh after 0ns"]);
+}
+
+#[test]
+fn a_reconnect_restarts_the_stale_clock_and_stale_after_zero_turns_it_off() {
+    let mut w = World::exact();
+    w.subscribe(&["AAPL"]);
+    let conn = w.connected();
+    w.advance_with_pongs(conn, 20 * SEC);
+    w.core.handle_reconnect(w.now);
+    let conn = w.expect_dial();
+    w.core.handle_connected(w.now, conn);
+    w.advance_with_pongs(conn, 29 * SEC);
+    assert!(!w.status().stale, "counted from the new connection");
+    w.advance_with_pongs(conn, SEC);
+    assert!(w.status().stale);
+
+    let mut off = World::new(Config {
+        stale_after: Duration::ZERO,
+        jitter: 0.0,
+        ..Config::default()
+    });
+    off.subscribe(&["AAPL"]);
+    let conn = off.connected();
+    off.advance_with_pongs(conn, 600 * SEC);
+    assert!(!off.status().stale);
+}
+
+#[test]
+fn an_outage_is_alerted_once_after_alert_after_and_its_end_is_announced() {
+    let mut w = World::with_alerts(Config {
+        jitter: 0.0,
+        ..Config::default()
+    });
+    let conn = w.connected();
+    w.core
+        .handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
+    // Attempts fail after 1, 3 and 7 s; 10 s into the outage, one alert. Attempt 4
+    // dials at 15 s and hangs until its 10 s connect timeout.
+    let mut alerts = Vec::new();
+    for _ in 0..4 {
+        w.run_to_next_timeout();
+        alerts.extend(w.health_events());
+        if let Some(conn) = w.core.current_conn() {
+            w.actions();
+            w.core
+                .handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "refused");
+        }
+    }
+    w.advance(20 * SEC);
+    alerts.extend(w.health_events());
+    assert_eq!(alerts, ["alert 10s"], "exactly once, at alert_after");
+    let st = w.status();
+    assert!(
+        st.label.ends_with(" · down 30 s"),
+        "the tray says how long it has been down: {}",
+        st.label
+    );
+    // The server is back.
+    w.actions();
+    w.core.handle_reconnect(w.now);
+    let conn = w.expect_dial();
+    w.core.handle_connected(w.now, conn);
+    assert_eq!(w.health_events(), ["recovered 30s alerted=true"]);
+    assert_eq!(w.status().down_since_unix_ms, None);
+
+    // A short blip is not alerted, but its end is still reported (not alerted).
+    w.core
+        .handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
+    w.run_to_next_timeout();
+    let conn = w.core.current_conn().unwrap();
+    w.core.handle_connected(w.now, conn);
+    assert_eq!(w.health_events(), ["recovered 1s alerted=false"]);
+}
+
+#[test]
+fn feed_delay_and_clock_offset_come_from_timestamps() {
+    use std::time::UNIX_EPOCH;
+    let mut w = World::exact();
+    // Local wall clock: 2025-01-01T12:00:00Z at the start.
+    let t0 = 1_735_732_800_000.0;
+    w.core.set_wall_clock(w.now, t0);
+    let conn = w.connected();
+    // The next ping goes out at 30 s; the pong comes back 100 ms later, stamped by a
+    // server whose clock runs 5 s ahead (its 12:00:35.050 is our 12:00:30.050).
+    w.run_to_next_timeout();
+    assert!(w.actions().iter().any(|a| matches!(a, Action::Transmit { text, .. } if text == PING)));
+    w.now += 100 * MS;
+    w.core.handle_text(
+        w.now,
+        conn,
+        r#"{"type":"pong","timestamp":"2025-01-01T12:00:35.050Z"}"#,
+    );
+    let st = w.status();
+    assert_eq!(st.clock_offset_ms, Some(5_000.0));
+    assert!(st.clock_skewed, "5 s is beyond the 2 s warning");
+    assert!(w
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::ClockSkew { skewed: true, .. })));
+    // An update stamped 12:00:35.000 server time (12:00:30.000 ours) arrives at
+    // 12:00:30.250 ours: 250 ms of feed delay once the offset is taken out.
+    w.now += 150 * MS;
+    w.core.handle_text(
+        w.now,
+        conn,
+        r#"{"type":"update","data":{"symbol":"A","price":1},"timestamp":"2025-01-01T12:00:35.000Z"}"#,
+    );
+    let st = w.status();
+    assert_eq!(st.feed_delay.last_ms, Some(250.0));
+    assert_eq!(st.feed_delay.samples, 1);
+    let _ = UNIX_EPOCH;
 }
