@@ -1097,7 +1097,10 @@ fn feed_delay_and_clock_offset_come_from_timestamps() {
     // The next ping goes out at 30 s; the pong comes back 100 ms later, stamped by a
     // server whose clock runs 5 s ahead (its 12:00:35.050 is our 12:00:30.050).
     w.run_to_next_timeout();
-    assert!(w.actions().iter().any(|a| matches!(a, Action::Transmit { text, .. } if text == PING)));
+    assert!(w
+        .actions()
+        .iter()
+        .any(|a| matches!(a, Action::Transmit { text, .. } if text == PING)));
     w.now += 100 * MS;
     w.core.handle_text(
         w.now,

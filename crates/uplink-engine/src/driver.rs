@@ -32,7 +32,7 @@ use uplink_core::{Action, ConnId, Connection, ErrorKind, Event, Status};
 
 use crate::config::Prepared;
 use crate::event::{EngineEvent, LatencyEvent};
-use crate::Command;
+use crate::{Batch, Command};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 type DialResult = Result<Ws, (ErrorKind, String)>;
@@ -49,6 +49,12 @@ const RESUME_GAP: Duration = Duration::from_secs(5);
 /// agree, also under tokio's paused time in tests.
 pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
+}
+
+/// Unix milliseconds of a wall-clock time.
+fn unix_ms(t: SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 /// What woke the loop.
@@ -69,7 +75,9 @@ pub(crate) struct Driver {
     /// Commands from handles.
     cmds: mpsc::UnboundedReceiver<Command>,
     /// Event subscribers; closed ones are removed as they are found.
-    subs: Vec<mpsc::Sender<Vec<EngineEvent>>>,
+    subs: Vec<mpsc::Sender<Batch>>,
+    /// When the first frame behind the events not yet delivered was read.
+    read_at: Option<Instant>,
     /// Where the status is published.
     status: watch::Sender<Status>,
     /// The core's status revision last published.
@@ -91,7 +99,7 @@ impl Driver {
         core: Connection,
         cfg: Prepared,
         cmds: mpsc::UnboundedReceiver<Command>,
-        first: mpsc::Sender<Vec<EngineEvent>>,
+        first: mpsc::Sender<Batch>,
         status: watch::Sender<Status>,
     ) -> Driver {
         Driver {
@@ -100,6 +108,7 @@ impl Driver {
             cfg: Arc::new(cfg),
             cmds,
             subs: vec![first],
+            read_at: None,
             status,
             socket: None,
             dial: None,
@@ -117,6 +126,7 @@ impl Driver {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         let mut clocks = (now(), SystemTime::now());
+        self.core.set_wall_clock(clocks.0, unix_ms(clocks.1));
 
         loop {
             self.carry_out().await;
@@ -153,6 +163,7 @@ impl Driver {
                     let mono = t.0 - clocks.0;
                     let wall = t.1.duration_since(clocks.1).unwrap_or_default();
                     clocks = t;
+                    self.core.set_wall_clock(t.0, unix_ms(t.1));
                     if wall > mono + RESUME_GAP {
                         tracing::info!(slept = ?(wall - mono), "system resumed: probing the connection");
                         self.core.handle_network_up(t.0);
@@ -232,6 +243,7 @@ impl Driver {
     fn on_frames(&mut self, first: Option<Result<Message, WsError>>) {
         let mut next = Some(first);
         let mut handled = 0;
+        self.read_at.get_or_insert_with(now);
         while let Some(frame) = next.take() {
             let now = now();
             let Some(conn) = self.socket.as_ref().map(|(c, _)| *c) else {
@@ -299,7 +311,12 @@ impl Driver {
             }
             if !batch.is_empty() {
                 did = true;
-                self.deliver(batch).await;
+                let read_at = self.read_at.take().unwrap_or_else(now);
+                self.deliver(Batch {
+                    read_at,
+                    events: batch,
+                })
+                .await;
             }
             if !did {
                 self.closing.retain(|h| !h.is_finished());
@@ -409,6 +426,40 @@ impl Driver {
             }
             Event::Error { kind, message } => EngineEvent::Error { kind, message },
             Event::Sent { id } => EngineEvent::Sent { id },
+            Event::Stale { age, symbols } => {
+                tracing::warn!(age = ?age, "connected, but no data: prices are stale");
+                EngineEvent::Stale {
+                    age_secs: age.as_secs_f64(),
+                    symbols,
+                }
+            }
+            Event::Fresh { stale_for } => {
+                tracing::info!(stale_for = ?stale_for, "data flows again");
+                EngineEvent::Fresh {
+                    stale_for_secs: stale_for.as_secs_f64(),
+                }
+            }
+            Event::OutageAlert { down_for } => {
+                tracing::warn!(down_for = ?down_for, "the feed is down");
+                EngineEvent::OutageAlert {
+                    down_secs: down_for.as_secs_f64(),
+                }
+            }
+            Event::Recovered { down_for, alerted } => EngineEvent::Recovered {
+                down_secs: down_for.as_secs_f64(),
+                alerted,
+            },
+            Event::ClockSkew { offset_ms, skewed } => {
+                if skewed {
+                    tracing::warn!(
+                        offset_ms,
+                        "the feed's clock and ours differ by more than 2 s: delays and ages are suspect"
+                    );
+                } else {
+                    tracing::info!(offset_ms, "the feed's clock agrees with ours again");
+                }
+                EngineEvent::ClockSkew { offset_ms, skewed }
+            }
         }
     }
 
@@ -421,7 +472,7 @@ impl Driver {
 
     /// Hands a batch of events to every subscriber, waiting for any that is full
     /// (events are never dropped); forgets subscribers that went away.
-    async fn deliver(&mut self, ev: Vec<EngineEvent>) {
+    async fn deliver(&mut self, ev: Batch) {
         let n = self.subs.len();
         let mut gone = false;
         let mut ev = Some(ev);

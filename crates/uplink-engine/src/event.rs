@@ -24,6 +24,38 @@ pub enum EngineEvent {
         /// The failure that made it necessary.
         reason: Option<String>,
     },
+    /// Connected with symbols subscribed, but no data for `stale_after`: the prices
+    /// shown are old. Once per stale episode.
+    Stale {
+        /// Seconds since the last data message (or since the connection opened).
+        age_secs: f64,
+        /// The subscribed symbols.
+        symbols: Vec<String>,
+    },
+    /// Data flows again (or nothing is subscribed any more): the stale episode ended.
+    Fresh {
+        /// How long it was stale, seconds.
+        stale_for_secs: f64,
+    },
+    /// The feed has been down (reconnecting) for `alert_after`. Once per outage.
+    OutageAlert {
+        /// Seconds down so far.
+        down_secs: f64,
+    },
+    /// Connected again after an outage.
+    Recovered {
+        /// Seconds it was down.
+        down_secs: f64,
+        /// Whether the outage was alerted.
+        alerted: bool,
+    },
+    /// The feed's clock crossed 2 s from ours, either way (or came back within it).
+    ClockSkew {
+        /// Estimated offset, the feed's clock minus ours, ms.
+        offset_ms: f64,
+        /// Whether it is beyond 2 s now.
+        skewed: bool,
+    },
     /// A heartbeat round trip completed (boxed: rare, and it would double the size of
     /// every message event).
     Latency(Box<LatencyEvent>),

@@ -44,7 +44,7 @@ mod event;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -110,7 +110,7 @@ pub(crate) enum Command {
     Send(MessageId, Outbound),
     Subscribe(Vec<String>),
     Unsubscribe(Vec<String>),
-    Events(mpsc::Sender<Vec<EngineEvent>>),
+    Events(mpsc::Sender<Batch>),
     Reconfigure(Box<config::Prepared>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -255,21 +255,47 @@ fn batches(events: usize) -> usize {
     events.div_ceil(64).max(2)
 }
 
-/// A subscriber's events, in order.
+/// What one wake-up of the driver produced, for one subscriber.
+#[derive(Debug, Clone)]
+pub(crate) struct Batch {
+    /// When the first frame behind these events was read (or the events made, if no
+    /// frame was behind them), on the driver's clock.
+    pub(crate) read_at: Instant,
+    /// The events, in order.
+    pub(crate) events: Vec<EngineEvent>,
+}
+
+/// A subscriber's events, in order, and how far behind the socket the subscriber is.
 #[derive(Debug)]
 pub struct EventStream {
     /// Batches from the driver.
-    rx: mpsc::Receiver<Vec<EngineEvent>>,
+    rx: mpsc::Receiver<Batch>,
     /// The rest of the batch being read.
     pending: std::vec::IntoIter<EngineEvent>,
+    /// When the frames behind the batch being read were read.
+    read_at: Option<Instant>,
+    /// This subscriber's lag: frame read to event received, per batch.
+    lag: uplink_core::LatencyTracker,
 }
 
+/// Batches whose lag is kept for [`EventStream::lag`].
+const LAG_WINDOW: usize = 100;
+
 impl EventStream {
-    fn new(rx: mpsc::Receiver<Vec<EngineEvent>>) -> Self {
+    fn new(rx: mpsc::Receiver<Batch>) -> Self {
         EventStream {
             rx,
             pending: Vec::new().into_iter(),
+            read_at: None,
+            lag: uplink_core::LatencyTracker::new(LAG_WINDOW),
         }
+    }
+
+    fn take(&mut self, b: Batch) {
+        self.lag
+            .record(driver::now().saturating_duration_since(b.read_at));
+        self.read_at = Some(b.read_at);
+        self.pending = b.events.into_iter();
     }
 
     /// The next event; `None` once the engine has stopped.
@@ -278,7 +304,8 @@ impl EventStream {
             if let Some(ev) = self.pending.next() {
                 return Some(ev);
             }
-            self.pending = self.rx.recv().await?.into_iter();
+            let b = self.rx.recv().await?;
+            self.take(b);
         }
     }
 
@@ -288,8 +315,22 @@ impl EventStream {
             if let Some(ev) = self.pending.next() {
                 return Some(ev);
             }
-            self.pending = self.rx.try_recv().ok()?.into_iter();
+            let b = self.rx.try_recv().ok()?;
+            self.take(b);
         }
+    }
+
+    /// When the frame behind the last event received was read from the socket (on
+    /// tokio's clock), so a subscriber can measure its own lag further on.
+    pub fn read_at(&self) -> Option<Instant> {
+        self.read_at
+    }
+
+    /// This subscriber's lag over the last batches: from a frame being read to its
+    /// event being received here. A backlog inside Uplink shows here, however good the
+    /// network round trip is.
+    pub fn lag(&self) -> uplink_core::LatencySummary {
+        self.lag.summary()
     }
 }
 #[cfg(test)]

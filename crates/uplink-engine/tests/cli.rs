@@ -169,3 +169,64 @@ fn invalid_arguments_get_a_clear_error_before_connecting() {
         assert!(out.stdout.is_empty(), "nothing printed, nothing connected");
     }
 }
+
+/// `--stale-after`: a feed that stops prices but answers pings prints one `stale`
+/// line, and one `fresh` line when prices resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_prints_stale_once_and_fresh_once() {
+    let sim = Simulator::start(SimConfig {
+        rate: 50.0,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut child = uplink()
+        .args([
+            "watch",
+            &sim.url(),
+            "--heartbeat-interval",
+            "0.1",
+            "--pong-timeout",
+            "0.5",
+        ])
+        .args(["--stale-after", "0.3", "--subscribe", "AAPL"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let v: Value = serde_json::from_str(&line).unwrap();
+            if tx.send(v).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |want: &str| loop {
+        let v = rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no {want} line"));
+        if v["event"] == want {
+            return v;
+        }
+    };
+    next("message");
+    sim.stall(true, &[]);
+    let stale = next("stale");
+    assert!(stale["age_secs"].as_f64().unwrap() >= 0.3);
+    assert_eq!(stale["symbols"], serde_json::json!(["AAPL"]));
+    // Pongs keep coming, and no second `stale` line before the prices resume.
+    let until = std::time::Instant::now() + Duration::from_millis(800);
+    while let Ok(v) = rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now())) {
+        assert_ne!(v["event"], "stale", "once per episode");
+    }
+    sim.stall(false, &[]);
+    let fresh = next("fresh");
+    assert!(fresh["stale_for_secs"].as_f64().unwrap() >= 0.5);
+    let _ = child.kill();
+    let _ = child.wait();
+}

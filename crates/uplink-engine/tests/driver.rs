@@ -508,3 +508,101 @@ async fn the_backoff_schedule_runs_on_tokio_time() {
     assert_eq!(h.status().borrow().label.split(" · ").next(), Some("Error"));
     h.shutdown().await;
 }
+
+/// A feed that keeps answering pings but stops sending prices turns the connection
+/// stale within `stale_after`, and fresh again when prices resume; a halted symbol is
+/// stale on its own while the others tick.
+#[tokio::test]
+async fn a_stalled_feed_is_stale_while_pongs_continue_and_fresh_when_prices_resume() {
+    let s = Simulator::start(SimConfig {
+        rate: 100.0,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut c = fast(&s.url());
+    c.core.heartbeat_interval = Duration::from_millis(100);
+    c.core.stale_after = Duration::from_millis(400);
+    let (h, mut ev) = start(c).await;
+    h.subscribe(vec!["AAPL".into(), "MSFT".into()]).unwrap();
+    wait_for(&mut ev, "an MSFT price", |e| {
+        matches!(e, EngineEvent::Message { message } if matches!(&message.payload, Payload::Update(u) if u.symbol == "MSFT"))
+    })
+    .await;
+
+    // MSFT halts; AAPL ticks on: the symbol is stale, the feed is not.
+    s.stall(false, &["MSFT"]);
+    let st = status_when(&h, "MSFT stale", |s| {
+        s.symbols.iter().any(|x| x.symbol == "MSFT" && x.stale)
+    })
+    .await;
+    assert!(!st.stale, "{st:?}");
+    assert!(
+        !st.symbols
+            .iter()
+            .find(|x| x.symbol == "AAPL")
+            .unwrap()
+            .stale
+    );
+
+    // Everything stops; pongs go on.
+    s.stall(true, &[]);
+    let stalled_at = Instant::now();
+    match wait_for(&mut ev, "stale", |e| matches!(e, EngineEvent::Stale { .. })).await {
+        EngineEvent::Stale { symbols, age_secs } => {
+            assert_eq!(symbols, ["AAPL", "MSFT"]);
+            assert!(age_secs >= 0.4, "{age_secs}");
+        }
+        _ => unreachable!(),
+    }
+    let st = status_when(&h, "the stale flag", |s| s.stale).await;
+    assert_eq!(st.state, StateKind::Connected);
+    assert!(
+        st.label.starts_with("Connected · prices stale "),
+        "{}",
+        st.label
+    );
+    assert!(stalled_at.elapsed() < Duration::from_secs(3));
+    // Latency keeps being measured: pongs still come.
+    wait_for(&mut ev, "a pong while stale", |e| {
+        matches!(e, EngineEvent::Latency(_))
+    })
+    .await;
+
+    s.stall(false, &[]);
+    wait_for(&mut ev, "fresh", |e| matches!(e, EngineEvent::Fresh { .. })).await;
+    status_when(&h, "fresh", |s| {
+        !s.stale && s.symbols.iter().all(|x| !x.stale)
+    })
+    .await;
+    h.shutdown().await;
+}
+
+/// The feed's clock, set 5 s ahead in the simulator, is estimated from ping/pong
+/// timestamps, and the feed delay is corrected by it.
+#[tokio::test]
+async fn the_feeds_clock_offset_is_estimated_and_the_delay_corrected() {
+    let s = Simulator::start(SimConfig {
+        rate: 50.0,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    s.set_clock_offset(5_000);
+    let mut c = fast(&s.url());
+    c.core.heartbeat_interval = Duration::from_millis(100);
+    let (h, mut ev) = start(c).await;
+    h.subscribe(vec!["AAPL".into()]).unwrap();
+    wait_for(&mut ev, "the skew warning", |e| {
+        matches!(e, EngineEvent::ClockSkew { skewed: true, .. })
+    })
+    .await;
+    let st = status_when(&h, "delay samples", |s| s.feed_delay.samples >= 5).await;
+    let offset = st.clock_offset_ms.unwrap();
+    assert!((offset - 5_000.0).abs() < 100.0, "offset {offset}");
+    assert!(st.clock_skewed);
+    // On loopback the corrected delay is small, not 5 s.
+    let p50 = st.feed_delay.p50_ms.unwrap();
+    assert!(p50 < 200.0, "feed delay p50 {p50} ms");
+    h.shutdown().await;
+}

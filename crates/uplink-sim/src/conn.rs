@@ -41,7 +41,18 @@ impl TcpOf for tokio_rustls::server::TlsStream<TcpStream> {
 
 /// RFC 3339 with milliseconds, UTC.
 pub(crate) fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+    stamp(0)
+}
+
+/// Now, on a clock `offset_ms` ahead of the real one (behind if negative), RFC 3339.
+pub(crate) fn stamp(offset_ms: i64) -> String {
+    let off = Duration::from_millis(offset_ms.unsigned_abs());
+    let t = if offset_ms >= 0 {
+        SystemTime::now() + off
+    } else {
+        SystemTime::now() - off
+    };
+    humantime::format_rfc3339_millis(t).to_string()
 }
 
 /// Frames pre-rendered for unlimited-rate mode.
@@ -234,7 +245,7 @@ where
                     credit -= n as f64;
                     self.stream_updates(n, &faults).await
                 }
-                _ = std::future::ready(()), if streaming && faults.rate == 0.0 => self.firehose().await,
+                _ = std::future::ready(()), if streaming && faults.rate == 0.0 && !faults.stall_all => self.firehose().await,
             };
             if let Err(e) = res {
                 return e;
@@ -348,7 +359,8 @@ where
         let kind = req.get("type").and_then(Value::as_str).unwrap_or("");
         match kind {
             "ping" => {
-                let pong = json!({"type": "pong", "timestamp": now_rfc3339()}).to_string();
+                let pong =
+                    json!({"type": "pong", "timestamp": stamp(faults.clock_offset_ms)}).to_string();
                 let extra = Duration::from_millis(faults.pong_delay_ms);
                 self.send_after(faults, extra, pong).await
             }
@@ -459,8 +471,9 @@ where
             Some(_) if qty > 1_000_000.0 => Some("qty exceeds the 1,000,000 limit".to_owned()),
             Some(_) => None,
         };
+        let offset = faults.clock_offset_ms;
         let frame =
-            |o: &Value| json!({"type": "order", "data": o, "timestamp": now_rfc3339()}).to_string();
+            |o: &Value| json!({"type": "order", "data": o, "timestamp": stamp(offset)}).to_string();
         if let Some(reason) = reject {
             order["status"] = json!("rejected");
             order["reason"] = json!(reason);
@@ -489,17 +502,27 @@ where
         Ok(())
     }
 
-    /// Sends `n` updates, round robin over the subscriptions.
+    /// Now, on the simulator's (possibly offset) clock.
+    fn stamp(&self) -> String {
+        stamp(self.shared.faults.borrow().clock_offset_ms)
+    }
+
+    /// Sends `n` updates, round robin over the subscriptions that are not stalled.
     async fn stream_updates(&mut self, n: usize, faults: &Faults) -> Result<()> {
-        if n == 0 || self.subs.is_empty() {
+        let live: Vec<&String> = self
+            .subs
+            .iter()
+            .filter(|s| !faults.stall_all && !faults.stalled.contains(s))
+            .collect();
+        if n == 0 || live.is_empty() {
             return Ok(());
         }
-        let ts = now_rfc3339();
+        let ts = stamp(faults.clock_offset_ms);
         let mut frames = Vec::with_capacity(n);
         {
             let mut book = self.shared.book.lock().unwrap();
             for _ in 0..n {
-                let sym = &self.subs[self.cursor % self.subs.len()];
+                let sym = live[self.cursor % live.len()];
                 self.cursor = self.cursor.wrapping_add(1);
                 let mut s = String::with_capacity(160);
                 book.step(sym, &ts, &mut s);
@@ -519,7 +542,7 @@ where
     /// Unlimited rate: writes pre-rendered updates as fast as the socket takes them.
     async fn firehose(&mut self) -> Result<()> {
         if self.ring.is_empty() {
-            let ts = now_rfc3339();
+            let ts = self.stamp();
             let mut book = self.shared.book.lock().unwrap();
             for i in 0..FIREHOSE_RING {
                 let mut s = String::with_capacity(160);

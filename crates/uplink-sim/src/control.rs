@@ -202,6 +202,29 @@ pub fn route(sim: &Simulator, method: &str, target: &str) -> (u16, Value) {
                 sim.set_rate(r);
                 ok(json!({"rate": r}))
             }
+            ("POST", "/stall") => {
+                let all = match q.get("on").map(String::as_str) {
+                    None | Some("true" | "1") => q.get("symbols").is_none(),
+                    Some("false" | "0") => false,
+                    Some(other) => {
+                        return Err(bad(format!("on must be true or false, got {other:?}")))
+                    }
+                };
+                let off = matches!(q.get("on").map(String::as_str), Some("false" | "0"));
+                let symbols: Vec<&str> = match (off, q.get("symbols")) {
+                    (false, Some(list)) => list.split(',').filter(|s| !s.is_empty()).collect(),
+                    _ => Vec::new(),
+                };
+                sim.stall(all, &symbols);
+                ok(json!({"stall_all": all, "stalled": symbols}))
+            }
+            ("POST", "/clock") => {
+                let Some(ms) = q.get("offset_ms").and_then(|v| v.parse::<i64>().ok()) else {
+                    return Err(bad("offset_ms must be a whole number of milliseconds"));
+                };
+                sim.set_clock_offset(ms);
+                ok(json!({"clock_offset_ms": ms}))
+            }
             ("POST", "/clear") => {
                 sim.clear_faults();
                 ok(json!({"faults": sim.faults()}))
@@ -209,7 +232,7 @@ pub fn route(sim: &Simulator, method: &str, target: &str) -> (u16, Value) {
             (
                 _,
                 "/status" | "/received" | "/drop" | "/silence" | "/refuse" | "/accept" | "/delay"
-                | "/malformed" | "/oversized" | "/flap" | "/rate" | "/clear",
+                | "/malformed" | "/oversized" | "/flap" | "/rate" | "/stall" | "/clock" | "/clear",
             ) => (
                 405,
                 json!({"error": format!("{method} not allowed on {path}")}),

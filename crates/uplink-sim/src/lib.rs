@@ -128,6 +128,14 @@ pub struct Faults {
     pub rate: f64,
     /// Flapping: (seconds up, seconds down).
     pub flap: Option<(f64, f64)>,
+    /// Stop all price updates, while still answering pings and orders: a stalled
+    /// upstream behind a healthy gateway.
+    pub stall_all: bool,
+    /// Stop the updates of these symbols only (a halted symbol); the others tick on.
+    pub stalled: Vec<String>,
+    /// The simulator's clock runs this many milliseconds ahead (negative: behind) in
+    /// the timestamps of pongs, updates and orders.
+    pub clock_offset_ms: i64,
 }
 
 /// One message a client sent, as recorded for tests.
@@ -365,6 +373,21 @@ impl Simulator {
         });
     }
 
+    /// Stops price updates (all of them, or only `symbols`) while pings and orders are
+    /// still answered; `stall(false, &[])` resumes everything.
+    pub fn stall(&self, all: bool, symbols: &[&str]) {
+        self.shared.faults.send_modify(|f| {
+            f.stall_all = all;
+            f.stalled = symbols.iter().map(|s| s.to_string()).collect();
+        });
+    }
+
+    /// Puts the simulator's clock `ms` milliseconds ahead (negative: behind) in the
+    /// timestamps it writes.
+    pub fn set_clock_offset(&self, ms: i64) {
+        self.shared.faults.send_modify(|f| f.clock_offset_ms = ms);
+    }
+
     /// Updates per second per connection; 0 = unlimited.
     pub fn set_rate(&self, rate: f64) {
         self.shared.faults.send_modify(|f| f.rate = rate.max(0.0));
@@ -400,16 +423,18 @@ impl Simulator {
         }
     }
 
-    /// Clears every fault: no silence, no refusal, no delays, no flapping. The rate stays.
+    /// Clears every fault: no silence, no refusal, no delays, no flapping, no stalls.
+    /// The rate and the clock offset stay.
     pub fn clear_faults(&self) {
         if let Some(t) = self.shared.flap_task.lock().unwrap().take() {
             t.abort();
         }
         self.shared.set_refusing(false, None);
         self.shared.faults.send_modify(|f| {
-            let rate = f.rate;
+            let (rate, clock_offset_ms) = (f.rate, f.clock_offset_ms);
             *f = Faults {
                 rate,
+                clock_offset_ms,
                 ..Faults::default()
             };
         });

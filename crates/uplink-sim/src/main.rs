@@ -52,6 +52,13 @@ struct Args {
     /// Flap: UP:DOWN seconds.
     #[arg(long, value_name = "UP:DOWN")]
     flap: Option<String>,
+    /// Run the simulator's clock this many milliseconds ahead (negative: behind) in
+    /// the timestamps it writes.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    clock_offset_ms: i64,
+    /// Send no price updates (pings and orders are still answered).
+    #[arg(long)]
+    stall: bool,
 }
 
 fn positive_secs(s: &str, what: &str) -> Result<Duration> {
@@ -102,6 +109,10 @@ async fn main() -> Result<()> {
         std::fs::write(path, pem).with_context(|| format!("writing {}", path.display()))?;
     }
     sim.set_silent(a.silent);
+    sim.set_clock_offset(a.clock_offset_ms);
+    if a.stall {
+        sim.stall(true, &[]);
+    }
     sim.set_delays(
         Duration::from_millis(a.pong_delay_ms),
         Duration::from_millis(a.delay_ms),

@@ -2,8 +2,10 @@
 //!
 //! `uplink watch <URL>` keeps one connection healthy and prints every event as one JSON
 //! object per line on stdout (field `"event"`: `state`, `retrying`, `latency`,
-//! `message`, `sent`, `queue_dropped`, `error`, and `stats`: the engine's published
-//! status, every stats interval). `sent` and `queue_dropped` name the message by its
+//! `message`, `sent`, `queue_dropped`, `error`, `stale` and `fresh` (prices stop and
+//! resume while the link is up), `outage_alert` and `recovered`, `clock_skew`, and
+//! `stats`: the engine's published status and this process's own lag, every stats
+//! interval). `sent` and `queue_dropped` name the message by its
 //! id: the n-th `--send` has id n. Logs go to stderr (`RUST_LOG`). Ctrl-C or SIGTERM
 //! disconnects cleanly.
 
@@ -52,6 +54,14 @@ fn secs(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(v).map_err(|e| e.to_string())
 }
 
+/// Seconds, possibly fractional; 0 turns the feature off.
+fn secs_or_off(s: &str) -> Result<Duration, String> {
+    if s.trim().parse::<f64>() == Ok(0.0) {
+        return Ok(Duration::ZERO);
+    }
+    secs(s)
+}
+
 fn header(s: &str) -> Result<(String, String), String> {
     let (k, v) = s
         .split_once(':')
@@ -94,6 +104,13 @@ struct Watch {
     /// Capacity of the outbound queue.
     #[arg(long, default_value_t = 1000)]
     queue_size: usize,
+    /// Seconds without data (anything but pong, heartbeat or acknowledgement) while
+    /// symbols are subscribed before the connection is "stale"; 0 turns it off.
+    #[arg(long, value_parser = secs_or_off, default_value = "30")]
+    stale_after: Duration,
+    /// Seconds down (reconnecting) before an `outage_alert`; 0: only the give-up says so.
+    #[arg(long, value_parser = secs_or_off, default_value = "10")]
+    alert_after: Duration,
     /// Seconds between queued messages flushed after a reconnect.
     #[arg(long, value_parser = secs, default_value = "0.01")]
     flush_interval: Duration,
@@ -144,6 +161,8 @@ impl Watch {
             min_uptime: self.min_uptime,
             queue_size: self.queue_size,
             flush_interval: self.flush_interval,
+            stale_after: self.stale_after,
+            alert_after: self.alert_after,
             ..uplink_engine::core::Config::default()
         };
         c.token = self.token.clone();
@@ -203,7 +222,11 @@ async fn watch(w: Watch) -> Result<ExitCode> {
                 }
             }
             _ = stats_tick.tick() => {
-                let line = StatsLine { event: "stats", status: &status.borrow() };
+                let line = StatsLine {
+                    event: "stats",
+                    client_lag: events.lag(),
+                    status: &status.borrow(),
+                };
                 if print(&mut out, &line).and_then(|()| out.flush()).is_err() {
                     break;
                 }
@@ -227,6 +250,8 @@ async fn watch(w: Watch) -> Result<ExitCode> {
 struct StatsLine<'a> {
     /// Always "stats".
     event: &'static str,
+    /// This process's own lag: frame read to event handled here, ms.
+    client_lag: uplink_engine::core::LatencySummary,
     /// The snapshot.
     #[serde(flatten)]
     status: &'a Status,
