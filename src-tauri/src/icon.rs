@@ -1,39 +1,90 @@
-//! Tray icons drawn at run time: one colour and one shape per state, so the state
+//! Tray icons drawn at run time: one colour and one shape per look, so the state
 //! reads at a glance and not by colour alone.
 //!
-//! | state | colour | shape |
+//! | look | colour | shape |
 //! |---|---|---|
 //! | disconnected | gray | hollow ring |
 //! | connecting, reconnecting | yellow | ring with a gap (a spinner) |
 //! | connected | green | filled disc |
+//! | connected but stale (no prices for `stale_after`) | amber (orange) | filled rounded square |
 //! | error | red | filled triangle with a white "!" |
 
-use uplink_engine::StateKind;
+use uplink_engine::{StateKind, Status};
+
+/// What the tray icon shows: the five states, with "connected" split by freshness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Look {
+    /// Not connected, by choice.
+    Disconnected,
+    /// Connecting or reconnecting.
+    Busy,
+    /// Connected, prices flowing.
+    Connected,
+    /// Connected, but no prices for `stale_after`: what is on screen is old.
+    Stale,
+    /// Gave up, or a failure retrying cannot fix.
+    Error,
+}
+
+impl Look {
+    /// Every look.
+    pub const ALL: [Look; 5] = [
+        Look::Disconnected,
+        Look::Busy,
+        Look::Connected,
+        Look::Stale,
+        Look::Error,
+    ];
+
+    /// The look of a status.
+    pub fn of(st: &Status) -> Look {
+        match st.state {
+            StateKind::Disconnected => Look::Disconnected,
+            StateKind::Connecting | StateKind::Reconnecting => Look::Busy,
+            StateKind::Connected if st.stale => Look::Stale,
+            StateKind::Connected => Look::Connected,
+            StateKind::Error => Look::Error,
+        }
+    }
+}
 
 /// Icon edge in pixels (rendered at this size; the panel scales it).
 pub const SIZE: u32 = 32;
 
-/// RGB of each state (Tailwind's 400/500 tones, legible on light and dark panels).
-pub fn color(state: StateKind) -> [u8; 3] {
-    match state {
-        StateKind::Disconnected => [0x9c, 0xa3, 0xaf],
-        StateKind::Connecting | StateKind::Reconnecting => [0xea, 0xb3, 0x08],
-        StateKind::Connected => [0x22, 0xc5, 0x5e],
-        StateKind::Error => [0xef, 0x44, 0x44],
+/// RGB of each look (Tailwind's 400/500 tones, legible on light and dark panels).
+pub fn color(look: Look) -> [u8; 3] {
+    match look {
+        Look::Disconnected => [0x9c, 0xa3, 0xaf],
+        Look::Busy => [0xea, 0xb3, 0x08],
+        Look::Connected => [0x22, 0xc5, 0x5e],
+        Look::Stale => [0xf9, 0x73, 0x16],
+        Look::Error => [0xef, 0x44, 0x44],
     }
 }
 
 /// Coverage of pixel (x, y) by the state's shape, 0.0 to 1.0, and whether it is the
 /// white mark inside the shape.
-fn coverage(state: StateKind, px: f32, py: f32) -> (f32, bool) {
+fn coverage(look: Look, px: f32, py: f32) -> (f32, bool) {
     let c = SIZE as f32 / 2.0;
     let (dx, dy) = (px - c, py - c);
     let r = (dx * dx + dy * dy).sqrt();
     let outer = 14.0;
-    match state {
-        StateKind::Connected => (f32::from(u8::from(r <= outer)), false),
-        StateKind::Disconnected => (f32::from(u8::from(r <= outer && r >= outer - 4.0)), false),
-        StateKind::Connecting | StateKind::Reconnecting => {
+    match look {
+        Look::Connected => (f32::from(u8::from(r <= outer)), false),
+        Look::Stale => {
+            // A 24 px square with 4 px rounded corners.
+            let (ax, ay) = (dx.abs(), dy.abs());
+            let (half, radius) = (12.0, 4.0);
+            let inside = if ax > half - radius && ay > half - radius {
+                let (cx, cy) = (ax - (half - radius), ay - (half - radius));
+                cx * cx + cy * cy <= radius * radius
+            } else {
+                ax <= half && ay <= half
+            };
+            (f32::from(u8::from(inside)), false)
+        }
+        Look::Disconnected => (f32::from(u8::from(r <= outer && r >= outer - 4.0)), false),
+        Look::Busy => {
             // A 4 px ring with a 90° gap at the top right.
             let angle = dy.atan2(dx).to_degrees(); // 0° = right, -90° = up
             let in_gap = (-90.0..=0.0).contains(&angle);
@@ -42,7 +93,7 @@ fn coverage(state: StateKind, px: f32, py: f32) -> (f32, bool) {
                 false,
             )
         }
-        StateKind::Error => {
+        Look::Error => {
             // Triangle: apex (16, 2), base from (2, 29) to (30, 29).
             let (top, base) = (2.0, 29.0);
             if py < top || py > base {
@@ -59,9 +110,9 @@ fn coverage(state: StateKind, px: f32, py: f32) -> (f32, bool) {
     }
 }
 
-/// The icon for `state` as RGBA rows, top to bottom, 4×4 supersampled for smooth edges.
-pub fn rgba(state: StateKind) -> Vec<u8> {
-    let [r, g, b] = color(state);
+/// The icon for `look` as RGBA rows, top to bottom, 4×4 supersampled for smooth edges.
+pub fn rgba(look: Look) -> Vec<u8> {
+    let [r, g, b] = color(look);
     let mut out = Vec::with_capacity((SIZE * SIZE * 4) as usize);
     for y in 0..SIZE {
         for x in 0..SIZE {
@@ -69,7 +120,7 @@ pub fn rgba(state: StateKind) -> Vec<u8> {
             for sy in 0..4 {
                 for sx in 0..4 {
                     let (c, m) = coverage(
-                        state,
+                        look,
                         x as f32 + (sx as f32 + 0.5) / 4.0,
                         y as f32 + (sy as f32 + 0.5) / 4.0,
                     );
@@ -97,7 +148,7 @@ mod tests {
 
     #[test]
     fn each_state_has_its_colour_and_its_shape() {
-        let connected = rgba(StateKind::Connected);
+        let connected = rgba(Look::Connected);
         assert_eq!(connected.len(), (SIZE * SIZE * 4) as usize);
         assert_eq!(
             px(&connected, 16, 16),
@@ -106,20 +157,32 @@ mod tests {
         );
         assert_eq!(px(&connected, 0, 0)[3], 0, "transparent corner");
 
-        let off = rgba(StateKind::Disconnected);
+        let off = rgba(Look::Disconnected);
         assert_eq!(px(&off, 16, 16)[3], 0, "hollow: nothing in the middle");
         assert_eq!(px(&off, 16, 4), [0x9c, 0xa3, 0xaf, 255], "gray ring");
 
-        let busy = rgba(StateKind::Reconnecting);
+        let busy = rgba(Look::Busy);
         assert_eq!(
             px(&busy, 4, 16),
             [0xea, 0xb3, 0x08, 255],
             "yellow ring on the left"
         );
         assert_eq!(px(&busy, 25, 7)[3], 0, "gap at the top right");
-        assert_eq!(rgba(StateKind::Connecting), busy);
 
-        let err = rgba(StateKind::Error);
+        let stale = rgba(Look::Stale);
+        assert_eq!(
+            px(&stale, 16, 16),
+            [0xf9, 0x73, 0x16, 255],
+            "amber, not green"
+        );
+        assert_eq!(
+            px(&stale, 5, 16),
+            [0xf9, 0x73, 0x16, 255],
+            "a square reaches the sides"
+        );
+        assert_eq!(px(&stale, 4, 4)[3], 0, "with rounded corners");
+
+        let err = rgba(Look::Error);
         assert_eq!(px(&err, 9, 26), [0xef, 0x44, 0x44, 255], "red triangle");
         assert_eq!(
             px(&err, 16, 15),
@@ -132,13 +195,7 @@ mod tests {
     #[test]
     fn shapes_differ_even_without_colour() {
         let alpha = |s| rgba(s).chunks(4).map(|p| p[3] > 127).collect::<Vec<_>>();
-        let shapes = [
-            StateKind::Disconnected,
-            StateKind::Reconnecting,
-            StateKind::Connected,
-            StateKind::Error,
-        ]
-        .map(alpha);
+        let shapes = Look::ALL.map(alpha);
         for i in 0..shapes.len() {
             for j in i + 1..shapes.len() {
                 assert_ne!(

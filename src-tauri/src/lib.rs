@@ -78,13 +78,17 @@ impl<R: Runtime> UiSink for TauriSink<R> {
     }
 
     fn notify(&self, n: &Notification) {
-        let shown = self
+        let mut b = self
             .0
             .notification()
             .builder()
             .title(&n.title)
-            .body(&n.body)
-            .show();
+            .body(&n.body);
+        if n.sound {
+            // The freedesktop sound theme's name for a message arriving.
+            b = b.sound("message-new-instant");
+        }
+        let shown = b.show();
         if let Err(e) = shown {
             tracing::warn!("notification not shown: {e}");
         }

@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
 
 use serde::Serialize;
+use uplink_engine::core::{fmt_secs, LatencySummary, LatencyTracker};
 use uplink_engine::proto::{OrderStatus, OrderUpdate, Payload, Side};
 use uplink_engine::{EngineEvent, ErrorKind, MessageId, StateKind, Status};
 
@@ -43,6 +44,9 @@ pub struct UiStatus {
     pub status: Status,
     /// Whether this is the built-in demo feed.
     pub demo: bool,
+    /// Uplink's own lag, ms: from a frame being read off the socket to its data
+    /// being sent to this window, per market flush.
+    pub window_lag: LatencySummary,
 }
 
 /// One round trip.
@@ -205,6 +209,10 @@ pub struct AppModel {
     log: VecDeque<LogEntry>,
     /// When to notify.
     policy: NotifyPolicy,
+    /// When the oldest frame behind the market data not yet flushed was read.
+    unflushed_since: Option<Instant>,
+    /// Frame read to window, per market flush.
+    window_lag: LatencyTracker,
 }
 
 fn side_name(s: Side) -> &'static str {
@@ -228,6 +236,8 @@ impl AppModel {
             awaiting_write: HashMap::new(),
             log: VecDeque::new(),
             policy: NotifyPolicy::new(),
+            unflushed_since: None,
+            window_lag: LatencyTracker::new(100),
         }
     }
 
@@ -246,6 +256,7 @@ impl AppModel {
         UiStatus {
             status: status.clone(),
             demo: self.demo,
+            window_lag: self.window_lag.summary(),
         }
     }
 
@@ -497,6 +508,78 @@ impl AppModel {
                     ),
                 );
             }
+            EngineEvent::Stale { age_secs, symbols } => {
+                self.push_log(
+                    &mut out,
+                    now_ms,
+                    Level::Warn,
+                    format!(
+                        "Prices stale: no data for {} while the feed answers pings",
+                        fmt_secs(age_secs as u64)
+                    ),
+                );
+                if let Some(n) = self.policy.on_stale(now, age_secs, &symbols, &self.prefs) {
+                    out.push(Out::Notify(n));
+                }
+            }
+            EngineEvent::Fresh { stale_for_secs } => {
+                self.push_log(
+                    &mut out,
+                    now_ms,
+                    Level::Info,
+                    format!(
+                        "Prices flowing again after {} stale",
+                        fmt_secs(stale_for_secs as u64)
+                    ),
+                );
+            }
+            EngineEvent::OutageAlert { down_secs } => {
+                self.push_log(
+                    &mut out,
+                    now_ms,
+                    Level::Warn,
+                    format!(
+                        "Feed down for {}; still retrying",
+                        fmt_secs(down_secs as u64)
+                    ),
+                );
+                if let Some(n) = self.policy.on_outage(now, down_secs, &self.prefs) {
+                    out.push(Out::Notify(n));
+                }
+            }
+            EngineEvent::Recovered { down_secs, .. } => {
+                self.push_log(
+                    &mut out,
+                    now_ms,
+                    Level::Info,
+                    format!("Feed back after {}", fmt_secs(down_secs as u64)),
+                );
+                if let Some(n) = self.policy.on_recovered(now, down_secs) {
+                    out.push(Out::Notify(n));
+                }
+            }
+            EngineEvent::ClockSkew { offset_ms, skewed } => {
+                let (level, line) = if skewed {
+                    (
+                        Level::Warn,
+                        format!(
+                            "The feed's clock is {:.1} s {} ours: delays and ages are suspect",
+                            offset_ms.abs() / 1000.0,
+                            if offset_ms > 0.0 {
+                                "ahead of"
+                            } else {
+                                "behind"
+                            }
+                        ),
+                    )
+                } else {
+                    (
+                        Level::Info,
+                        "The feed's clock agrees with ours again (within 2 s)".to_owned(),
+                    )
+                };
+                self.push_log(&mut out, now_ms, level, line);
+            }
             EngineEvent::Error { kind, message } => {
                 // Connection failures are logged with the state change they cause.
                 if kind.keeps_connection() {
@@ -512,10 +595,21 @@ impl AppModel {
         out
     }
 
-    /// What changed in the market since the last call, if anything.
-    pub fn take_market(&mut self) -> Option<UiMarket> {
+    /// Notes when the frames behind the events being applied were read, for the
+    /// frame-to-window lag.
+    pub fn note_read(&mut self, read_at: Instant) {
+        let t = self.unflushed_since.get_or_insert(read_at);
+        *t = (*t).min(read_at);
+    }
+
+    /// What changed in the market since the last call, if anything, to be sent to the
+    /// window `now`.
+    pub fn take_market(&mut self, now: Instant) -> Option<UiMarket> {
         if self.dirty_quotes.is_empty() && self.dirty_orders.is_empty() && self.removed.is_empty() {
             return None;
+        }
+        if let Some(read) = self.unflushed_since.take() {
+            self.window_lag.record(now.saturating_duration_since(read));
         }
         let quotes = std::mem::take(&mut self.dirty_quotes)
             .into_iter()
@@ -587,7 +681,7 @@ mod tests {
             );
             assert!(out.is_empty(), "market data is never emitted per message");
         }
-        let m = b.take_market().unwrap();
+        let m = b.take_market(Instant::now()).unwrap();
         assert_eq!(m.quotes.len(), 2);
         let aapl = m.quotes.iter().find(|q| q.symbol == "AAPL").unwrap();
         // The last AAPL update is i = 99,998, priced 100 + 99,998 % 7 = 103.5.
@@ -595,7 +689,7 @@ mod tests {
             (aapl.updates, aapl.volume, aapl.price),
             (50_000, 99_998, 103.5)
         );
-        assert_eq!(b.take_market(), None, "nothing changed since");
+        assert_eq!(b.take_market(Instant::now()), None, "nothing changed since");
     }
 
     #[test]
@@ -604,7 +698,7 @@ mod tests {
         let now = Instant::now();
         b.order_placed(MessageId(7), "ui-1", "AAPL", Side::Buy, 10.0, 1);
         assert_eq!(
-            b.take_market().unwrap().orders[0].status,
+            b.take_market(Instant::now()).unwrap().orders[0].status,
             OrderState::Queued
         );
         b.apply(EngineEvent::Sent { id: MessageId(7) }, now, 2);

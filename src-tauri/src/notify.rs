@@ -7,7 +7,10 @@
 //!   link that keeps ending in `error` yields one notification, not one per flap;
 //! * at most [`BURST_LIMIT`] notifications per [`BURST_WINDOW`] in total;
 //! * recovery is announced (if wanted) only after an outage of at least [`MIN_OUTAGE`];
-//! * order fills and rejections (if wanted) once per order.
+//! * order fills and rejections (if wanted) once per order;
+//! * prices going stale while the link is up, once per stale episode (on by default);
+//! * an outage reaching `alert_after` (on by default), and, for an alerted outage, the
+//!   feed coming back ("Feed back after 2 min 14 s"); optionally with a sound.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -41,6 +44,12 @@ pub enum NoteKind {
     OrderFilled,
     /// An order was rejected.
     OrderRejected,
+    /// Connected, but no prices for `stale_after`.
+    Stale,
+    /// Down for `alert_after`.
+    Outage,
+    /// Back after an alerted outage.
+    Back,
 }
 
 /// One desktop notification.
@@ -52,6 +61,8 @@ pub struct Notification {
     pub title: String,
     /// Body text.
     pub body: String,
+    /// Play the desktop's notification sound.
+    pub sound: bool,
 }
 
 /// The policy's memory.
@@ -65,9 +76,16 @@ pub struct NotifyPolicy {
     last_by_key: HashMap<String, Instant>,
     /// Send times within the burst window.
     recent: VecDeque<Instant>,
-    /// Orders already notified, by id and outcome.
+    /// Orders already notified, by id and outcome (bounded: see [`ORDERS_REMEMBERED`]).
     orders: HashSet<(String, NoteKind)>,
+    /// The outage in progress was alerted: its end is announced as [`NoteKind::Back`],
+    /// not as an ordinary recovery.
+    outage_alerted: bool,
 }
+
+/// Order outcomes remembered for "once per order"; past this the oldest half is
+/// forgotten (an order notified that long ago does not fill twice).
+pub const ORDERS_REMEMBERED: usize = 10_000;
 
 impl NotifyPolicy {
     /// A policy that has seen nothing yet.
@@ -113,6 +131,10 @@ impl NotifyPolicy {
             }
             StateKind::Connected => {
                 let since = self.outage_since.take()?;
+                if self.outage_alerted {
+                    // Announced by `on_recovered`, with the outage's length.
+                    return None;
+                }
                 let outage = now.saturating_duration_since(since);
                 if !prefs.on_recover || outage < MIN_OUTAGE {
                     return None;
@@ -128,10 +150,87 @@ impl NotifyPolicy {
             }
             StateKind::Disconnected => {
                 self.outage_since = None;
+                self.outage_alerted = false;
                 None
             }
             StateKind::Connecting => None,
         }
+    }
+
+    /// Prices stopped while the link is up (once per stale episode, by the core).
+    pub fn on_stale(
+        &mut self,
+        now: Instant,
+        age_secs: f64,
+        symbols: &[String],
+        prefs: &NotifySettings,
+    ) -> Option<Notification> {
+        if !prefs.on_stale {
+            return None;
+        }
+        let body = format!(
+            "No prices for {} while the feed still answers ({})",
+            uplink_engine::core::fmt_secs(age_secs as u64),
+            crate::notify::list(symbols, 5)
+        );
+        let n = self.gate(
+            now,
+            "stale".into(),
+            NoteKind::Stale,
+            "Uplink: prices are stale".into(),
+            body,
+        )?;
+        Some(Notification {
+            sound: prefs.sound,
+            ..n
+        })
+    }
+
+    /// The feed has been down for `alert_after` (once per outage, by the core).
+    pub fn on_outage(
+        &mut self,
+        now: Instant,
+        down_secs: f64,
+        prefs: &NotifySettings,
+    ) -> Option<Notification> {
+        if !prefs.on_outage {
+            return None;
+        }
+        let body = format!(
+            "No connection for {}; Uplink keeps retrying",
+            uplink_engine::core::fmt_secs(down_secs as u64)
+        );
+        let n = self.gate(
+            now,
+            "outage".into(),
+            NoteKind::Outage,
+            "Uplink: feed down".into(),
+            body,
+        )?;
+        self.outage_alerted = true;
+        Some(Notification {
+            sound: prefs.sound,
+            ..n
+        })
+    }
+
+    /// Connected again after an outage; announced if the outage was alerted.
+    pub fn on_recovered(&mut self, now: Instant, down_secs: f64) -> Option<Notification> {
+        if !std::mem::take(&mut self.outage_alerted) {
+            return None;
+        }
+        let body = format!(
+            "Feed back after {}",
+            uplink_engine::core::fmt_secs(down_secs as u64)
+        );
+        // Never rate limited away: the trader was told it was down.
+        self.recent.push_back(now);
+        Some(Notification {
+            kind: NoteKind::Back,
+            title: "Uplink: feed back".into(),
+            body,
+            sound: false,
+        })
     }
 
     /// An order update arrived; maybe notify.
@@ -147,6 +246,15 @@ impl NotifyPolicy {
             _ => return None,
         };
         let id = o.id.clone().or_else(|| o.client_order_id.clone())?;
+        if self.orders.len() >= ORDERS_REMEMBERED {
+            let keep: Vec<_> = self
+                .orders
+                .iter()
+                .skip(ORDERS_REMEMBERED / 2)
+                .cloned()
+                .collect();
+            self.orders = keep.into_iter().collect();
+        }
         if !wanted || !self.orders.insert((id.clone(), kind)) {
             return None;
         }
@@ -196,8 +304,21 @@ impl NotifyPolicy {
         }
         self.recent.push_back(now);
         self.last_by_key.insert(key, now);
-        Some(Notification { kind, title, body })
+        Some(Notification {
+            kind,
+            title,
+            body,
+            sound: false,
+        })
     }
+}
+
+/// "A, B, C and 2 more".
+pub(crate) fn list(items: &[String], max: usize) -> String {
+    if items.len() <= max {
+        return items.join(", ");
+    }
+    format!("{} and {} more", items[..max].join(", "), items.len() - max)
 }
 
 #[cfg(test)]
@@ -405,5 +526,62 @@ mod tests {
         let n = p.on_order(later, &o, &prefs).unwrap();
         assert_eq!(n.title, "Order rejected: sell 3 AAPL");
         assert_eq!(n.body, "ord-late: unknown symbol");
+    }
+}
+
+#[cfg(test)]
+mod health_tests {
+    use super::*;
+
+    #[test]
+    fn stale_prices_notify_once_per_episode_and_can_be_switched_off() {
+        let prefs = NotifySettings::default();
+        let mut p = NotifyPolicy::new();
+        let now = Instant::now();
+        let syms: Vec<String> = ["AAPL", "MSFT"].map(String::from).to_vec();
+        let n = p.on_stale(now, 42.0, &syms, &prefs).unwrap();
+        assert_eq!(n.kind, NoteKind::Stale);
+        assert_eq!(
+            n.body,
+            "No prices for 42 s while the feed still answers (AAPL, MSFT)"
+        );
+        assert!(!n.sound, "no sound unless asked for");
+        // A second episode soon after is deduplicated like the others.
+        assert!(p
+            .on_stale(now + Duration::from_secs(60), 30.0, &syms, &prefs)
+            .is_none());
+        let off = NotifySettings {
+            on_stale: false,
+            ..NotifySettings::default()
+        };
+        assert!(NotifyPolicy::new()
+            .on_stale(now, 42.0, &syms, &off)
+            .is_none());
+    }
+
+    #[test]
+    fn an_alerted_outage_announces_its_end_with_its_length() {
+        let prefs = NotifySettings {
+            sound: true,
+            ..NotifySettings::default()
+        };
+        let mut p = NotifyPolicy::new();
+        let now = Instant::now();
+        let n = p.on_outage(now, 10.0, &prefs).unwrap();
+        assert_eq!((n.kind, n.sound), (NoteKind::Outage, true));
+        assert_eq!(n.body, "No connection for 10 s; Uplink keeps retrying");
+        let n = p.on_recovered(now, 134.0).unwrap();
+        assert_eq!(
+            (n.kind, n.body.as_str()),
+            (NoteKind::Back, "Feed back after 2 min 14 s")
+        );
+        // An outage that was not alerted ends quietly.
+        assert!(p.on_recovered(now, 3.0).is_none());
+    }
+
+    #[test]
+    fn lists_are_cut_short() {
+        let s: Vec<String> = (1..=7).map(|i| format!("S{i}")).collect();
+        assert_eq!(list(&s, 5), "S1, S2, S3, S4, S5 and 2 more");
     }
 }

@@ -65,6 +65,9 @@ pub async fn events<S: UiSink>(sink: Arc<S>, mut events: EventStream, model: Arc
                 {
                     let mut m = model.lock().unwrap();
                     let (now, ms) = (Instant::now(), now_ms());
+                    if let Some(t) = events.read_at() {
+                        m.note_read(t);
+                    }
                     outs.extend(m.apply(first, now, ms));
                     // Take what else is already there under the same lock.
                     for _ in 0..BATCH {
@@ -84,7 +87,7 @@ pub async fn events<S: UiSink>(sink: Arc<S>, mut events: EventStream, model: Arc
                 }
             }
             _ = flush.tick() => {
-                let market = model.lock().unwrap().take_market();
+                let market = model.lock().unwrap().take_market(Instant::now());
                 if let Some(m) = market {
                     sink.emit(names::MARKET, &m);
                 }

@@ -215,6 +215,9 @@ impl Service {
                 "connection settings changed: reconnecting"
             );
             self.engine.reconfigure(&config)?;
+        } else if next.client_config(&demo_url).core != current.client_config(&demo_url).core {
+            // Staleness and alert thresholds: no reason to drop a working connection.
+            self.engine.tune(config.core.clone())?;
         }
         let not_in = |list: &[String], other: &[String]| -> Vec<String> {
             list.iter()

@@ -22,6 +22,12 @@ pub struct NotifySettings {
     pub on_order_fill: bool,
     /// When an order is rejected.
     pub on_order_reject: bool,
+    /// When prices stop while the link is up (once per stale episode).
+    pub on_stale: bool,
+    /// When the feed has been down for `alert_after_secs`, and when it is back.
+    pub on_outage: bool,
+    /// Play the desktop's notification sound with the stale and outage alerts.
+    pub sound: bool,
 }
 
 impl Default for NotifySettings {
@@ -32,6 +38,9 @@ impl Default for NotifySettings {
             on_recover: false,
             on_order_fill: false,
             on_order_reject: true,
+            on_stale: true,
+            on_outage: true,
+            sound: false,
         }
     }
 }
@@ -56,6 +65,11 @@ pub struct Settings {
     pub max_reconnect_attempts: u32,
     /// Outbound queue capacity.
     pub queue_size: usize,
+    /// Seconds without prices, while symbols are subscribed and the link is up,
+    /// before the feed is shown stale; 0 turns it off.
+    pub stale_after_secs: f64,
+    /// Seconds down before the outage alert; 0: only the give-up notifies.
+    pub alert_after_secs: f64,
     /// Notifications on/off by kind.
     pub notify: NotifySettings,
     /// Start hidden in the tray.
@@ -77,6 +91,8 @@ impl Default for Settings {
             reconnect_max_delay_secs: 60.0,
             max_reconnect_attempts: 10,
             queue_size: 1000,
+            stale_after_secs: 30.0,
+            alert_after_secs: 10.0,
             notify: NotifySettings::default(),
             start_minimized: false,
             launch_at_login: false,
@@ -182,6 +198,17 @@ impl Settings {
                 "must be between 1 and 1000".into(),
             );
         }
+        for (field, v) in [
+            ("stale_after_secs", self.stale_after_secs),
+            ("alert_after_secs", self.alert_after_secs),
+        ] {
+            if !v.is_finite() || !(0.0..=86_400.0).contains(&v) {
+                e.insert(
+                    field.into(),
+                    "must be between 0 (off) and 86400 seconds".into(),
+                );
+            }
+        }
         if !(1..=100_000).contains(&self.queue_size) {
             e.insert("queue_size".into(), "must be between 1 and 100000".into());
         }
@@ -240,6 +267,8 @@ impl Settings {
         c.core.reconnect_max_delay = d(self.reconnect_max_delay_secs);
         c.core.max_reconnect_attempts = self.max_reconnect_attempts;
         c.core.queue_size = self.queue_size;
+        c.core.stale_after = d(self.stale_after_secs);
+        c.core.alert_after = d(self.alert_after_secs);
         c
     }
 

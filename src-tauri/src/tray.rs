@@ -12,9 +12,9 @@ use tauri::tray::{TrayIcon, TrayIconBuilder};
 
 use tauri::{AppHandle, Runtime};
 use tokio::sync::watch;
-use uplink_engine::{StateKind, Status};
+use uplink_engine::Status;
 
-use crate::icon;
+use crate::icon::{self, Look};
 
 /// Menu item ids.
 pub mod ids {
@@ -34,7 +34,7 @@ pub mod ids {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrayView {
     /// Selects icon colour and shape.
-    pub state: StateKind,
+    pub look: Look,
     /// Title / status line: the status's own label, e.g. "Connected · 12 ms".
     pub label: String,
     /// Text of the toggle item: "Connect" or "Disconnect".
@@ -45,7 +45,7 @@ impl TrayView {
     /// The tray's view of a status. Every word comes from the status itself.
     pub fn of(st: &Status) -> TrayView {
         TrayView {
-            state: st.state,
+            look: Look::of(st),
             label: st.label.clone(),
             toggle: st.toggle.label(),
         }
@@ -53,25 +53,19 @@ impl TrayView {
 }
 
 /// The tray's icons, drawn once at start.
-struct Icons(Vec<(StateKind, Image<'static>)>);
+struct Icons(Vec<(Look, Image<'static>)>);
 
 impl Icons {
     fn draw() -> Icons {
         Icons(
-            [
-                StateKind::Disconnected,
-                StateKind::Connecting,
-                StateKind::Connected,
-                StateKind::Reconnecting,
-                StateKind::Error,
-            ]
-            .into_iter()
-            .map(|s| (s, Image::new_owned(icon::rgba(s), icon::SIZE, icon::SIZE)))
-            .collect(),
+            Look::ALL
+                .into_iter()
+                .map(|l| (l, Image::new_owned(icon::rgba(l), icon::SIZE, icon::SIZE)))
+                .collect(),
         )
     }
 
-    fn get(&self, state: StateKind) -> Image<'static> {
+    fn get(&self, state: Look) -> Image<'static> {
         self.0
             .iter()
             .find(|(s, _)| *s == state)
@@ -122,7 +116,7 @@ impl<R: Runtime> TrayController<R> {
         )?;
         let icons = Icons::draw();
         let mut builder = TrayIconBuilder::with_id("main")
-            .icon(icons.get(StateKind::Disconnected))
+            .icon(icons.get(Look::Disconnected))
             .title("Disconnected")
             .tooltip("Uplink")
             .menu(&menu)
@@ -143,8 +137,8 @@ impl<R: Runtime> TrayController<R> {
     /// Shows `v`, touching only what changed.
     pub fn show(&mut self, v: TrayView) -> tauri::Result<()> {
         let old = self.shown.as_ref();
-        if old.map(|o| o.state) != Some(v.state) {
-            self.tray.set_icon(Some(self.icons.get(v.state)))?;
+        if old.map(|o| o.look) != Some(v.look) {
+            self.tray.set_icon(Some(self.icons.get(v.look)))?;
         }
         if old.map(|o| &o.label) != Some(&v.label) {
             self.tray.set_title(Some(&v.label))?;
@@ -199,8 +193,8 @@ mod tests {
         let mut c = Connection::new(cfg, 1, now).unwrap();
         let v = TrayView::of(&c.status(now, wall));
         assert_eq!(
-            (v.label.as_str(), v.toggle, v.state),
-            ("Disconnected", "Connect", StateKind::Disconnected)
+            (v.label.as_str(), v.toggle, v.look),
+            ("Disconnected", "Connect", Look::Disconnected)
         );
 
         c.handle_connect(now);
@@ -236,14 +230,15 @@ mod tests {
         // Attempt 2 waits 2 s; 0.5 s later the label counts down from 2.
         let at = t + Duration::from_millis(1500);
         let mut st = c.status(at, wall);
+        // The link was lost 1.5 s ago: it says so.
         assert_eq!(
             TrayView::of(&st).label,
-            "Reconnecting · attempt 2/10 · next try in 2 s"
+            "Reconnecting · attempt 2/10 · next try in 2 s · down 1 s"
         );
         st.relabel(wall_ms(wall) + 1200);
         assert_eq!(
             TrayView::of(&st).label,
-            "Reconnecting · attempt 2/10 · next try in 1 s"
+            "Reconnecting · attempt 2/10 · next try in 1 s · down 2 s"
         );
 
         c.handle_connect_failed(
@@ -265,6 +260,33 @@ mod tests {
             v.label,
             "Error · authentication failed: HTTP 401 Unauthorized"
         );
-        assert_eq!((v.toggle, v.state), ("Connect", StateKind::Error));
+        assert_eq!((v.toggle, v.look), ("Connect", Look::Error));
+    }
+
+    #[test]
+    fn prices_that_stop_turn_the_tray_amber_with_their_age() {
+        let now = Instant::now();
+        let wall = SystemTime::now();
+        let mut c = Connection::new(Config::default(), 1, now).unwrap();
+        c.handle_subscribe(now, &["AAPL".to_string()]).unwrap();
+        c.handle_connect(now);
+        let conn = c.current_conn().unwrap();
+        c.handle_connected(now, conn);
+        c.handle_text(now, conn, r#"{"type":"pong"}"#);
+        c.handle_text(
+            now,
+            conn,
+            r#"{"type":"update","data":{"symbol":"AAPL","price":1}}"#,
+        );
+        assert_eq!(TrayView::of(&c.status(now, wall)).look, Look::Connected);
+        // Pongs go on (the heartbeat is 30 s); prices stop.
+        let t = now + Duration::from_secs(42);
+        c.handle_timeout(now + Duration::from_secs(30));
+        c.handle_text(now + Duration::from_secs(30), conn, r#"{"type":"pong"}"#);
+        c.handle_timeout(t);
+        let v = TrayView::of(&c.status(t, wall));
+        assert_eq!(v.look, Look::Stale);
+        assert_eq!(v.label, "Connected · prices stale 42 s");
+        assert_eq!(v.toggle, "Disconnect");
     }
 }

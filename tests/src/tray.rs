@@ -284,9 +284,10 @@ impl Tray {
 
 /// Names an RGB colour as one of the tray's four.
 pub fn name_colour([r, g, b]: [u8; 3]) -> &'static str {
-    let palette: [(&str, [i32; 3]); 4] = [
+    let palette: [(&str, [i32; 3]); 5] = [
         ("gray", [0x9c, 0xa3, 0xaf]),
         ("yellow", [0xea, 0xb3, 0x08]),
+        ("amber", [0xf9, 0x73, 0x16]),
         ("green", [0x22, 0xc5, 0x5e]),
         ("red", [0xef, 0x44, 0x44]),
     ];

@@ -213,6 +213,11 @@ impl Driver {
                     self.core.handle_reconnect(now);
                 }
             }
+            Command::Tune(core) => {
+                if let Err(e) = self.core.handle_config(*core) {
+                    tracing::warn!("new settings refused: {e}");
+                }
+            }
             Command::Shutdown(tx) => {
                 self.core.handle_disconnect(now);
                 self.stopped = Some(tx);

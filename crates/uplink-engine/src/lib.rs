@@ -112,6 +112,7 @@ pub(crate) enum Command {
     Unsubscribe(Vec<String>),
     Events(mpsc::Sender<Batch>),
     Reconfigure(Box<config::Prepared>),
+    Tune(Box<uplink_core::Config>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -233,6 +234,14 @@ impl Handle {
     pub fn reconfigure(&self, config: &ClientConfig) -> Result<(), EngineError> {
         let prepared = config.prepare()?;
         self.cmd(Command::Reconfigure(Box::new(prepared)))
+    }
+
+    /// Apply new core tunables (staleness, alerts, backoff, …) without reconnecting.
+    /// Validated first; an invalid one changes nothing. Timers already running keep
+    /// their deadline; the next ones use the new values.
+    pub fn tune(&self, core: uplink_core::Config) -> Result<(), EngineError> {
+        core.validate()?;
+        self.cmd(Command::Tune(Box::new(core)))
     }
 
     /// Close the connection cleanly and stop the engine; waits until it has stopped.

@@ -119,6 +119,11 @@ export type Status = {
  */
 state: StateKind, 
 /**
+ * Connected, with symbols subscribed, but no data message for `stale_after`:
+ * a health flag on top of the five states (the tray turns amber).
+ */
+stale: boolean, 
+/**
  * The headline people read, e.g. "Connected · 12 ms" or
  * "Reconnecting · attempt 2/10 · next try in 4 s" (see [`Status::label`]).
  */
@@ -175,7 +180,35 @@ subscriptions: Array<string>,
 /**
  * The feed's URL with any credentials masked.
  */
-url: string, };
+url: string, 
+/**
+ * Seconds since the last data message (anything but pong, heartbeat or
+ * acknowledgement), from any connection; `None` before the first.
+ */
+data_age_secs: number | null, 
+/**
+ * Every subscribed symbol's freshness, by symbol.
+ */
+symbols: Array<SymbolHealth>, 
+/**
+ * When the outage in progress began, Unix milliseconds (lost or failing, not by
+ * the user's choice); `None` when there is none.
+ */
+down_since_unix_ms: number | null, 
+/**
+ * The feed's delay (receive time minus the message's timestamp, corrected by the
+ * clock offset), ms, over the last messages that carried a timestamp.
+ */
+feed_delay: LatencySummary, 
+/**
+ * The feed's clock minus ours, ms, estimated from ping/pong round trips
+ * (NTP-style); `None` until a pong carried a timestamp.
+ */
+clock_offset_ms: number | null, 
+/**
+ * The offset is beyond 2 s either way: delays and timestamps are suspect.
+ */
+clock_skewed: boolean, };
 
 export type UiStatus = { 
 /**
@@ -183,9 +216,19 @@ export type UiStatus = {
  */
 demo: boolean, 
 /**
+ * Uplink's own lag, ms: from a frame being read off the socket to its data
+ * being sent to this window, per market flush.
+ */
+window_lag: LatencySummary, 
+/**
  * Current state.
  */
 state: StateKind, 
+/**
+ * Connected, with symbols subscribed, but no data message for `stale_after`:
+ * a health flag on top of the five states (the tray turns amber).
+ */
+stale: boolean, 
 /**
  * The headline people read, e.g. "Connected · 12 ms" or
  * "Reconnecting · attempt 2/10 · next try in 4 s" (see [`Status::label`]).
@@ -243,7 +286,35 @@ subscriptions: Array<string>,
 /**
  * The feed's URL with any credentials masked.
  */
-url: string, };
+url: string, 
+/**
+ * Seconds since the last data message (anything but pong, heartbeat or
+ * acknowledgement), from any connection; `None` before the first.
+ */
+data_age_secs: number | null, 
+/**
+ * Every subscribed symbol's freshness, by symbol.
+ */
+symbols: Array<SymbolHealth>, 
+/**
+ * When the outage in progress began, Unix milliseconds (lost or failing, not by
+ * the user's choice); `None` when there is none.
+ */
+down_since_unix_ms: number | null, 
+/**
+ * The feed's delay (receive time minus the message's timestamp, corrected by the
+ * clock offset), ms, over the last messages that carried a timestamp.
+ */
+feed_delay: LatencySummary, 
+/**
+ * The feed's clock minus ours, ms, estimated from ping/pong round trips
+ * (NTP-style); `None` until a pong carried a timestamp.
+ */
+clock_offset_ms: number | null, 
+/**
+ * The offset is beyond 2 s either way: delays and timestamps are suspect.
+ */
+clock_skewed: boolean, };
 
 export type UiLatency = { 
 /**
@@ -383,7 +454,19 @@ on_order_fill: boolean,
 /**
  * When an order is rejected.
  */
-on_order_reject: boolean, };
+on_order_reject: boolean, 
+/**
+ * When prices stop while the link is up (once per stale episode).
+ */
+on_stale: boolean, 
+/**
+ * When the feed has been down for `alert_after_secs`, and when it is back.
+ */
+on_outage: boolean, 
+/**
+ * Play the desktop's notification sound with the stale and outage alerts.
+ */
+sound: boolean, };
 
 export type Settings = { 
 /**
@@ -418,6 +501,15 @@ max_reconnect_attempts: number,
  * Outbound queue capacity.
  */
 queue_size: number, 
+/**
+ * Seconds without prices, while symbols are subscribed and the link is up,
+ * before the feed is shown stale; 0 turns it off.
+ */
+stale_after_secs: number, 
+/**
+ * Seconds down before the outage alert; 0: only the give-up notifies.
+ */
+alert_after_secs: number, 
 /**
  * Notifications on/off by kind.
  */
@@ -477,6 +569,15 @@ max_reconnect_attempts: number,
  */
 queue_size: number, 
 /**
+ * Seconds without prices, while symbols are subscribed and the link is up,
+ * before the feed is shown stale; 0 turns it off.
+ */
+stale_after_secs: number, 
+/**
+ * Seconds down before the outage alert; 0: only the give-up notifies.
+ */
+alert_after_secs: number, 
+/**
  * Notifications on/off by kind.
  */
 notify: NotifySettings, 
@@ -530,6 +631,15 @@ max_reconnect_attempts: number,
  * Outbound queue capacity.
  */
 queue_size: number, 
+/**
+ * Seconds without prices, while symbols are subscribed and the link is up,
+ * before the feed is shown stale; 0 turns it off.
+ */
+stale_after_secs: number, 
+/**
+ * Seconds down before the outage alert; 0: only the give-up notifies.
+ */
+alert_after_secs: number, 
 /**
  * Notifications on/off by kind.
  */
