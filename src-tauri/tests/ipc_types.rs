@@ -11,7 +11,7 @@ use uplink_app::model::{
     Level, LogEntry, OrderState, OrderView, Quote, UiLatency, UiMarket, UiStatus,
 };
 use uplink_app::settings::{NotifySettings, Settings, SettingsInput, SettingsView};
-use uplink_engine::core::{LastError, LatencySummary, StatsSnapshot, Toggle};
+use uplink_engine::core::{LastError, LatencySummary, StatsSnapshot, SymbolHealth, Toggle};
 use uplink_engine::{ErrorKind, StateKind, Status};
 
 fn generated() -> String {
@@ -24,6 +24,7 @@ fn generated() -> String {
         LatencySummary::decl(&cfg),
         LastError::decl(&cfg),
         StatsSnapshot::decl(&cfg),
+        SymbolHealth::decl(&cfg),
         Status::decl(&cfg),
         UiStatus::decl(&cfg),
         UiLatency::decl(&cfg),

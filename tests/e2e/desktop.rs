@@ -745,3 +745,100 @@ async fn s12_a_hundred_thousand_updates_a_second_do_not_freeze_the_window() {
     d.shot("under-load");
     eprintln!("s12: {} messages received by the app", received(&d));
 }
+
+/// Prices stop while the feed keeps answering pings: the tray turns amber within
+/// `stale_after` + 1 s, with one notification and the stale rows dimmed; it turns green
+/// again when prices resume. Then the feed goes down: the early alert arrives after
+/// `alert_after`, long before giving up, and "feed back" when it returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s13_stale_prices_turn_the_tray_amber_and_an_outage_is_alerted_early() {
+    let s = sim(SimConfig {
+        rate: 20.0,
+        ..SimConfig::default()
+    })
+    .await;
+    let mut settings = fast(&s.url(), 50);
+    settings["stale_after_secs"] = json!(2.0);
+    settings["alert_after_secs"] = json!(2.0);
+    settings["reconnect_max_delay_secs"] = json!(0.5);
+    let d = Desk::start("s13-stale", Some(settings)).await;
+    d.tray_is("green", T).await;
+    d.price_moves("AAPL").await;
+
+    s.stall(true, &[]);
+    let stalled = Instant::now();
+    d.tray_is("amber", Duration::from_secs(4)).await;
+    let took = stalled.elapsed();
+    assert!(
+        took <= Duration::from_secs(3) + Duration::from_millis(500),
+        "amber {took:?} after prices stopped (stale_after 2 s + 1 s)"
+    );
+    let label = d.label().await;
+    assert!(label.starts_with("Connected · prices stale "), "{label}");
+    wait_for("the stale rows dimmed", T, || async {
+        match d.app().attr("[data-testid=quote-AAPL]", "data-stale") {
+            Ok(v) if v == "true" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    wait_for("one stale notification", T, || async {
+        let seen = d.notes.seen();
+        match seen
+            .iter()
+            .filter(|n| n.summary == "Uplink: prices are stale")
+            .count()
+        {
+            1 => Ok(()),
+            n => Err(format!("{n}: {seen:?}")),
+        }
+    })
+    .await;
+    d.shot("stale");
+    // Pongs kept coming all along: the link itself never dropped.
+    assert_eq!(s.stats().connections_total, 1);
+
+    s.stall(false, &[]);
+    d.tray_is("green", T).await;
+    let stale_notes = d
+        .notes
+        .seen()
+        .into_iter()
+        .filter(|n| n.summary == "Uplink: prices are stale")
+        .count();
+    assert_eq!(stale_notes, 1, "one notification for the episode");
+
+    // The feed goes down and stays down: alerted after alert_after.
+    s.refuse(None);
+    s.drop_all(DropMode::Close { code: 1001 });
+    let down = Instant::now();
+    d.tray_is("yellow", T).await;
+    wait_for("the outage alert", T, || async {
+        let seen = d.notes.seen();
+        match seen.iter().find(|n| n.summary == "Uplink: feed down") {
+            Some(n) => Ok(n.body.clone()),
+            None => Err(format!("{seen:?}")),
+        }
+    })
+    .await;
+    let after = down.elapsed();
+    assert!(
+        after >= Duration::from_secs(2) && after < Duration::from_secs(6),
+        "alerted {after:?} into the outage"
+    );
+    let label = d.label().await;
+    assert!(
+        label.contains(" · down "),
+        "the tray says how long: {label}"
+    );
+    s.accept();
+    d.tray_is("green", T).await;
+    wait_for("the feed-back notification", T, || async {
+        let seen = d.notes.seen();
+        match seen.iter().find(|n| n.summary == "Uplink: feed back") {
+            Some(n) if n.body.starts_with("Feed back after ") => Ok(()),
+            _ => Err(format!("{seen:?}")),
+        }
+    })
+    .await;
+}

@@ -96,6 +96,7 @@ export class App {
   showStatus(s: Status): void {
     this.indicator.update(s);
     this.status.update(s);
+    this.watchlist.health(s.symbols);
     this.card.update(s);
     document.title = `Uplink: ${s.state}`;
   }

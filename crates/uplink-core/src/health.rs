@@ -44,7 +44,12 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<f64> {
         if i == start {
             return None;
         }
-        frac = format!("0.{}", &s[start..i]).parse().ok()?;
+        // Digits past nanoseconds add nothing; no allocation on the hot path.
+        let mut scale = 0.1;
+        for &c in &b[start..i.min(start + 9)] {
+            frac += f64::from(c - b'0') * scale;
+            scale /= 10.0;
+        }
     }
     let offset_min = match b.get(i)? {
         b'Z' | b'z' if i + 1 == b.len() => 0,

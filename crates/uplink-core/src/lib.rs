@@ -1173,42 +1173,40 @@ impl Connection {
     }
 
     fn dispatch(&mut self, now: Instant, decoded: Result<Envelope, uplink_proto::DecodeError>) {
-        let Ok(env) = &decoded else {
-            if let Err(e) = decoded {
+        let env = match decoded {
+            Ok(env) => env,
+            Err(e) => {
                 self.report_error(now, ErrorKind::MalformedMessage, &e.to_string());
+                return;
             }
-            return;
         };
         if is_data(&env.payload) {
-            self.note_data(now, env);
+            self.note_data(now, &env);
         }
-        match decoded {
-            Ok(env) => match &env.payload {
-                Payload::Pong => {
-                    if let State::Connected(c) = &mut self.state {
-                        if let Some(sent) = c.ping_sent_at.take() {
-                            let rtt = now.saturating_duration_since(sent);
-                            self.latency.record(rtt);
-                            self.revision = self.revision.wrapping_add(1);
-                            self.events.push_back(Event::Latency(rtt));
-                            self.note_pong_clock(sent, now, env.timestamp.as_deref());
-                        }
+        match &env.payload {
+            Payload::Pong => {
+                if let State::Connected(c) = &mut self.state {
+                    if let Some(sent) = c.ping_sent_at.take() {
+                        let rtt = now.saturating_duration_since(sent);
+                        self.latency.record(rtt);
+                        self.revision = self.revision.wrapping_add(1);
+                        self.events.push_back(Event::Latency(rtt));
+                        self.note_pong_clock(sent, now, env.timestamp.as_deref());
                     }
                 }
-                Payload::Ping => {
-                    // The feed checks on us: answer as it would answer us.
-                    if let Some(conn) = self.current_conn() {
-                        self.transmit_control(conn, Envelope::new(Payload::Pong).encode());
-                    }
+            }
+            Payload::Ping => {
+                // The feed checks on us: answer as it would answer us.
+                if let Some(conn) = self.current_conn() {
+                    self.transmit_control(conn, Envelope::new(Payload::Pong).encode());
                 }
-                Payload::Error(e) => {
-                    let msg = format!("feed error {}: {}", e.code, e.message);
-                    self.report_error(now, ErrorKind::ServerError, &msg);
-                    self.events.push_back(Event::Message(env));
-                }
-                _ => self.events.push_back(Event::Message(env)),
-            },
-            Err(_) => {}
+            }
+            Payload::Error(e) => {
+                let msg = format!("feed error {}: {}", e.code, e.message);
+                self.report_error(now, ErrorKind::ServerError, &msg);
+                self.events.push_back(Event::Message(env));
+            }
+            _ => self.events.push_back(Event::Message(env)),
         }
     }
 

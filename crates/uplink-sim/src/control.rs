@@ -204,7 +204,7 @@ pub fn route(sim: &Simulator, method: &str, target: &str) -> (u16, Value) {
             }
             ("POST", "/stall") => {
                 let all = match q.get("on").map(String::as_str) {
-                    None | Some("true" | "1") => q.get("symbols").is_none(),
+                    None | Some("true" | "1") => !q.contains_key("symbols"),
                     Some("false" | "0") => false,
                     Some(other) => {
                         return Err(bad(format!("on must be true or false, got {other:?}")))

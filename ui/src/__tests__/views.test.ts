@@ -112,3 +112,50 @@ describe("ConnectionStatusCard", () => {
     expect(text(v.el, "card-uptime")).toBe(state === "connected" ? "2m 5s" : "–");
   });
 });
+
+describe("stale data", () => {
+  it("dims a stale symbol's row and shows every row's age", async () => {
+    const { Watchlist } = await import("../views/market");
+    const w = new Watchlist({ add: async () => null, remove: () => {}, order: async () => null });
+    w.setSymbols(["AAPL", "HALT"]);
+    w.health([
+      { symbol: "AAPL", last_update_unix_ms: 1, age_secs: 0.7, stale: false },
+      { symbol: "HALT", last_update_unix_ms: null, age_secs: null, stale: true },
+    ]);
+    const row = (s: string) => w.el.querySelector(`[data-testid="quote-${s}"]`) as HTMLElement;
+    expect(row("AAPL").dataset.stale).toBe("false");
+    expect(row("AAPL").querySelector(".age")!.textContent).toBe("0 s");
+    expect(row("HALT").dataset.stale).toBe("true");
+    expect(row("HALT").querySelector(".age")!.textContent).toBe("no data");
+    w.health([{ symbol: "AAPL", last_update_unix_ms: 1, age_secs: 185, stale: true }]);
+    expect(row("AAPL").querySelector(".age")!.textContent).toBe("3 min");
+    expect(row("AAPL").dataset.stale).toBe("true");
+  });
+
+  it("says so in the header and the status panel, in the backend's words", () => {
+    const label = "Connected · prices stale 42 s";
+    const i = new ConnectionIndicator();
+    i.update(status({ stale: true, label }));
+    expect(i.el.dataset.stale).toBe("true");
+    expect(text(i.el, "indicator-label")).toBe(label);
+    const v = new ConnectionStatus({ reconnect: () => {}, toggle: () => {} });
+    v.update(status({ stale: true, label, data_age_secs: 42 }));
+    expect(v.el.dataset.stale).toBe("true");
+    expect(text(v.el, "state-detail")).toBe(label);
+    expect(text(v.el, "stat-data-age")).toBe("42s ago");
+  });
+
+  it("shows the feed delay, the clock offset with a warning, and Uplink's own lag", () => {
+    const v = new ConnectionStatus({ reconnect: () => {}, toggle: () => {} });
+    v.update(status());
+    expect(text(v.el, "stat-feed-delay")).toBe("3.0 ms / 9.0 ms");
+    expect(text(v.el, "stat-clock-offset")).toBe("12 ms ahead of ours");
+    expect(text(v.el, "stat-window-lag")).toBe("24 ms / 58 ms");
+    v.update(status({ clock_offset_ms: -5200, clock_skewed: true }));
+    expect(text(v.el, "stat-clock-offset")).toBe("⚠ 5200 ms behind ours: delays and ages are suspect");
+    expect(v.el.querySelector('[data-testid="stat-clock-offset"]')!.classList.contains("warn")).toBe(true);
+    v.update(status({ clock_offset_ms: null, feed_delay: { ...status().feed_delay, samples: 0 } }));
+    expect(text(v.el, "stat-clock-offset")).toBe("unknown (no timestamps)");
+    expect(text(v.el, "stat-feed-delay")).toBe("no timestamps");
+  });
+});

@@ -113,6 +113,25 @@ queue_depth: number,
  */
 queue_dropped: number, };
 
+export type SymbolHealth = { 
+/**
+ * The symbol.
+ */
+symbol: string, 
+/**
+ * When its last update arrived, Unix milliseconds; `None` if none yet.
+ */
+last_update_unix_ms: number | null, 
+/**
+ * Seconds since its last update; `None` if none yet.
+ */
+age_secs: number | null, 
+/**
+ * Connected, and no update for `stale_after` (counted from its last update, or
+ * from when it was subscribed or the connection opened, whichever is later).
+ */
+stale: boolean, };
+
 export type Status = { 
 /**
  * Current state.

@@ -29,6 +29,7 @@ export class ConnectionIndicator {
       this.shown = state;
     }
     setText(this.label, indicatorText(s));
+    this.el.dataset.stale = String(s?.stale ?? false);
     this.el.title = s?.reason ?? "";
   }
 }

@@ -1,6 +1,6 @@
 // The live market panel: a watchlist (add/remove subscribes/unsubscribes on the feed)
 // and the orders list with an order form.
-import type { Order, Quote } from "../api";
+import type { Order, Quote, SymbolHealth } from "../api";
 import { h, setText } from "../dom";
 import { clock, count, price, signed } from "../format";
 
@@ -16,7 +16,15 @@ interface Row {
   change: HTMLElement;
   pct: HTMLElement;
   volume: HTMLElement;
+  age: HTMLElement;
   last: number;
+}
+
+/** A quote's age for people: "3 s", "2 min", or "no data". */
+export function ageText(h: SymbolHealth): string {
+  if (h.age_secs === null) return "no data";
+  const s = Math.floor(h.age_secs);
+  return s < 120 ? `${s} s` : `${Math.floor(s / 60)} min`;
 }
 
 export class Watchlist {
@@ -48,7 +56,7 @@ export class Watchlist {
       h(
         "table",
         { "data-testid": "watchlist" },
-        h("thead", {}, h("tr", {}, ...["Symbol", "Last", "Change", "Change %", "Volume", ""].map((t) => h("th", { text: t })))),
+        h("thead", {}, h("tr", {}, ...["Symbol", "Last", "Change", "Change %", "Volume", "Age", ""].map((t) => h("th", { text: t })))),
         this.body,
       ),
     );
@@ -73,8 +81,8 @@ export class Watchlist {
       this.actions.remove(symbol);
       this.drop(symbol);
     });
-    const row: Row = { tr: h("tr", { "data-testid": `quote-${symbol}` }), price: cell("price num"), change: cell("num"), pct: cell("num"), volume: cell("num"), last: 0 };
-    row.tr.append(h("td", { class: "sym", text: symbol }), row.price, row.change, row.pct, row.volume, h("td", {}, remove));
+    const row: Row = { tr: h("tr", { "data-testid": `quote-${symbol}` }), price: cell("price num"), change: cell("num"), pct: cell("num"), volume: cell("num"), age: cell("age num"), last: 0 };
+    row.tr.append(h("td", { class: "sym", text: symbol }), row.price, row.change, row.pct, row.volume, row.age, h("td", {}, remove));
     this.body.append(row.tr);
     this.rows.set(symbol, row);
     return row;
@@ -83,6 +91,17 @@ export class Watchlist {
   private drop(symbol: string): void {
     this.rows.get(symbol)?.tr.remove();
     this.rows.delete(symbol);
+  }
+
+  /** Each symbol's freshness, from the backend's status: its age, and stale rows dimmed. */
+  health(symbols: SymbolHealth[]): void {
+    for (const s of symbols) {
+      const r = this.rows.get(s.symbol);
+      if (!r) continue;
+      setText(r.age, ageText(s));
+      r.tr.dataset.stale = String(s.stale);
+      r.tr.title = s.stale ? `${s.symbol}: no update for ${ageText(s)}` : "";
+    }
   }
 
   apply(quotes: Quote[], removed: string[] = []): void {

@@ -7,7 +7,8 @@ export interface SettingsActions {
   save(s: Settings, tokenChange?: string): Promise<SettingsView>;
 }
 
-type NumKey = "heartbeat_interval_secs" | "pong_timeout_secs" | "reconnect_base_delay_secs" | "reconnect_max_delay_secs" | "max_reconnect_attempts" | "queue_size";
+type NumKey = "heartbeat_interval_secs" | "pong_timeout_secs" | "reconnect_base_delay_secs" | "reconnect_max_delay_secs" | "max_reconnect_attempts" | "queue_size" | "stale_after_secs" | "alert_after_secs";
+const NUM_KEYS: NumKey[] = ["heartbeat_interval_secs", "pong_timeout_secs", "reconnect_base_delay_secs", "reconnect_max_delay_secs", "max_reconnect_attempts", "queue_size", "stale_after_secs", "alert_after_secs"];
 type NotifyKey = keyof Settings["notify"];
 
 export class SettingsForm {
@@ -52,6 +53,8 @@ export class SettingsForm {
         field("reconnect_max_delay_secs", "Backoff max (s)", num("any")),
         field("max_reconnect_attempts", "Max attempts", num("1")),
         field("queue_size", "Queue size", num("1")),
+        field("stale_after_secs", "Stale after (s)", num("any"), "no prices this long: amber; 0 = off"),
+        field("alert_after_secs", "Alert when down (s)", num("any"), "0 = only when giving up"),
       ),
       h(
         "fieldset",
@@ -62,6 +65,9 @@ export class SettingsForm {
         check("notify.on_recover", "Recovery after an outage"),
         check("notify.on_order_fill", "Order fills"),
         check("notify.on_order_reject", "Order rejections"),
+        check("notify.on_stale", "Prices stale while connected"),
+        check("notify.on_outage", "Feed down (early alert), and back"),
+        check("notify.sound", "Play a sound with alerts"),
       ),
       h("fieldset", {}, h("legend", { text: "Desktop" }), check("start_minimized", "Start minimized to the tray"), check("launch_at_login", "Launch at login")),
       h("div", { class: "error", "data-testid": "error-_", role: "alert" }),
@@ -86,7 +92,7 @@ export class SettingsForm {
     };
     set("feed_url", v.feed_url);
     set("token", "");
-    for (const k of ["heartbeat_interval_secs", "pong_timeout_secs", "reconnect_base_delay_secs", "reconnect_max_delay_secs", "max_reconnect_attempts", "queue_size"] as NumKey[]) set(k, v[k]);
+    for (const k of NUM_KEYS) set(k, v[k]);
     for (const k of Object.keys(v.notify) as NotifyKey[]) set(`notify.${k}`, v.notify[k]);
     set("start_minimized", v.start_minimized);
     set("launch_at_login", v.launch_at_login);
@@ -107,12 +113,17 @@ export class SettingsForm {
       reconnect_max_delay_secs: n("reconnect_max_delay_secs"),
       max_reconnect_attempts: n("max_reconnect_attempts"),
       queue_size: n("queue_size"),
+      stale_after_secs: n("stale_after_secs"),
+      alert_after_secs: n("alert_after_secs"),
       notify: {
         on_error: on("notify.on_error"),
         on_give_up: on("notify.on_give_up"),
         on_recover: on("notify.on_recover"),
         on_order_fill: on("notify.on_order_fill"),
         on_order_reject: on("notify.on_order_reject"),
+        on_stale: on("notify.on_stale"),
+        on_outage: on("notify.on_outage"),
+        sound: on("notify.sound"),
       },
       start_minimized: on("start_minimized"),
       launch_at_login: on("launch_at_login"),
@@ -123,7 +134,7 @@ export class SettingsForm {
   /** Client-side checks for what JSON cannot carry (empty or non-numeric fields). */
   private localErrors(s: Settings): Record<string, string> {
     const e: Record<string, string> = {};
-    for (const k of ["heartbeat_interval_secs", "pong_timeout_secs", "reconnect_base_delay_secs", "reconnect_max_delay_secs", "max_reconnect_attempts", "queue_size"] as NumKey[]) {
+    for (const k of NUM_KEYS) {
       if (!Number.isFinite(s[k])) e[k] = "must be a number";
     }
     for (const k of ["max_reconnect_attempts", "queue_size"] as NumKey[]) {

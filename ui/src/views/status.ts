@@ -16,6 +16,15 @@ export function detailLine(s: Status): string {
   return s.label;
 }
 
+/** The feed's clock against ours, with a warning beyond 2 s. */
+export function clockText(s: Status): string {
+  if (s.clock_offset_ms === null) return "unknown (no timestamps)";
+  const off = s.clock_offset_ms;
+  if (Math.abs(off) < 1) return "in step with ours";
+  const words = `${ms(Math.abs(off))} ${off > 0 ? "ahead of" : "behind"} ours`;
+  return s.clock_skewed ? `⚠ ${words}: delays and ages are suspect` : words;
+}
+
 export class ConnectionStatus {
   readonly el: HTMLElement;
   readonly chart = new LatencyChart();
@@ -46,6 +55,10 @@ export class ConnectionStatus {
       ...stat("latency-avg", "Average"),
       ...stat("latency-p99", "p99"),
       ...stat("latency-minmax", "Min / max"),
+      ...stat("feed-delay", "Feed delay p50 / p99"),
+      ...stat("clock-offset", "Feed clock"),
+      ...stat("window-lag", "Uplink's own lag p50 / p99"),
+      ...stat("data-age", "Last data"),
     );
     const stats = h(
       "dl",
@@ -96,12 +109,19 @@ export class ConnectionStatus {
     setText(this.url, s.url);
     this.demo.hidden = !s.demo;
     setText(this.toggleBtn, s.toggle === "connect" ? "Connect" : "Disconnect");
+    this.el.dataset.stale = String(s.stale);
 
     const l = s.latency;
     this.set("latency-last", ms(l.last_ms));
     this.set("latency-avg", ms(l.avg_ms));
     this.set("latency-p99", ms(l.p99_ms));
     this.set("latency-minmax", l.min_ms === null ? "–" : `${ms(l.min_ms)} / ${ms(l.max_ms)}`);
+    const d = s.feed_delay;
+    this.set("feed-delay", d.samples === 0 ? "no timestamps" : `${ms(d.p50_ms)} / ${ms(d.p99_ms)}`);
+    this.set("clock-offset", clockText(s));
+    this.cells.get("clock-offset")?.classList.toggle("warn", s.clock_skewed);
+    this.set("window-lag", s.window_lag.samples === 0 ? "–" : `${ms(s.window_lag.p50_ms)} / ${ms(s.window_lag.p99_ms)}`);
+    this.set("data-age", s.data_age_secs === null ? "none yet" : `${duration(s.data_age_secs)} ago`);
     const st = s.stats;
     this.set("messages_received", count(st.messages_received));
     this.set("bytes_received", bytes(st.bytes_received));
