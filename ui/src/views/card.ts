@@ -34,7 +34,8 @@ export class ConnectionStatusCard {
       this.el.dataset.state = s.state;
       this.shown = s.state;
     }
-    setText(this.state, stateLabel[s.state]);
+    setText(this.state, s.stale ? "Connected · stale" : stateLabel[s.state]);
+    this.el.dataset.stale = String(s.stale);
     setText(this.latency, ms(s.latency.avg_ms));
     setText(this.uptime, s.state === "connected" ? duration(s.stats.uptime_secs) : "–");
     setText(this.messages, count(s.stats.messages_received));
