@@ -49,6 +49,39 @@ pub struct Config {
     /// alert, once per outage, long before the reconnect loop gives up. Zero: only
     /// the give-up says so. Default 10 s.
     pub alert_after: Duration,
+    /// An order written on a live connection and not acknowledged (an inbound `order`
+    /// echoing its `client_order_id`) within this is reported unconfirmed. Default 10 s.
+    pub ack_timeout: Duration,
+    /// An order waiting in the queue this long (offline) expires and is never sent.
+    /// Zero: never. Default 60 s.
+    pub order_ttl: Duration,
+    /// What happens to orders still awaiting acknowledgement when the connection is
+    /// lost.
+    pub unacked_orders: UnackedOrders,
+    /// The seed's outbound rate limit on user sends; `None`: unlimited.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// What happens to orders awaiting acknowledgement when the connection is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum UnackedOrders {
+    /// Re-send them after the reconnect, with the same `client_order_id`, before any
+    /// newer message: a feed that deduplicates executes each once.
+    #[default]
+    Resend,
+    /// Re-send nothing; report them unconfirmed for the trader to resend or discard.
+    Hold,
+}
+
+/// At most `max` user sends in any `window` (sliding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Sends allowed per window.
+    pub max: u32,
+    /// The window.
+    pub window: Duration,
 }
 
 impl Default for Config {
@@ -68,6 +101,13 @@ impl Default for Config {
             latency_window: 100,
             stale_after: Duration::from_secs(30),
             alert_after: Duration::from_secs(10),
+            ack_timeout: Duration::from_secs(10),
+            order_ttl: Duration::from_secs(60),
+            unacked_orders: UnackedOrders::Resend,
+            rate_limit: Some(RateLimit {
+                max: 100,
+                window: Duration::from_secs(60),
+            }),
         }
     }
 }
@@ -113,6 +153,7 @@ impl Config {
             ("reconnect_base_delay", self.reconnect_base_delay),
             ("reconnect_max_delay", self.reconnect_max_delay),
             ("flush_interval", self.flush_interval),
+            ("ack_timeout", self.ack_timeout),
         ] {
             if d.is_zero() {
                 return Err(ConfigError::ZeroDuration(name));
@@ -134,6 +175,14 @@ impl Config {
         ] {
             if n == 0 {
                 return Err(ConfigError::ZeroCount(name));
+            }
+        }
+        if let Some(r) = self.rate_limit {
+            if r.max == 0 {
+                return Err(ConfigError::ZeroCount("rate_limit"));
+            }
+            if r.window.is_zero() {
+                return Err(ConfigError::ZeroDuration("rate_limit window"));
             }
         }
         if !(0.0..=1.0).contains(&self.jitter) {

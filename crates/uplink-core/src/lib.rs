@@ -61,19 +61,22 @@ mod backoff;
 mod config;
 mod health;
 mod latency;
+mod orders;
 mod queue;
 mod stats;
 mod status;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use thiserror::Error;
-use uplink_proto::{Envelope, Outbound, Payload};
+use uplink_proto::{Envelope, OrderStatus, Outbound, Payload};
 
 pub use backoff::{Backoff, SplitMix64};
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, RateLimit, UnackedOrders};
+pub use orders::{AckTracker, Awaiting, RateLimiter};
 pub use health::{feed_delay_ms, parse_rfc3339_ms, ClockEstimator, SKEW_WARN_MS};
 pub use latency::{ms as duration_ms, LatencySummary, LatencyTracker};
 pub use queue::{OutboundQueue, Queued};
@@ -222,6 +225,45 @@ pub enum Event {
         /// Whether it is beyond the threshold now.
         skewed: bool,
     },
+    /// The feed acknowledged an order: an inbound `order` echoed its
+    /// `client_order_id`. It is no longer re-sent.
+    Acked {
+        /// The order's message id.
+        id: MessageId,
+        /// The feed's order id, if it gave one.
+        order_id: Option<String>,
+        /// The status it reported.
+        status: Option<OrderStatus>,
+    },
+    /// An order was written again after a reconnect (same `client_order_id`).
+    Resent {
+        /// The order's message id.
+        id: MessageId,
+    },
+    /// An order may or may not have reached the feed: the trader should check.
+    Unconfirmed {
+        /// The order's message id.
+        id: MessageId,
+        /// Why.
+        reason: Unconfirmed,
+    },
+    /// A queued message will never be sent.
+    Expired {
+        /// Its message id.
+        id: MessageId,
+        /// Why.
+        reason: Expiry,
+    },
+    /// A queued order was cancelled before it was written.
+    Cancelled {
+        /// The order's message id.
+        id: MessageId,
+    },
+    /// An unconfirmed order the trader chose to forget (not re-sent).
+    Discarded {
+        /// The order's message id.
+        id: MessageId,
+    },
     /// Something failed; it is also counted in the stats.
     Error {
         /// What failed.
@@ -231,12 +273,45 @@ pub enum Event {
     },
 }
 
+/// Why an order is unconfirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unconfirmed {
+    /// Written on a live connection, no acknowledgement within `ack_timeout`. Still
+    /// tracked: a late acknowledgement is recognised, a reconnect re-sends it.
+    AckTimeout,
+    /// The connection was lost before the acknowledgement (`unacked_orders = hold`):
+    /// held for the trader to resend or discard.
+    ConnectionLost,
+    /// The feed URL or token changed: it is not sent to the new feed.
+    FeedChanged,
+    /// More orders await acknowledgement than the queue holds: the oldest is no
+    /// longer tracked.
+    Untracked,
+}
+
+/// Why a queued message expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expiry {
+    /// An order waited `order_ttl` (offline): never sent late.
+    Ttl,
+    /// The feed URL or token changed: nothing of the old queue goes to the new feed.
+    FeedChanged,
+}
+
 /// A command the core refused, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CommandError {
     /// A symbol is empty, too long or contains characters a feed would not accept.
     #[error("invalid symbol {0:?}: use 1 to 32 letters, digits or . _ - / : ^ =")]
     InvalidSymbol(String),
+    /// The message is no longer waiting: it is being written, was written, or is gone.
+    #[error("message {0} is no longer waiting in the queue: it was sent or is gone")]
+    NotQueued(u64),
+    /// The order is not held for a decision (unknown, acknowledged, or not held).
+    #[error("order {0} is not held as unconfirmed")]
+    NotHeld(u64),
 }
 
 /// A dial in progress.
@@ -351,8 +426,11 @@ pub struct Connection {
     wall_anchor: Option<(Instant, f64)>,
     /// The last data message from any connection.
     last_data: Option<Instant>,
-    /// Each subscribed symbol's clock.
-    symbol_clocks: HashMap<String, SymbolClock>,
+    /// Each subscribed symbol's clock (looked up on every update: a cheap hash).
+    symbol_clocks: HashMap<String, SymbolClock, BuildHasherDefault<Fnv1a>>,
+    /// No feed-delay sample before this: timestamps are read at most every
+    /// [`DELAY_SAMPLE_EVERY`], not on every message of a fast feed.
+    next_delay_sample: Option<Instant>,
     /// The outage in progress, if any.
     outage: Option<Outage>,
     /// The peer's clock offset, from ping/pong timestamps.
@@ -363,6 +441,8 @@ pub struct Connection {
     delay: LatencyTracker,
     /// Round-trip samples.
     latency: LatencyTracker,
+    /// Orders written and not yet acknowledged.
+    acks: AckTracker,
     /// The URL shown in the status, credentials masked by the driver.
     url: String,
     /// Pending outputs for the driver.
@@ -414,9 +494,11 @@ impl Connection {
             queue: OutboundQueue::new(config.queue_size),
             stats: Stats::default(),
             latency: LatencyTracker::new(config.latency_window),
+            acks: AckTracker::default(),
             wall_anchor: None,
             last_data: None,
-            symbol_clocks: HashMap::new(),
+            symbol_clocks: HashMap::default(),
+            next_delay_sample: None,
             outage: None,
             clock: ClockEstimator::default(),
             skewed: false,
@@ -515,7 +597,7 @@ impl Connection {
 
     /// When [`Connection::handle_timeout`] must be called next, if at all.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match &self.state {
+        let state = match &self.state {
             State::Disconnected | State::Error { .. } => None,
             State::Connecting(d) | State::Reconnecting(Retry::Dialing(d)) => Some(d.deadline),
             State::Reconnecting(Retry::Waiting { at }) => Some(*at),
@@ -536,11 +618,14 @@ impl Connection {
                 }
                 Some(t)
             }
-        }
-        .map(|t| match self.alert_deadline() {
-            Some(a) => t.min(a),
-            None => t,
-        })
+        };
+        let ttl = (!self.config.order_ttl.is_zero())
+            .then(|| self.queue.next_expiry(self.config.order_ttl))
+            .flatten();
+        [state, self.alert_deadline(), self.acks.next_deadline(), ttl]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// When the connection turns stale if no data arrives, unless it is already stale
@@ -635,6 +720,61 @@ impl Connection {
         }
         self.touch();
         self.pump_queue(now);
+    }
+
+    /// Cancels a queued message before it is written (the window's Cancel on a queued
+    /// order). Refused once it is being written or gone.
+    pub fn handle_cancel(&mut self, now: Instant, id: MessageId) -> Result<(), CommandError> {
+        let _ = now;
+        self.queue.remove(id).ok_or(CommandError::NotQueued(id.0))?;
+        self.events.push_back(Event::Cancelled { id });
+        self.touch();
+        Ok(())
+    }
+
+    /// Re-sends an order held as unconfirmed (`unacked_orders = hold`), with the same
+    /// `client_order_id`: now if connected, else right after the next reconnect.
+    pub fn handle_resend(&mut self, now: Instant, id: MessageId) -> Result<(), CommandError> {
+        let text = self.acks.release(id).ok_or(CommandError::NotHeld(id.0))?;
+        if let State::Connected(c) = &self.state {
+            let conn = c.conn;
+            self.actions.push_back(Action::Transmit {
+                conn,
+                id: Some(id),
+                text,
+            });
+        }
+        let _ = now;
+        self.touch();
+        Ok(())
+    }
+
+    /// Forgets an order held as unconfirmed: it is never re-sent.
+    pub fn handle_discard(&mut self, id: MessageId) -> Result<(), CommandError> {
+        self.acks.remove(id).ok_or(CommandError::NotHeld(id.0))?;
+        self.events.push_back(Event::Discarded { id });
+        self.touch();
+        Ok(())
+    }
+
+    /// The feed URL or token changed: nothing of the old queue goes to the new feed
+    /// (every waiting message expires), and orders awaiting acknowledgement from the
+    /// old feed are reported unconfirmed, never re-sent to the new one.
+    pub fn handle_feed_changed(&mut self, now: Instant) {
+        let _ = now;
+        for q in self.queue.drain_waiting() {
+            self.events.push_back(Event::Expired {
+                id: q.id,
+                reason: Expiry::FeedChanged,
+            });
+        }
+        for id in self.acks.clear() {
+            self.events.push_back(Event::Unconfirmed {
+                id,
+                reason: Unconfirmed::FeedChanged,
+            });
+        }
+        self.touch();
     }
 
     /// Add symbols to the subscription set; the new ones are subscribed now if connected,
@@ -784,6 +924,17 @@ impl Connection {
         // A first ping at once: a latency figure from the first second, and a link that
         // accepted the handshake but died right after is caught within the pong deadline.
         self.send_ping(now);
+        if self.config.unacked_orders == UnackedOrders::Resend {
+            // Orders written before and never acknowledged go first, oldest first,
+            // with the same client_order_id: a deduplicating feed executes them once.
+            for (id, text) in self.acks.to_resend() {
+                self.actions.push_back(Action::Transmit {
+                    conn,
+                    id: Some(id),
+                    text,
+                });
+            }
+        }
         self.pump_queue(now);
     }
 
@@ -853,6 +1004,28 @@ impl Connection {
         if let Some(id) = id {
             if let Some(q) = self.queue.confirm(id) {
                 self.events.push_back(Event::Sent { id: q.id });
+                // Only an order with a client_order_id can be acknowledged (the engine
+                // gives every order one).
+                if q.message.client_order_id().is_some() {
+                    let evicted = self.acks.written(
+                        q.id,
+                        q.message,
+                        now,
+                        self.config.ack_timeout,
+                        self.config.queue_size,
+                    );
+                    if let Some(old) = evicted {
+                        self.events.push_back(Event::Unconfirmed {
+                            id: old.id,
+                            reason: Unconfirmed::Untracked,
+                        });
+                    }
+                }
+                self.touch();
+            } else if self.acks.contains(id) {
+                // A re-send after a reconnect: a fresh deadline, same place in line.
+                self.acks.rewritten(id, now, self.config.ack_timeout);
+                self.events.push_back(Event::Resent { id });
                 self.touch();
             }
             self.pump_queue(now);
@@ -861,6 +1034,22 @@ impl Connection {
 
     /// Time passed: fire whatever deadline is due.
     pub fn handle_timeout(&mut self, now: Instant) {
+        for id in self.acks.overdue(now) {
+            self.events.push_back(Event::Unconfirmed {
+                id,
+                reason: Unconfirmed::AckTimeout,
+            });
+            self.touch();
+        }
+        if !self.config.order_ttl.is_zero() {
+            for q in self.queue.expire(now, self.config.order_ttl) {
+                self.events.push_back(Event::Expired {
+                    id: q.id,
+                    reason: Expiry::Ttl,
+                });
+                self.touch();
+            }
+        }
         if self.alert_deadline().is_some_and(|at| now >= at) {
             if let Some(o) = &mut self.outage {
                 o.alerted = true;
@@ -992,6 +1181,8 @@ impl Connection {
                 }),
                 queue_depth: self.queue.len(),
                 queue_dropped: self.queue.dropped(),
+                awaiting_ack: self.acks.len(),
+                unknown_acks: self.acks.unknown_acks(),
             },
             queue_capacity: self.queue.capacity(),
             subscriptions: self.subscriptions.iter().cloned().collect(),
@@ -1084,6 +1275,16 @@ impl Connection {
         let Some(conn) = self.current_conn() else {
             return;
         };
+        if matches!(self.state, State::Connected(_))
+            && self.config.unacked_orders == UnackedOrders::Hold
+        {
+            for id in self.acks.hold_all() {
+                self.events.push_back(Event::Unconfirmed {
+                    id,
+                    reason: Unconfirmed::ConnectionLost,
+                });
+            }
+        }
         if let State::Connected(c) = &self.state {
             self.stats.closed_uptime += now.saturating_duration_since(c.since);
             if graceful {
@@ -1201,6 +1402,19 @@ impl Connection {
                     self.transmit_control(conn, Envelope::new(Payload::Pong).encode());
                 }
             }
+            Payload::Order(o) => {
+                if let Some(cid) = o.client_order_id.as_deref() {
+                    if let Some(a) = self.acks.ack(cid) {
+                        self.events.push_back(Event::Acked {
+                            id: a.id,
+                            order_id: o.id.clone(),
+                            status: o.status,
+                        });
+                        self.touch();
+                    }
+                }
+                self.events.push_back(Event::Message(env));
+            }
             Payload::Error(e) => {
                 let msg = format!("feed error {}: {}", e.code, e.message);
                 self.report_error(now, ErrorKind::ServerError, &msg);
@@ -1223,8 +1437,12 @@ impl Connection {
             c.last_data = now;
         }
         self.end_stale(now);
+        if self.next_delay_sample.is_some_and(|t| now < t) {
+            return;
+        }
         let stamp = env.timestamp.as_deref().and_then(parse_rfc3339_ms);
         if let (Some(peer), Some(recv)) = (stamp, self.wall_ms(now)) {
+            self.next_delay_sample = Some(now + DELAY_SAMPLE_EVERY);
             let offset = self.clock.offset_ms().unwrap_or(0.0);
             let ms = feed_delay_ms(recv, peer, offset).max(0.0);
             self.delay.record(Duration::from_secs_f64(ms / 1000.0));
@@ -1308,6 +1526,29 @@ impl Connection {
                 text,
             });
         }
+    }
+}
+
+/// Feed-delay samples are taken at most this often.
+pub const DELAY_SAMPLE_EVERY: Duration = Duration::from_millis(10);
+
+/// FNV-1a: a hash for short keys (symbols) on the per-message path, where SipHash's
+/// DoS resistance buys nothing (only subscribed symbols are ever keys).
+#[derive(Debug, Default, Clone, Copy)]
+struct Fnv1a(u64);
+
+impl std::hash::Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
     }
 }
 

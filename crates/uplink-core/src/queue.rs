@@ -81,6 +81,53 @@ impl OutboundQueue {
         dropped
     }
 
+    /// Takes `id` out of the queue, unless it is being written (its fate is the
+    /// socket's now) or not there.
+    pub fn remove(&mut self, id: MessageId) -> Option<Queued> {
+        let i = self.items.iter().position(|q| q.id == id)?;
+        if i == 0 && self.head_in_flight {
+            return None;
+        }
+        self.items.remove(i)
+    }
+
+    /// Whether `id` is waiting (or being written).
+    pub fn contains(&self, id: MessageId) -> bool {
+        self.items.iter().any(|q| q.id == id)
+    }
+
+    /// When the oldest order not being written has waited `ttl`.
+    pub fn next_expiry(&self, ttl: std::time::Duration) -> Option<Instant> {
+        self.items
+            .iter()
+            .skip(usize::from(self.head_in_flight))
+            .filter(|q| q.message.is_order())
+            .map(|q| q.queued_at + ttl)
+            .min()
+    }
+
+    /// Takes out every order that has waited `ttl` by `now` (not the one being written).
+    pub fn expire(&mut self, now: Instant, ttl: std::time::Duration) -> Vec<Queued> {
+        let skip = usize::from(self.head_in_flight);
+        let mut out = Vec::new();
+        let mut i = skip;
+        while i < self.items.len() {
+            let q = &self.items[i];
+            if q.message.is_order() && now >= q.queued_at + ttl {
+                out.extend(self.items.remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        out
+    }
+
+    /// Takes out everything not being written.
+    pub fn drain_waiting(&mut self) -> Vec<Queued> {
+        let keep = usize::from(self.head_in_flight).min(self.items.len());
+        self.items.drain(keep..).collect()
+    }
+
     /// Marks the head in flight and returns it, unless it already is or the queue is empty.
     pub fn take_head(&mut self) -> Option<&Queued> {
         if self.head_in_flight {

@@ -121,4 +121,9 @@ pub struct StatsSnapshot {
     pub queue_depth: usize,
     /// Messages dropped from the queue because it overflowed.
     pub queue_dropped: u64,
+    /// Orders written and not yet acknowledged by the feed.
+    pub awaiting_ack: usize,
+    /// Inbound order messages whose `client_order_id` was never sent from here
+    /// (ignored).
+    pub unknown_acks: u64,
 }

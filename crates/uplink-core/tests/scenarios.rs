@@ -1127,3 +1127,238 @@ fn feed_delay_and_clock_offset_come_from_timestamps() {
     assert_eq!(st.feed_delay.samples, 1);
     let _ = UNIX_EPOCH;
 }
+
+// ---------------------------------------------------------------- orders you can trust
+
+const ORDER_A: &str = r#"{"type":"order","data":{"symbol":"AAPL","side":"buy","qty":1,"client_order_id":"A"}}"#;
+const ORDER_B: &str = r#"{"type":"order","data":{"symbol":"AAPL","side":"buy","qty":2,"client_order_id":"B"}}"#;
+const ORDER_C: &str = r#"{"type":"order","data":{"symbol":"AAPL","side":"buy","qty":3,"client_order_id":"C"}}"#;
+
+impl World {
+    fn send_text(&mut self, id: u64, text: &str) {
+        self.core
+            .handle_send(self.now, MessageId(id), Outbound::json(text).unwrap());
+    }
+
+    /// Writes every pending Transmit (the socket accepts them); returns the texts.
+    fn write_all(&mut self, conn: ConnId) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            let tx = self.transmits();
+            if tx.is_empty() {
+                if self.core.poll_timeout().is_some_and(|t| t <= self.now + 100 * MS)
+                    && self.status().stats.queue_depth > 0
+                {
+                    self.run_to_next_timeout();
+                    continue;
+                }
+                return out;
+            }
+            for (id, text) in tx {
+                self.core
+                    .handle_written(self.now, conn, id.map(MessageId), text.len());
+                out.push(text);
+            }
+        }
+    }
+
+    fn feed_says(&mut self, conn: ConnId, cid: &str, status: &str) {
+        let text = format!(
+            r#"{{"type":"order","data":{{"id":"ord-{cid}","client_order_id":"{cid}","symbol":"AAPL","side":"buy","qty":1,"status":"{status}"}}}}"#
+        );
+        self.core.handle_text(self.now, conn, &text);
+    }
+
+    fn order_events(&mut self) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Sent { id } => Some(format!("sent {}", id.0)),
+                Event::Acked { id, order_id, status } => {
+                    Some(format!("acked {} {order_id:?} {status:?}", id.0))
+                }
+                Event::Resent { id } => Some(format!("resent {}", id.0)),
+                Event::Unconfirmed { id, reason } => Some(format!("unconfirmed {} {reason:?}", id.0)),
+                Event::Expired { id, reason } => Some(format!("expired {} {reason:?}", id.0)),
+                Event::Cancelled { id } => Some(format!("cancelled {}", id.0)),
+                Event::Discarded { id } => Some(format!("discarded {}", id.0)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn lose_and_reconnect(&mut self, conn: ConnId) -> ConnId {
+        self.core
+            .handle_connection_lost(self.now, conn, ErrorKind::Io, "reset by peer");
+        self.run_to_next_timeout();
+        let conn = self.expect_dial();
+        self.core.handle_connected(self.now, conn);
+        conn
+    }
+}
+
+#[test]
+fn an_order_is_sent_then_acknowledged_when_the_feed_echoes_its_client_order_id() {
+    let mut w = World::exact();
+    let conn = w.connected();
+    w.send_text(1, ORDER_A);
+    assert_eq!(w.write_all(conn), [ORDER_A]);
+    assert_eq!(w.order_events(), ["sent 1"]);
+    assert_eq!(w.status().stats.awaiting_ack, 1, "written is not delivered");
+    w.feed_says(conn, "A", "accepted");
+    assert_eq!(
+        w.order_events(),
+        [r#"acked 1 Some("ord-A") Some(Accepted)"#]
+    );
+    assert_eq!(w.status().stats.awaiting_ack, 0);
+    // Its later updates are not acknowledgements of anything unknown.
+    w.feed_says(conn, "A", "filled");
+    // An order this client never sent is ignored and counted.
+    w.feed_says(conn, "someone-else", "filled");
+    assert!(w.order_events().is_empty());
+    assert_eq!(w.status().stats.unknown_acks, 1);
+}
+
+#[test]
+fn unacknowledged_orders_are_resent_once_after_a_reconnect_before_newer_messages() {
+    let mut w = World::exact();
+    w.subscribe(&["AAPL"]);
+    let conn = w.connected();
+    w.send_text(1, ORDER_A);
+    w.send_text(2, ORDER_B);
+    w.write_all(conn);
+    w.events();
+    // The kernel took both writes; the feed read nothing and reset the connection.
+    // Meanwhile the trader places a third order.
+    w.core
+        .handle_connection_lost(w.now, conn, ErrorKind::Io, "reset by peer");
+    w.send_text(3, ORDER_C);
+    w.run_to_next_timeout();
+    let conn = w.expect_dial();
+    w.core.handle_connected(w.now, conn);
+    let wire = w.write_all(conn);
+    assert_eq!(
+        wire,
+        [
+            r#"{"type":"subscribe","data":{"symbols":["AAPL"]}}"#,
+            PING,
+            ORDER_A,
+            ORDER_B,
+            ORDER_C
+        ],
+        "subscriptions, then the re-sends in their original order, then newer messages"
+    );
+    assert_eq!(w.order_events(), ["resent 1", "resent 2", "sent 3"]);
+    // The acknowledgements come on the new connection.
+    w.feed_says(conn, "B", "accepted");
+    w.feed_says(conn, "A", "accepted");
+    w.feed_says(conn, "C", "accepted");
+    assert_eq!(
+        w.order_events(),
+        [
+            r#"acked 2 Some("ord-B") Some(Accepted)"#,
+            r#"acked 1 Some("ord-A") Some(Accepted)"#,
+            r#"acked 3 Some("ord-C") Some(Accepted)"#
+        ]
+    );
+    // Acknowledged orders are never re-sent again.
+    let conn = w.lose_and_reconnect(conn);
+    let wire = w.write_all(conn);
+    assert!(!wire.iter().any(|t| t.contains("\"order\"")), "{wire:?}");
+}
+
+#[test]
+fn an_order_without_an_acknowledgement_in_time_is_reported_unconfirmed_not_left_as_sent() {
+    let mut w = World::exact();
+    let conn = w.connected();
+    w.send_text(1, ORDER_A);
+    w.write_all(conn);
+    w.order_events();
+    w.advance_with_pongs(conn, 10 * SEC - MS);
+    assert!(w.order_events().is_empty());
+    w.advance_with_pongs(conn, MS);
+    assert_eq!(w.order_events(), ["unconfirmed 1 AckTimeout"]);
+    // A late acknowledgement still counts.
+    w.feed_says(conn, "A", "filled");
+    assert_eq!(w.order_events(), [r#"acked 1 Some("ord-A") Some(Filled)"#]);
+}
+
+#[test]
+fn with_hold_nothing_is_resent_and_the_trader_decides() {
+    let mut w = World::new(Config {
+        unacked_orders: uplink_core::UnackedOrders::Hold,
+        jitter: 0.0,
+        ..Config::default()
+    });
+    let conn = w.connected();
+    w.send_text(1, ORDER_A);
+    w.send_text(2, ORDER_B);
+    w.write_all(conn);
+    w.order_events();
+    let conn = w.lose_and_reconnect(conn);
+    assert_eq!(
+        w.order_events(),
+        ["unconfirmed 1 ConnectionLost", "unconfirmed 2 ConnectionLost"]
+    );
+    let wire = w.write_all(conn);
+    assert!(!wire.iter().any(|t| t.contains("\"order\"")), "{wire:?}");
+    // The trader checked with the broker: resend A, discard B.
+    w.core.handle_resend(w.now, MessageId(1)).unwrap();
+    assert_eq!(w.write_all(conn), [ORDER_A]);
+    assert_eq!(w.order_events(), ["resent 1"]);
+    w.core.handle_discard(MessageId(2)).unwrap();
+    assert_eq!(w.order_events(), ["discarded 2"]);
+    assert!(w.core.handle_discard(MessageId(2)).is_err());
+    assert!(w.core.handle_resend(w.now, MessageId(1)).is_err(), "not held any more");
+}
+
+#[test]
+fn an_order_queued_offline_expires_after_order_ttl_and_is_never_sent() {
+    let mut w = World::exact();
+    w.send_text(1, ORDER_A);
+    w.now += 30 * SEC;
+    w.send_text(2, ORDER_B);
+    w.send_text(3, r#"{"type":"note"}"#);
+    w.now += 30 * SEC - MS;
+    w.core.handle_timeout(w.now);
+    assert!(w.order_events().is_empty());
+    assert_eq!(w.run_to_next_timeout(), MS);
+    assert_eq!(w.order_events(), ["expired 1 Ttl"]);
+    let conn = w.connected();
+    let wire = w.write_all(conn);
+    assert_eq!(wire, [ORDER_B, r#"{"type":"note"}"#], "never sent late; other messages do not expire");
+}
+
+#[test]
+fn a_queued_order_can_be_cancelled_until_it_is_written() {
+    let mut w = World::exact();
+    w.send_text(1, ORDER_A);
+    w.send_text(2, ORDER_B);
+    w.core.handle_cancel(w.now, MessageId(2)).unwrap();
+    assert_eq!(w.order_events(), ["cancelled 2"]);
+    let conn = w.connected();
+    assert_eq!(w.write_all(conn), [ORDER_A]);
+    assert!(w.core.handle_cancel(w.now, MessageId(1)).is_err(), "already sent");
+}
+
+#[test]
+fn a_new_feed_gets_nothing_of_the_old_queue() {
+    let mut w = World::exact();
+    let conn = w.connected();
+    w.send_text(1, ORDER_A);
+    w.write_all(conn);
+    w.core
+        .handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
+    w.send_text(2, ORDER_B);
+    w.order_events();
+    w.core.handle_feed_changed(w.now);
+    assert_eq!(
+        w.order_events(),
+        ["expired 2 FeedChanged", "unconfirmed 1 FeedChanged"]
+    );
+    w.run_to_next_timeout();
+    let conn = w.expect_dial();
+    w.core.handle_connected(w.now, conn);
+    let wire = w.write_all(conn);
+    assert!(!wire.iter().any(|t| t.contains("\"order\"")), "{wire:?}");
+}
