@@ -76,9 +76,9 @@ use uplink_proto::{Envelope, OrderStatus, Outbound, Payload};
 
 pub use backoff::{Backoff, SplitMix64};
 pub use config::{Config, ConfigError, RateLimit, UnackedOrders};
-pub use orders::{AckTracker, Awaiting, RateLimiter};
 pub use health::{feed_delay_ms, parse_rfc3339_ms, ClockEstimator, SKEW_WARN_MS};
 pub use latency::{ms as duration_ms, LatencySummary, LatencyTracker};
+pub use orders::{AckTracker, Awaiting, RateLimiter};
 pub use queue::{OutboundQueue, Queued};
 pub use stats::{ErrorKind, LastError, StatsSnapshot};
 pub use status::{fmt_secs, shorten, Status, SymbolHealth, Toggle};
@@ -275,6 +275,7 @@ pub enum Event {
 
 /// Why an order is unconfirmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Unconfirmed {
     /// Written on a live connection, no acknowledgement within `ack_timeout`. Still
@@ -292,6 +293,7 @@ pub enum Unconfirmed {
 
 /// Why a queued message expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Expiry {
     /// An order waited `order_ttl` (offline): never sent late.
@@ -1543,7 +1545,11 @@ impl std::hash::Hasher for Fnv1a {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for b in bytes {
             h ^= u64::from(*b);
             h = h.wrapping_mul(0x0100_0000_01b3);

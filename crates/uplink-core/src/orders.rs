@@ -252,10 +252,17 @@ mod tests {
         }
         // The 4th within the window: refused; the first slot opens at t0 + 60 s.
         assert_eq!(l.try_acquire(t0 + 10 * s), Err(50 * s));
-        assert_eq!(l.try_acquire(t0 + 60 * s - Duration::from_millis(1)), Err(Duration::from_millis(1)));
+        assert_eq!(
+            l.try_acquire(t0 + 60 * s - Duration::from_millis(1)),
+            Err(Duration::from_millis(1))
+        );
         // At exactly 60 s the first send leaves the window.
         assert_eq!(l.try_acquire(t0 + 60 * s), Ok(()));
-        assert_eq!(l.try_acquire(t0 + 60 * s), Err(s), "the second left at 61 s");
+        assert_eq!(
+            l.try_acquire(t0 + 60 * s),
+            Err(s),
+            "the second left at 61 s"
+        );
     }
 
     #[test]
@@ -269,7 +276,10 @@ mod tests {
         assert_eq!(t.unknown_acks(), 0);
         assert!(t.ack("zzz").is_none());
         assert_eq!(t.unknown_acks(), 1);
-        assert_eq!(t.to_resend(), [(MessageId(1), order("a").text().to_owned())]);
+        assert_eq!(
+            t.to_resend(),
+            [(MessageId(1), order("a").text().to_owned())]
+        );
     }
 
     #[test]

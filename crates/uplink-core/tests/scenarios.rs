@@ -1130,9 +1130,12 @@ fn feed_delay_and_clock_offset_come_from_timestamps() {
 
 // ---------------------------------------------------------------- orders you can trust
 
-const ORDER_A: &str = r#"{"type":"order","data":{"symbol":"AAPL","side":"buy","qty":1,"client_order_id":"A"}}"#;
-const ORDER_B: &str = r#"{"type":"order","data":{"symbol":"AAPL","side":"buy","qty":2,"client_order_id":"B"}}"#;
-const ORDER_C: &str = r#"{"type":"order","data":{"symbol":"AAPL","side":"buy","qty":3,"client_order_id":"C"}}"#;
+const ORDER_A: &str =
+    r#"{"type":"order","data":{"symbol":"AAPL","side":"buy","qty":1,"client_order_id":"A"}}"#;
+const ORDER_B: &str =
+    r#"{"type":"order","data":{"symbol":"AAPL","side":"buy","qty":2,"client_order_id":"B"}}"#;
+const ORDER_C: &str =
+    r#"{"type":"order","data":{"symbol":"AAPL","side":"buy","qty":3,"client_order_id":"C"}}"#;
 
 impl World {
     fn send_text(&mut self, id: u64, text: &str) {
@@ -1146,7 +1149,10 @@ impl World {
         loop {
             let tx = self.transmits();
             if tx.is_empty() {
-                if self.core.poll_timeout().is_some_and(|t| t <= self.now + 100 * MS)
+                if self
+                    .core
+                    .poll_timeout()
+                    .is_some_and(|t| t <= self.now + 100 * MS)
                     && self.status().stats.queue_depth > 0
                 {
                     self.run_to_next_timeout();
@@ -1174,11 +1180,15 @@ impl World {
             .into_iter()
             .filter_map(|e| match e {
                 Event::Sent { id } => Some(format!("sent {}", id.0)),
-                Event::Acked { id, order_id, status } => {
-                    Some(format!("acked {} {order_id:?} {status:?}", id.0))
-                }
+                Event::Acked {
+                    id,
+                    order_id,
+                    status,
+                } => Some(format!("acked {} {order_id:?} {status:?}", id.0)),
                 Event::Resent { id } => Some(format!("resent {}", id.0)),
-                Event::Unconfirmed { id, reason } => Some(format!("unconfirmed {} {reason:?}", id.0)),
+                Event::Unconfirmed { id, reason } => {
+                    Some(format!("unconfirmed {} {reason:?}", id.0))
+                }
                 Event::Expired { id, reason } => Some(format!("expired {} {reason:?}", id.0)),
                 Event::Cancelled { id } => Some(format!("cancelled {}", id.0)),
                 Event::Discarded { id } => Some(format!("discarded {}", id.0)),
@@ -1298,7 +1308,10 @@ fn with_hold_nothing_is_resent_and_the_trader_decides() {
     let conn = w.lose_and_reconnect(conn);
     assert_eq!(
         w.order_events(),
-        ["unconfirmed 1 ConnectionLost", "unconfirmed 2 ConnectionLost"]
+        [
+            "unconfirmed 1 ConnectionLost",
+            "unconfirmed 2 ConnectionLost"
+        ]
     );
     let wire = w.write_all(conn);
     assert!(!wire.iter().any(|t| t.contains("\"order\"")), "{wire:?}");
@@ -1309,7 +1322,10 @@ fn with_hold_nothing_is_resent_and_the_trader_decides() {
     w.core.handle_discard(MessageId(2)).unwrap();
     assert_eq!(w.order_events(), ["discarded 2"]);
     assert!(w.core.handle_discard(MessageId(2)).is_err());
-    assert!(w.core.handle_resend(w.now, MessageId(1)).is_err(), "not held any more");
+    assert!(
+        w.core.handle_resend(w.now, MessageId(1)).is_err(),
+        "not held any more"
+    );
 }
 
 #[test]
@@ -1326,7 +1342,11 @@ fn an_order_queued_offline_expires_after_order_ttl_and_is_never_sent() {
     assert_eq!(w.order_events(), ["expired 1 Ttl"]);
     let conn = w.connected();
     let wire = w.write_all(conn);
-    assert_eq!(wire, [ORDER_B, r#"{"type":"note"}"#], "never sent late; other messages do not expire");
+    assert_eq!(
+        wire,
+        [ORDER_B, r#"{"type":"note"}"#],
+        "never sent late; other messages do not expire"
+    );
 }
 
 #[test]
@@ -1338,7 +1358,10 @@ fn a_queued_order_can_be_cancelled_until_it_is_written() {
     assert_eq!(w.order_events(), ["cancelled 2"]);
     let conn = w.connected();
     assert_eq!(w.write_all(conn), [ORDER_A]);
-    assert!(w.core.handle_cancel(w.now, MessageId(1)).is_err(), "already sent");
+    assert!(
+        w.core.handle_cancel(w.now, MessageId(1)).is_err(),
+        "already sent"
+    );
 }
 
 #[test]

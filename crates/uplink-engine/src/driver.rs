@@ -32,7 +32,7 @@ use uplink_core::{Action, ConnId, Connection, ErrorKind, Event, Status};
 
 use crate::config::Prepared;
 use crate::event::{EngineEvent, LatencyEvent};
-use crate::{Batch, Command};
+use crate::{Batch, Command, OrderOp};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 type DialResult = Result<Ws, (ErrorKind, String)>;
@@ -206,12 +206,25 @@ impl Driver {
                     tracing::warn!("new settings refused: {e}");
                     return;
                 }
+                if p.dial_url != self.cfg.dial_url || p.headers != self.cfg.headers {
+                    // Another feed, or other credentials: nothing queued for the old
+                    // one goes there.
+                    self.core.handle_feed_changed(now);
+                }
                 self.core.set_url(p.masked_url.clone());
                 tracing::info!(url = %p.masked_url, "settings changed");
                 self.cfg = Arc::new(p);
                 if self.core.state() != uplink_core::StateKind::Disconnected {
                     self.core.handle_reconnect(now);
                 }
+            }
+            Command::Order(op, id, reply) => {
+                let r = match op {
+                    OrderOp::Cancel => self.core.handle_cancel(now, id),
+                    OrderOp::Resend => self.core.handle_resend(now, id),
+                    OrderOp::Discard => self.core.handle_discard(id),
+                };
+                let _ = reply.send(r);
             }
             Command::Tune(core) => {
                 if let Err(e) = self.core.handle_config(*core) {
@@ -431,6 +444,33 @@ impl Driver {
             }
             Event::Error { kind, message } => EngineEvent::Error { kind, message },
             Event::Sent { id } => EngineEvent::Sent { id },
+            Event::Acked {
+                id,
+                order_id,
+                status,
+            } => EngineEvent::Acked {
+                id,
+                order_id,
+                status,
+            },
+            Event::Resent { id } => {
+                tracing::info!(id = id.0, "order re-sent after the reconnect");
+                EngineEvent::Resent { id }
+            }
+            Event::Unconfirmed { id, reason } => {
+                tracing::warn!(
+                    id = id.0,
+                    ?reason,
+                    "order unconfirmed: check with the broker"
+                );
+                EngineEvent::Unconfirmed { id, reason }
+            }
+            Event::Expired { id, reason } => {
+                tracing::warn!(id = id.0, ?reason, "queued message expired: never sent");
+                EngineEvent::Expired { id, reason }
+            }
+            Event::Cancelled { id } => EngineEvent::Cancelled { id },
+            Event::Discarded { id } => EngineEvent::Discarded { id },
             Event::Stale { age, symbols } => {
                 tracing::warn!(age = ?age, "connected, but no data: prices are stale");
                 EngineEvent::Stale {

@@ -1,8 +1,9 @@
 //! The events subscribers receive, serializable as the CLI's JSON lines.
 
 use serde::Serialize;
-use uplink_core::{ErrorKind, LatencySummary, MessageId, Status};
+use uplink_core::{ErrorKind, Expiry, LatencySummary, MessageId, Status, Unconfirmed};
 use uplink_proto::Envelope;
+use uplink_proto::OrderStatus;
 
 /// One thing that happened, tagged by `"event"` when serialized.
 ///
@@ -55,6 +56,46 @@ pub enum EngineEvent {
         offset_ms: f64,
         /// Whether it is beyond 2 s now.
         skewed: bool,
+    },
+    /// The feed acknowledged an order (an inbound `order` echoed its
+    /// `client_order_id`).
+    Acked {
+        /// The id `Handle::send` returned for it.
+        id: MessageId,
+        /// The feed's order id.
+        order_id: Option<String>,
+        /// The status the feed reported.
+        status: Option<OrderStatus>,
+    },
+    /// An order awaiting acknowledgement was written again after a reconnect, with the
+    /// same `client_order_id`.
+    Resent {
+        /// Its id.
+        id: MessageId,
+    },
+    /// An order may or may not have reached the feed: check with the broker.
+    Unconfirmed {
+        /// Its id.
+        id: MessageId,
+        /// Why.
+        reason: Unconfirmed,
+    },
+    /// A queued message will never be sent.
+    Expired {
+        /// Its id.
+        id: MessageId,
+        /// Why.
+        reason: Expiry,
+    },
+    /// A queued order was cancelled before it was written.
+    Cancelled {
+        /// Its id.
+        id: MessageId,
+    },
+    /// An unconfirmed order was discarded (never re-sent).
+    Discarded {
+        /// Its id.
+        id: MessageId,
     },
     /// A heartbeat round trip completed (boxed: rare, and it would double the size of
     /// every message event).

@@ -52,8 +52,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use config::{mask_url, mask_url_str, ClientConfig, TokenPlacement};
 pub use event::{EngineEvent, LatencyEvent};
 pub use uplink_core::{
-    self as core, CommandError, ConfigError, ErrorKind, MessageId, StateKind, Status, Toggle,
+    self as core, CommandError, ConfigError, ErrorKind, Expiry, MessageId, StateKind, Status,
+    Toggle, UnackedOrders, Unconfirmed,
 };
+use uplink_core::{RateLimit, RateLimiter};
 pub use uplink_proto as proto;
 pub use uplink_proto::{OrderRequest, Outbound, OutboundError};
 
@@ -97,6 +99,16 @@ pub enum EngineError {
     /// The engine has shut down.
     #[error("the connection engine has stopped")]
     Stopped,
+    /// Over the outbound rate limit: refused, not queued.
+    #[error("rate limited: at most {max} messages per {window_secs} s; the next slot opens in {retry_in_secs:.1} s")]
+    RateLimited {
+        /// Sends allowed per window.
+        max: u32,
+        /// The window, seconds.
+        window_secs: f64,
+        /// Seconds until the next send is allowed.
+        retry_in_secs: f64,
+    },
 }
 
 /// What a [`Handle`] asks of the driver.
@@ -113,7 +125,20 @@ pub(crate) enum Command {
     Events(mpsc::Sender<Batch>),
     Reconfigure(Box<config::Prepared>),
     Tune(Box<uplink_core::Config>),
+    Order(
+        OrderOp,
+        MessageId,
+        oneshot::Sender<Result<(), CommandError>>,
+    ),
     Shutdown(oneshot::Sender<()>),
+}
+
+/// What the trader does to one order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum OrderOp {
+    Cancel,
+    Resend,
+    Discard,
 }
 
 /// Starts engines.
@@ -137,10 +162,15 @@ impl Engine {
         let (ev_tx, ev_rx) = mpsc::channel(batches(prepared.event_buffer));
         let (status_tx, status_rx) = watch::channel(core.status(now, SystemTime::now()));
         let task = tokio::spawn(driver::Driver::new(core, prepared, rx, ev_tx, status_tx).run());
+        let session = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         let handle = Handle {
             tx,
             status: status_rx,
             next_id: Arc::new(AtomicU64::new(1)),
+            limiter: Arc::new(std::sync::Mutex::new(limiter(&config.core))),
+            session: Arc::from(format!("u{session:x}")),
             task: Arc::new(std::sync::Mutex::new(Some(task))),
         };
         Ok((handle, EventStream::new(ev_rx)))
@@ -156,6 +186,10 @@ pub struct Handle {
     status: watch::Receiver<Status>,
     /// The next [`MessageId`], shared by every clone so ids are unique per engine.
     next_id: Arc<AtomicU64>,
+    /// The outbound rate limit on sends, shared by every clone; `None`: unlimited.
+    limiter: Arc<std::sync::Mutex<Option<(RateLimit, RateLimiter)>>>,
+    /// Prefix of the `client_order_id`s the engine assigns: unique per engine start.
+    session: Arc<str>,
     /// The driver task, awaited once by [`Handle::shutdown`].
     task: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
@@ -195,10 +229,52 @@ impl Handle {
     /// Queue a message (built, and so validated, by [`Outbound`]); it is written once
     /// connected, in order. Returns its id, which the `sent` and `queue_dropped` events
     /// about it carry. Once this returns `Ok`, the engine has the message.
+    ///
+    /// Over the rate limit it is refused at once ([`EngineError::RateLimited`], saying
+    /// when the next slot opens); it is never delayed or dropped silently. An order
+    /// without a `client_order_id` is given one (`u<start>-<id>`), so its
+    /// acknowledgement can be recognised and a re-send deduplicated.
     pub fn send(&self, message: Outbound) -> Result<MessageId, EngineError> {
+        if let Some((limit, l)) = self.limiter.lock().unwrap().as_mut() {
+            if let Err(wait) = l.try_acquire(driver::now()) {
+                return Err(EngineError::RateLimited {
+                    max: limit.max,
+                    window_secs: limit.window.as_secs_f64(),
+                    retry_in_secs: wait.as_secs_f64(),
+                });
+            }
+        }
         let id = MessageId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let message = if message.is_order() && message.client_order_id().is_none() {
+            message.with_client_order_id(format!("{}-{}", self.session, id.0))
+        } else {
+            message
+        };
         self.cmd(Command::Send(id, message))?;
         Ok(id)
+    }
+
+    /// Cancels a queued message before it is written. Refused once it is being
+    /// written or was written.
+    pub async fn cancel(&self, id: MessageId) -> Result<(), EngineError> {
+        self.order_op(OrderOp::Cancel, id).await
+    }
+
+    /// Re-sends an order held as unconfirmed (`unacked_orders = hold`), with its
+    /// `client_order_id`.
+    pub async fn resend(&self, id: MessageId) -> Result<(), EngineError> {
+        self.order_op(OrderOp::Resend, id).await
+    }
+
+    /// Forgets an order held as unconfirmed: it is never re-sent.
+    pub async fn discard(&self, id: MessageId) -> Result<(), EngineError> {
+        self.order_op(OrderOp::Discard, id).await
+    }
+
+    async fn order_op(&self, op: OrderOp, id: MessageId) -> Result<(), EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd(Command::Order(op, id, tx))?;
+        Ok(rx.await.map_err(|_| EngineError::Stopped)??)
     }
 
     /// Add symbols to the subscription set (kept across reconnects).
@@ -233,7 +309,16 @@ impl Handle {
     /// reconnects with it at once.
     pub fn reconfigure(&self, config: &ClientConfig) -> Result<(), EngineError> {
         let prepared = config.prepare()?;
+        self.set_limit(&prepared.core);
         self.cmd(Command::Reconfigure(Box::new(prepared)))
+    }
+
+    /// Replaces the rate limiter if the limit changed.
+    fn set_limit(&self, core: &uplink_core::Config) {
+        let mut l = self.limiter.lock().unwrap();
+        if l.as_ref().map(|(r, _)| *r) != core.rate_limit {
+            *l = limiter(core);
+        }
     }
 
     /// Apply new core tunables (staleness, alerts, backoff, …) without reconnecting.
@@ -241,6 +326,7 @@ impl Handle {
     /// their deadline; the next ones use the new values.
     pub fn tune(&self, core: uplink_core::Config) -> Result<(), EngineError> {
         core.validate()?;
+        self.set_limit(&core);
         self.cmd(Command::Tune(Box::new(core)))
     }
 
@@ -255,6 +341,11 @@ impl Handle {
             let _ = task.await;
         }
     }
+}
+
+fn limiter(core: &uplink_core::Config) -> Option<(RateLimit, RateLimiter)> {
+    core.rate_limit
+        .map(|r| (r, RateLimiter::new(r.max, r.window)))
 }
 
 /// Channel capacity, in batches, for a buffer of about `events` events. The driver

@@ -606,3 +606,205 @@ async fn the_feeds_clock_offset_is_estimated_and_the_delay_corrected() {
     assert!(p50 < 200.0, "feed delay p50 {p50} ms");
     h.shutdown().await;
 }
+
+/// Orders seen by the simulator with their client order ids, per connection.
+fn orders_received(s: &Simulator) -> Vec<(u64, String)> {
+    s.received()
+        .into_iter()
+        .filter_map(|r| {
+            let v: serde_json::Value = serde_json::from_str(&r.text).ok()?;
+            (v["type"] == "order").then(|| {
+                (
+                    r.conn,
+                    v["data"]["client_order_id"].as_str().unwrap().to_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// How many `filled` updates the client saw per client order id.
+async fn fills_until(
+    ev: &mut EventStream,
+    want: &[&str],
+) -> std::collections::BTreeMap<String, u32> {
+    let mut fills = std::collections::BTreeMap::new();
+    while !want.iter().all(|c| fills.contains_key(*c)) {
+        let e = wait_for(ev, "fills", |e| {
+            matches!(e, EngineEvent::Message { message } if matches!(&message.payload, Payload::Order(o) if o.status == Some(uplink_engine::proto::OrderStatus::Filled)))
+        })
+        .await;
+        if let EngineEvent::Message { message } = e {
+            if let Payload::Order(o) = message.payload {
+                *fills.entry(o.client_order_id.unwrap()).or_insert(0) += 1;
+            }
+        }
+    }
+    fills
+}
+
+/// The feed's kernel accepts the order's write, the feed reads nothing and resets:
+/// the order is re-sent on the next connection with the same client order id, before
+/// the order queued after it, and filled exactly once.
+#[tokio::test]
+async fn an_order_lost_in_a_reset_is_resent_once_and_filled_once() {
+    let s = Simulator::start(SimConfig {
+        order_step: Duration::from_millis(20),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let (h, mut ev) = start(fast(&s.url())).await;
+    s.fault_next_order(uplink_sim::OrderFault::ResetUnread);
+    let id1 = h.send(order(1)).unwrap();
+    wait_for(
+        &mut ev,
+        "sent",
+        |e| matches!(e, EngineEvent::Sent { id } if *id == id1),
+    )
+    .await;
+    let id2 = h.send(order(2)).unwrap();
+    wait_for(
+        &mut ev,
+        "resent",
+        |e| matches!(e, EngineEvent::Resent { id } if *id == id1),
+    )
+    .await;
+    let fills = fills_until(&mut ev, &["c1", "c2"]).await;
+    assert_eq!(
+        fills.values().copied().collect::<Vec<_>>(),
+        [1, 1],
+        "{fills:?}"
+    );
+    let got = orders_received(&s);
+    assert_eq!(
+        got.iter().map(|(_, c)| c.as_str()).collect::<Vec<_>>(),
+        ["c1", "c2"],
+        "the lost write was never read; the re-send came first, then the newer order: {got:?}"
+    );
+    assert_eq!(s.stats().orders_executed, 2);
+    let st = h.status().borrow().clone();
+    assert_eq!(st.stats.awaiting_ack, 0);
+    let _ = id2;
+    h.shutdown().await;
+}
+
+/// The feed executes the order, then resets before acknowledging it: the re-send is
+/// deduplicated by client order id, so it executes once and fills once.
+#[tokio::test]
+async fn an_order_executed_but_not_acknowledged_is_deduplicated_on_resend() {
+    let s = Simulator::start(SimConfig {
+        order_step: Duration::from_millis(20),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let (h, mut ev) = start(fast(&s.url())).await;
+    s.fault_next_order(uplink_sim::OrderFault::ResetBeforeAck);
+    let id = h.send(order(7)).unwrap();
+    wait_for(
+        &mut ev,
+        "resent",
+        |e| matches!(e, EngineEvent::Resent { id: i } if *i == id),
+    )
+    .await;
+    wait_for(
+        &mut ev,
+        "acked",
+        |e| matches!(e, EngineEvent::Acked { id: i, .. } if *i == id),
+    )
+    .await;
+    let fills = fills_until(&mut ev, &["c7"]).await;
+    assert_eq!(fills["c7"], 1);
+    let stats = s.stats();
+    assert_eq!((stats.orders_executed, stats.orders_deduplicated), (1, 1));
+    let got = orders_received(&s);
+    assert_eq!(got.len(), 2, "sent twice, on two connections: {got:?}");
+    assert_ne!(got[0].0, got[1].0);
+    h.shutdown().await;
+}
+
+/// With `unacked_orders = hold`, nothing is re-sent: the order is reported
+/// unconfirmed, and goes out again only when the trader says so.
+#[tokio::test]
+async fn with_hold_an_unacknowledged_order_is_reported_not_resent() {
+    let s = Simulator::start(SimConfig::default()).await.unwrap();
+    let mut c = fast(&s.url());
+    c.core.unacked_orders = uplink_engine::UnackedOrders::Hold;
+    let (h, mut ev) = start(c).await;
+    s.fault_next_order(uplink_sim::OrderFault::ResetUnread);
+    let id = h.send(order(3)).unwrap();
+    match wait_for(&mut ev, "unconfirmed", |e| {
+        matches!(e, EngineEvent::Unconfirmed { .. })
+    })
+    .await
+    {
+        EngineEvent::Unconfirmed { id: i, reason } => {
+            assert_eq!(
+                (i, reason),
+                (id, uplink_engine::Unconfirmed::ConnectionLost)
+            );
+        }
+        _ => unreachable!(),
+    }
+    wait_state(&mut ev, StateKind::Connected).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(orders_received(&s).is_empty(), "nothing re-sent by itself");
+    h.resend(id).await.unwrap();
+    wait_for(
+        &mut ev,
+        "acked",
+        |e| matches!(e, EngineEvent::Acked { id: i, .. } if *i == id),
+    )
+    .await;
+    assert_eq!(orders_received(&s).len(), 1);
+    assert!(
+        h.discard(id).await.is_err(),
+        "acknowledged: nothing to discard"
+    );
+    h.shutdown().await;
+}
+
+/// The rate limit refuses at once, saying when the next slot opens; an order without
+/// a client order id gets one from the engine.
+#[tokio::test]
+async fn sends_over_the_rate_limit_are_refused_with_the_wait() {
+    let s = sim().await;
+    let mut c = fast(&s.url());
+    c.core.rate_limit = Some(uplink_engine::core::RateLimit {
+        max: 2,
+        window: Duration::from_secs(60),
+    });
+    let (h, mut ev) = start(c).await;
+    let bare = Outbound::json(r#"{"type":"order","data":{"symbol":"AAPL","side":"buy","qty":1}}"#)
+        .unwrap();
+    h.send(bare).unwrap();
+    h.send(order(2)).unwrap();
+    match h.send(order(3)) {
+        Err(uplink_engine::EngineError::RateLimited {
+            max, retry_in_secs, ..
+        }) => {
+            assert_eq!(max, 2);
+            assert!(
+                retry_in_secs > 59.0 && retry_in_secs <= 60.0,
+                "{retry_in_secs}"
+            );
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+    wait_for(&mut ev, "two acks", {
+        let mut n = 0;
+        move |e| {
+            n += usize::from(matches!(e, EngineEvent::Acked { .. }));
+            n == 2
+        }
+    })
+    .await;
+    let got = orders_received(&s);
+    assert!(
+        got[0].1.starts_with('u') && got[0].1.ends_with("-1"),
+        "{got:?}"
+    );
+    assert_eq!(got.len(), 2, "the refused send never left");
+    h.shutdown().await;
+}

@@ -157,6 +157,33 @@ impl Outbound {
         })
     }
 
+    /// The same order with `client_order_id` set in its `data` (re-encoded once).
+    /// Anything but an order is returned unchanged.
+    pub fn with_client_order_id(self, client_order_id: String) -> Outbound {
+        if !self.is_order {
+            return self;
+        }
+        let Ok(mut map) = serde_json::from_str::<Map<String, Value>>(&self.text) else {
+            return self;
+        };
+        let data = map
+            .entry("data")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(d) = data {
+            d.insert(
+                "client_order_id".to_owned(),
+                Value::String(client_order_id.clone()),
+            );
+        } else {
+            return self;
+        }
+        Outbound {
+            text: Value::Object(map).to_string(),
+            is_order: true,
+            client_order_id: Some(client_order_id),
+        }
+    }
+
     /// The JSON text.
     pub fn text(&self) -> &str {
         &self.text

@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
-use crate::{ConnCtl, DropMode, Faults, Shared};
+use crate::{ConnCtl, DropMode, Faults, OrderFault, Shared, SimOrder};
 
 /// Access to the TCP socket under a (possibly TLS) stream, to reset it.
 pub(crate) trait TcpOf {
@@ -42,6 +42,16 @@ impl TcpOf for tokio_rustls::server::TlsStream<TcpStream> {
 /// RFC 3339 with milliseconds, UTC.
 pub(crate) fn now_rfc3339() -> String {
     stamp(0)
+}
+
+/// Executed orders kept for deduplication.
+const ORDERS_KEPT: usize = 100_000;
+
+/// Whether a frame is an `order` message (parsed only while an order fault is set).
+fn is_order(text: &str) -> bool {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .is_some_and(|v| v.get("type").and_then(Value::as_str) == Some("order"))
 }
 
 /// Now, on a clock `offset_ms` ahead of the real one (behind if negative), RFC 3339.
@@ -340,6 +350,14 @@ where
     }
 
     async fn on_request(&mut self, text: &str, faults: &Faults) -> Result<()> {
+        if faults.order_fault == Some(OrderFault::ResetUnread)
+            && is_order(text)
+            && self.take_order_fault()
+        {
+            // The kernel took the client's write; the server never reads it.
+            let why = self.drop_with(DropMode::Reset).await;
+            return Err(format!("{why} with an order unread (fault)"));
+        }
         self.shared.record(self.id, text);
         let req: Map<String, Value> = match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(m)) => m,
@@ -455,6 +473,18 @@ where
             );
             return self.reply(faults, e).await;
         };
+        let offset = faults.clock_offset_ms;
+        let frame =
+            |o: &Value| json!({"type": "order", "data": o, "timestamp": stamp(offset)}).to_string();
+        let known = client_id.and_then(|c| self.shared.orders.lock().unwrap().get(c).cloned());
+        if let Some(existing) = known {
+            // Seen before: never executed twice. Answer with its current status, and
+            // finish its life on this connection.
+            self.shared
+                .orders_deduplicated
+                .fetch_add(1, Ordering::Relaxed);
+            return self.replay(existing, faults, frame).await;
+        }
         let (id, price) = {
             let mut book = self.shared.book.lock().unwrap();
             (book.order_id(), book.price(symbol))
@@ -471,9 +501,6 @@ where
             Some(_) if qty > 1_000_000.0 => Some("qty exceeds the 1,000,000 limit".to_owned()),
             Some(_) => None,
         };
-        let offset = faults.clock_offset_ms;
-        let frame =
-            |o: &Value| json!({"type": "order", "data": o, "timestamp": stamp(offset)}).to_string();
         if let Some(reason) = reject {
             order["status"] = json!("rejected");
             order["reason"] = json!(reason);
@@ -482,24 +509,100 @@ where
         let price = price.expect("checked");
         order["status"] = json!("accepted");
         order["filled_qty"] = json!(0.0);
+        self.shared.orders_executed.fetch_add(1, Ordering::Relaxed);
+        if let Some(c) = client_id {
+            let mut orders = self.shared.orders.lock().unwrap();
+            if orders.len() >= ORDERS_KEPT {
+                orders.clear();
+            }
+            orders.insert(
+                c.to_owned(),
+                SimOrder {
+                    accepted: order.clone(),
+                    at: Instant::now(),
+                    price,
+                },
+            );
+        }
+        if faults.order_fault == Some(OrderFault::ResetBeforeAck) && self.take_order_fault() {
+            // Executed, but the acknowledgement never leaves.
+            let why = self.drop_with(DropMode::Reset).await;
+            return Err(format!(
+                "{why} after executing an order, before acknowledging it (fault)"
+            ));
+        }
         self.reply(faults, frame(&order)).await?;
+        self.schedule_fills(order, price, Duration::ZERO, faults, &frame);
+        Ok(())
+    }
 
+    /// Takes the one-shot order fault; false if another connection took it first.
+    fn take_order_fault(&self) -> bool {
+        let mut took = false;
+        self.shared.faults.send_if_modified(|f| {
+            took = f.order_fault.take().is_some();
+            took
+        });
+        took
+    }
+
+    /// Answers a repeated order with its current status and schedules the rest.
+    async fn replay(
+        &mut self,
+        existing: SimOrder,
+        faults: &Faults,
+        frame: impl Fn(&Value) -> String,
+    ) -> Result<()> {
+        let step = self.shared.config.order_step;
+        let elapsed = existing.at.elapsed();
+        let qty = existing.accepted["qty"].as_f64().unwrap_or(0.0);
+        let half = (qty / 2.0).floor();
+        let mut order = existing.accepted.clone();
+        if elapsed >= step * 2 {
+            order["status"] = json!("filled");
+            order["filled_qty"] = json!(qty);
+            order["avg_price"] = json!(existing.price);
+            return self.reply(faults, frame(&order)).await;
+        }
+        if elapsed >= step && half >= 1.0 {
+            order["status"] = json!("partially_filled");
+            order["filled_qty"] = json!(half);
+            order["avg_price"] = json!(existing.price);
+        }
+        self.reply(faults, frame(&order)).await?;
+        self.schedule_fills(existing.accepted, existing.price, elapsed, faults, &frame);
+        Ok(())
+    }
+
+    /// Schedules the rest of an accepted order's life: half filled after one step,
+    /// filled after two (counted from its acceptance, `elapsed` ago).
+    fn schedule_fills(
+        &mut self,
+        mut order: Value,
+        price: f64,
+        elapsed: Duration,
+        faults: &Faults,
+        frame: &impl Fn(&Value) -> String,
+    ) {
+        let qty = order["qty"].as_f64().unwrap_or(0.0);
         let step = self.shared.config.order_step;
         let base = Instant::now() + Duration::from_millis(faults.delay_ms);
+        let at = |k: u32| base + (step * k).saturating_sub(elapsed);
         let half = (qty / 2.0).floor();
-        if half >= 1.0 {
+        if half >= 1.0 && elapsed < step {
             order["status"] = json!("partially_filled");
             order["filled_qty"] = json!(half);
             order["avg_price"] = json!(price);
-            self.schedule(base + step, frame(&order));
+            self.schedule(at(1), frame(&order));
         }
         order["status"] = json!("filled");
         order["filled_qty"] = json!(qty);
         order["avg_price"] = json!(price);
-        order["filled_at"] =
-            json!(humantime::format_rfc3339_millis(SystemTime::now() + step * 2).to_string());
-        self.schedule(base + step * 2, frame(&order));
-        Ok(())
+        order["filled_at"] = json!(humantime::format_rfc3339_millis(
+            SystemTime::now() + (step * 2).saturating_sub(elapsed)
+        )
+        .to_string());
+        self.schedule(at(2), frame(&order));
     }
 
     /// Now, on the simulator's (possibly offset) clock.

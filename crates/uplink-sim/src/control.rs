@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::{DropMode, SimError, Simulator};
+use crate::{DropMode, OrderFault, SimError, Simulator};
 
 /// Starts the control endpoint; returns the address it listens on.
 pub async fn serve(sim: Simulator, addr: SocketAddr) -> Result<SocketAddr, SimError> {
@@ -225,6 +225,19 @@ pub fn route(sim: &Simulator, method: &str, target: &str) -> (u16, Value) {
                 sim.set_clock_offset(ms);
                 ok(json!({"clock_offset_ms": ms}))
             }
+            ("POST", "/order-fault") => {
+                let fault = match q.get("mode").map(String::as_str) {
+                    Some("reset_unread") => OrderFault::ResetUnread,
+                    Some("reset_before_ack") => OrderFault::ResetBeforeAck,
+                    other => {
+                        return Err(bad(format!(
+                            "mode must be reset_unread or reset_before_ack, got {other:?}"
+                        )))
+                    }
+                };
+                sim.fault_next_order(fault);
+                ok(json!({"order_fault": fault}))
+            }
             ("POST", "/clear") => {
                 sim.clear_faults();
                 ok(json!({"faults": sim.faults()}))
@@ -232,7 +245,8 @@ pub fn route(sim: &Simulator, method: &str, target: &str) -> (u16, Value) {
             (
                 _,
                 "/status" | "/received" | "/drop" | "/silence" | "/refuse" | "/accept" | "/delay"
-                | "/malformed" | "/oversized" | "/flap" | "/rate" | "/stall" | "/clock" | "/clear",
+                | "/malformed" | "/oversized" | "/flap" | "/rate" | "/stall" | "/clock"
+                | "/order-fault" | "/clear",
             ) => (
                 405,
                 json!({"error": format!("{method} not allowed on {path}")}),

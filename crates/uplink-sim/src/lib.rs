@@ -136,6 +136,30 @@ pub struct Faults {
     /// The simulator's clock runs this many milliseconds ahead (negative: behind) in
     /// the timestamps of pongs, updates and orders.
     pub clock_offset_ms: i64,
+    /// What happens to the next order (once, on whichever connection gets it).
+    pub order_fault: Option<OrderFault>,
+}
+
+/// A one-shot fault for the next order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderFault {
+    /// Read nothing of it (it is not received, not executed) and reset the TCP
+    /// connection: the client's write was accepted by the kernel, and lost.
+    ResetUnread,
+    /// Accept and execute it, then reset the TCP connection before acknowledging it.
+    ResetBeforeAck,
+}
+
+/// An order the simulator executed, kept for deduplication by `client_order_id`.
+#[derive(Debug, Clone)]
+pub(crate) struct SimOrder {
+    /// The order as first acknowledged (`status` accepted).
+    pub accepted: serde_json::Value,
+    /// When it was accepted.
+    pub at: tokio::time::Instant,
+    /// Its fill price.
+    pub price: f64,
 }
 
 /// One message a client sent, as recorded for tests.
@@ -160,6 +184,11 @@ pub struct SimStats {
     pub messages_sent: u64,
     /// Frames received from clients.
     pub messages_received: u64,
+    /// Orders executed (accepted); a repeated `client_order_id` is not executed again.
+    pub orders_executed: u64,
+    /// Orders received again with a `client_order_id` already executed: answered
+    /// with the existing order's status.
+    pub orders_deduplicated: u64,
 }
 
 /// How many received messages are kept for inspection.
@@ -172,6 +201,10 @@ pub(crate) struct Shared {
     pub faults: watch::Sender<Faults>,
     pub conns: Mutex<HashMap<u64, mpsc::UnboundedSender<ConnCtl>>>,
     pub received: Mutex<Vec<Received>>,
+    /// Executed orders by `client_order_id` (the most recent 100,000).
+    pub orders: Mutex<HashMap<String, SimOrder>>,
+    pub orders_executed: AtomicU64,
+    pub orders_deduplicated: AtomicU64,
     pub next_conn: AtomicU64,
     pub connections_total: AtomicU64,
     pub handshakes_refused: AtomicU64,
@@ -267,6 +300,9 @@ impl Simulator {
             faults: watch::channel(faults).0,
             conns: Mutex::new(HashMap::new()),
             received: Mutex::new(Vec::new()),
+            orders: Mutex::new(HashMap::new()),
+            orders_executed: AtomicU64::new(0),
+            orders_deduplicated: AtomicU64::new(0),
             next_conn: AtomicU64::new(0),
             connections_total: AtomicU64::new(0),
             handshakes_refused: AtomicU64::new(0),
@@ -336,7 +372,16 @@ impl Simulator {
             handshakes_refused: s.handshakes_refused.load(Ordering::Relaxed),
             messages_sent: s.messages_sent.load(Ordering::Relaxed),
             messages_received: s.messages_received.load(Ordering::Relaxed),
+            orders_executed: s.orders_executed.load(Ordering::Relaxed),
+            orders_deduplicated: s.orders_deduplicated.load(Ordering::Relaxed),
         }
+    }
+
+    /// Sets a one-shot fault for the next order any client sends.
+    pub fn fault_next_order(&self, fault: OrderFault) {
+        self.shared
+            .faults
+            .send_modify(|f| f.order_fault = Some(fault));
     }
 
     /// Every message clients sent (the most recent 100,000).

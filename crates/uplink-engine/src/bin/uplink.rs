@@ -2,7 +2,8 @@
 //!
 //! `uplink watch <URL>` keeps one connection healthy and prints every event as one JSON
 //! object per line on stdout (field `"event"`: `state`, `retrying`, `latency`,
-//! `message`, `sent`, `queue_dropped`, `error`, `stale` and `fresh` (prices stop and
+//! `message`, `sent`, `acked`, `resent`, `unconfirmed`, `expired`, `queue_dropped`,
+//! `error`, `stale` and `fresh` (prices stop and
 //! resume while the link is up), `outage_alert` and `recovered`, `clock_skew`, and
 //! `stats`: the engine's published status and this process's own lag, every stats
 //! interval). `sent` and `queue_dropped` name the message by its
@@ -16,7 +17,15 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use uplink_engine::{ClientConfig, Engine, Outbound, Status, TokenPlacement};
+use uplink_engine::core::RateLimit;
+use uplink_engine::{ClientConfig, Engine, Outbound, Status, TokenPlacement, UnackedOrders};
+
+/// `--unacked-orders`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Unacked {
+    Resend,
+    Hold,
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,6 +69,26 @@ fn secs_or_off(s: &str) -> Result<Duration, String> {
         return Ok(Duration::ZERO);
     }
     secs(s)
+}
+
+/// `N/SECONDS` (at most N sends in any SECONDS), or `off`.
+fn rate_limit(s: &str) -> Result<Option<RateLimit>, String> {
+    if s.trim() == "off" {
+        return Ok(None);
+    }
+    let (n, secs_part) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?}: expected N/SECONDS, e.g. 100/60, or off"))?;
+    let max: u32 = n
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{s:?}: N must be a whole number above 0"))?;
+    Ok(Some(RateLimit {
+        max,
+        window: secs(secs_part)?,
+    }))
 }
 
 fn header(s: &str) -> Result<(String, String), String> {
@@ -111,6 +140,19 @@ struct Watch {
     /// Seconds down (reconnecting) before an `outage_alert`; 0: only the give-up says so.
     #[arg(long, value_parser = secs_or_off, default_value = "10")]
     alert_after: Duration,
+    /// Seconds an order may go unacknowledged before it is reported `unconfirmed`.
+    #[arg(long, value_parser = secs, default_value = "10")]
+    ack_timeout: Duration,
+    /// Seconds an order may wait in the queue (offline) before it `expired`; 0 = never.
+    #[arg(long, value_parser = secs_or_off, default_value = "60")]
+    order_ttl: Duration,
+    /// Orders unacknowledged when the connection drops: `resend` them (same
+    /// client_order_id) after the reconnect, or `hold` them as unconfirmed.
+    #[arg(long, value_enum, default_value = "resend")]
+    unacked_orders: Unacked,
+    /// At most N user sends in any SECONDS (`N/SECONDS`), or `off`.
+    #[arg(long, value_parser = rate_limit, default_value = "100/60")]
+    rate_limit: Option<RateLimit>,
     /// Seconds between queued messages flushed after a reconnect.
     #[arg(long, value_parser = secs, default_value = "0.01")]
     flush_interval: Duration,
@@ -163,6 +205,13 @@ impl Watch {
             flush_interval: self.flush_interval,
             stale_after: self.stale_after,
             alert_after: self.alert_after,
+            ack_timeout: self.ack_timeout,
+            order_ttl: self.order_ttl,
+            unacked_orders: match self.unacked_orders {
+                Unacked::Resend => UnackedOrders::Resend,
+                Unacked::Hold => UnackedOrders::Hold,
+            },
+            rate_limit: self.rate_limit,
             ..uplink_engine::core::Config::default()
         };
         c.token = self.token.clone();
