@@ -10,6 +10,9 @@ fn main() {
         "subscribe",
         "unsubscribe",
         "place_order",
+        "cancel_order",
+        "resend_order",
+        "discard_order",
         "get_settings",
         "save_settings",
     ]);

@@ -8,7 +8,7 @@ use tauri::State;
 use uplink_engine::EngineError;
 
 use crate::model::{LogEntry, OrderView, Quote, UiStatus};
-use crate::service::Service;
+use crate::service::{OrderAction, Service};
 use crate::settings::{SettingsInput, SettingsView};
 
 /// An error as the UI receives it.
@@ -23,6 +23,10 @@ pub struct ApiError {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub fields: Option<BTreeMap<String, String>>,
+    /// With `rate_limited`: seconds until the next send is allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub retry_in_secs: Option<f64>,
 }
 
 impl ApiError {
@@ -31,21 +35,24 @@ impl ApiError {
             code: "invalid_input",
             message: message.into(),
             fields: None,
+            retry_in_secs: None,
         }
     }
 }
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
-        let code = match e {
-            EngineError::Stopped => "engine_stopped",
-            EngineError::Command(_) | EngineError::Message(_) => "invalid_input",
-            _ => "invalid_settings",
+        let (code, retry_in_secs) = match e {
+            EngineError::Stopped => ("engine_stopped", None),
+            EngineError::Command(_) | EngineError::Message(_) => ("invalid_input", None),
+            EngineError::RateLimited { retry_in_secs, .. } => ("rate_limited", Some(retry_in_secs)),
+            _ => ("invalid_settings", None),
         };
         ApiError {
             code,
             message: e.to_string(),
             fields: None,
+            retry_in_secs,
         }
     }
 }
@@ -111,6 +118,24 @@ pub async fn place_order(
     qty: f64,
 ) -> Res<String> {
     service.place_order(&symbol, &side, qty)
+}
+
+/// Cancels an order still queued (offline, or behind others).
+#[tauri::command]
+pub async fn cancel_order(service: State<'_, Service>, key: String) -> Res<()> {
+    service.order_action(&key, OrderAction::Cancel).await
+}
+
+/// Sends an unconfirmed order again, with the same client order id.
+#[tauri::command]
+pub async fn resend_order(service: State<'_, Service>, key: String) -> Res<()> {
+    service.order_action(&key, OrderAction::Resend).await
+}
+
+/// Forgets an unconfirmed order: it is not sent again.
+#[tauri::command]
+pub async fn discard_order(service: State<'_, Service>, key: String) -> Res<()> {
+    service.order_action(&key, OrderAction::Discard).await
 }
 
 #[tauri::command]

@@ -202,6 +202,9 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, opts: Options) -> tau
             commands::subscribe,
             commands::unsubscribe,
             commands::place_order,
+            commands::cancel_order,
+            commands::resend_order,
+            commands::discard_order,
             commands::get_settings,
             commands::save_settings,
         ])

@@ -14,7 +14,7 @@ use std::time::Instant;
 use serde::Serialize;
 use uplink_engine::core::{fmt_secs, LatencySummary, LatencyTracker};
 use uplink_engine::proto::{OrderStatus, OrderUpdate, Payload, Side};
-use uplink_engine::{EngineEvent, ErrorKind, MessageId, StateKind, Status};
+use uplink_engine::{EngineEvent, ErrorKind, Expiry, MessageId, StateKind, Status, Unconfirmed};
 
 use crate::notify::{Notification, NotifyPolicy};
 use crate::settings::NotifySettings;
@@ -79,32 +79,67 @@ pub struct Quote {
     pub updates: u64,
 }
 
-/// Where an order is in its life, as the window shows it.
+/// Where an order is in its life, as the window shows it:
+/// queued → sent → acknowledged → partially filled → filled (or rejected), or
+/// unconfirmed, expired, cancelled, dropped, discarded.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderState {
     /// The engine has it; not yet written (offline, or behind other messages).
     Queued,
-    /// Written to the socket; the feed has not answered yet.
+    /// Written to the socket; the feed has not acknowledged it yet.
     Sent,
-    /// The feed accepted it.
-    Accepted,
+    /// The feed acknowledged it (echoed its client order id, status accepted).
+    Acknowledged,
     /// Partly filled.
     PartiallyFilled,
     /// Filled.
     Filled,
     /// The feed rejected it (see `reason`).
     Rejected,
-    /// Cancelled at the feed.
+    /// Cancelled: at the feed, or by the trader before it was written.
     Cancelled,
+    /// Written, but no acknowledgement: it may or may not have reached the feed.
+    Unconfirmed,
+    /// Waited too long offline (or the feed changed): never sent.
+    Expired,
     /// Dropped from a full outbound queue before it was written.
     Dropped,
+    /// Unconfirmed, and the trader chose not to send it again.
+    Discarded,
 }
+
+impl OrderState {
+    /// Nothing more will happen to it.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            OrderState::Filled
+                | OrderState::Rejected
+                | OrderState::Cancelled
+                | OrderState::Expired
+                | OrderState::Dropped
+                | OrderState::Discarded
+        )
+    }
+}
+
+/// One step of an order's life, with its time.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, ts_rs::TS)]
+pub struct OrderStep {
+    /// The state it entered.
+    pub state: OrderState,
+    /// When, Unix ms.
+    pub at_unix_ms: u64,
+}
+
+/// Steps kept per order.
+const STEPS_KEPT: usize = 16;
 
 impl From<OrderStatus> for OrderState {
     fn from(s: OrderStatus) -> Self {
         match s {
-            OrderStatus::Accepted => OrderState::Accepted,
+            OrderStatus::Accepted => OrderState::Acknowledged,
             OrderStatus::PartiallyFilled => OrderState::PartiallyFilled,
             OrderStatus::Filled => OrderState::Filled,
             OrderStatus::Rejected => OrderState::Rejected,
@@ -132,10 +167,15 @@ pub struct OrderView {
     pub filled_qty: f64,
     /// Average fill price.
     pub avg_price: Option<f64>,
-    /// Why it was rejected or dropped.
+    /// Why it was rejected, dropped, expired or is unconfirmed.
     pub reason: Option<String>,
     /// Last change, Unix ms.
     pub updated_unix_ms: u64,
+    /// Unconfirmed and held for the trader (`unacked_orders = hold`): the window
+    /// offers Resend and Discard.
+    pub held: bool,
+    /// Its life so far, oldest first (the last 16 steps).
+    pub history: Vec<OrderStep>,
 }
 
 /// What changed in the market since the last flush.
@@ -201,10 +241,9 @@ pub struct AppModel {
     orders: VecDeque<OrderView>,
     /// Orders that changed since the last flush, by key.
     dirty_orders: BTreeSet<String>,
-    /// Orders placed here that the engine has not written or dropped yet: message id
-    /// to order key. Bounded by the engine's queue, whose every message ends in
-    /// `sent` or `queue_dropped`.
-    awaiting_write: HashMap<MessageId, String>,
+    /// Orders placed here, by the engine's message id, to their key; entries leave
+    /// with their row (at most [`ORDERS_KEPT`]).
+    by_id: HashMap<MessageId, String>,
     /// The event log, oldest first, at most [`LOG_KEPT`].
     log: VecDeque<LogEntry>,
     /// When to notify.
@@ -213,6 +252,13 @@ pub struct AppModel {
     unflushed_since: Option<Instant>,
     /// Frame read to window, per market flush.
     window_lag: LatencyTracker,
+}
+
+fn push_step(history: &mut Vec<OrderStep>, state: OrderState, at_unix_ms: u64) {
+    if history.len() == STEPS_KEPT {
+        history.remove(0);
+    }
+    history.push(OrderStep { state, at_unix_ms });
 }
 
 fn side_name(s: Side) -> &'static str {
@@ -233,7 +279,7 @@ impl AppModel {
             removed: Vec::new(),
             orders: VecDeque::new(),
             dirty_orders: BTreeSet::new(),
-            awaiting_write: HashMap::new(),
+            by_id: HashMap::new(),
             log: VecDeque::new(),
             policy: NotifyPolicy::new(),
             unflushed_since: None,
@@ -309,7 +355,7 @@ impl AppModel {
         qty: f64,
         now_ms: u64,
     ) {
-        self.awaiting_write.insert(id, key.to_owned());
+        self.by_id.insert(id, key.to_owned());
         self.upsert_order(OrderView {
             key: key.to_owned(),
             id: None,
@@ -321,7 +367,20 @@ impl AppModel {
             avg_price: None,
             reason: None,
             updated_unix_ms: now_ms,
+            held: false,
+            history: vec![OrderStep {
+                state: OrderState::Queued,
+                at_unix_ms: now_ms,
+            }],
         });
+    }
+
+    /// The engine's message id of the order `key` placed here, if it is still listed.
+    pub fn message_id(&self, key: &str) -> Option<MessageId> {
+        self.by_id
+            .iter()
+            .find(|(_, k)| k.as_str() == key)
+            .map(|(id, _)| *id)
     }
 
     /// Drops quotes of symbols taken off the watchlist.
@@ -341,34 +400,45 @@ impl AppModel {
             return;
         }
         if self.orders.len() == ORDERS_KEPT {
-            self.orders.pop_front();
+            if let Some(old) = self.orders.pop_front() {
+                self.by_id.retain(|_, k| *k != old.key);
+            }
         }
         self.orders.push_back(o);
     }
 
-    /// Moves order `key` to `status`, if it is still in `from` (a late write report
-    /// never undoes what the feed said).
-    fn advance_order(
+    /// Moves the order placed here as `id` to `to`, if it is in one of `from` (a late
+    /// report never undoes what the feed said).
+    fn step(
         &mut self,
-        key: &str,
-        from: OrderState,
-        status: OrderState,
-        reason: Option<&str>,
+        id: MessageId,
+        from: &[OrderState],
+        to: OrderState,
+        reason: Option<String>,
+        held: bool,
         now_ms: u64,
     ) {
-        if let Some(o) = self
+        let Some(key) = self.by_id.get(&id).cloned() else {
+            return;
+        };
+        let Some(o) = self
             .orders
             .iter()
-            .find(|o| o.key == key && o.status == from)
+            .find(|o| o.key == key && from.contains(&o.status))
             .cloned()
-        {
-            self.upsert_order(OrderView {
-                status,
-                reason: reason.map(str::to_owned).or(o.reason.clone()),
-                updated_unix_ms: now_ms,
-                ..o
-            });
-        }
+        else {
+            return;
+        };
+        let mut history = o.history.clone();
+        push_step(&mut history, to, now_ms);
+        self.upsert_order(OrderView {
+            status: to,
+            reason: reason.or(o.reason.clone()),
+            updated_unix_ms: now_ms,
+            held,
+            history,
+            ..o
+        });
     }
 
     fn on_order(&mut self, o: &OrderUpdate, now_ms: u64) {
@@ -377,17 +447,29 @@ impl AppModel {
             .clone()
             .or_else(|| o.id.clone())
             .unwrap_or_default();
+        let status = o.status.map_or(OrderState::Sent, OrderState::from);
+        let prev = self.orders.iter().find(|x| x.key == key);
+        // A repeated "accepted" (a deduplicated re-send) never undoes a fill.
+        if prev.is_some_and(|p| p.status.is_final() && !status.is_final()) {
+            return;
+        }
+        let mut history = prev.map(|p| p.history.clone()).unwrap_or_default();
+        if prev.map(|p| p.status) != Some(status) {
+            push_step(&mut history, status, now_ms);
+        }
         self.upsert_order(OrderView {
             key,
             id: o.id.clone(),
             symbol: o.symbol.clone(),
             side: side_name(o.side).into(),
             qty: o.qty,
-            status: o.status.map_or(OrderState::Sent, OrderState::from),
+            status,
             filled_qty: o.filled_qty.unwrap_or(0.0),
             avg_price: o.avg_price,
             reason: o.reason.clone(),
             updated_unix_ms: now_ms,
+            held: false,
+            history,
         });
     }
 
@@ -485,20 +567,106 @@ impl AppModel {
                 }));
             }
             EngineEvent::Sent { id } => {
-                if let Some(key) = self.awaiting_write.remove(&id) {
-                    self.advance_order(&key, OrderState::Queued, OrderState::Sent, None, now_ms);
-                }
+                self.step(
+                    id,
+                    &[OrderState::Queued],
+                    OrderState::Sent,
+                    None,
+                    false,
+                    now_ms,
+                );
+            }
+            EngineEvent::Acked { id, status, .. } => {
+                // The order message itself carries the details; this catches an
+                // acknowledgement whose status is not newer than what is shown.
+                let to = status.map_or(OrderState::Acknowledged, OrderState::from);
+                self.step(
+                    id,
+                    &[OrderState::Sent, OrderState::Unconfirmed],
+                    to,
+                    None,
+                    false,
+                    now_ms,
+                );
+            }
+            EngineEvent::Resent { id } => {
+                self.step(
+                    id,
+                    &[OrderState::Sent, OrderState::Unconfirmed],
+                    OrderState::Sent,
+                    Some("re-sent after a reconnect, same client order id".into()),
+                    false,
+                    now_ms,
+                );
+            }
+            EngineEvent::Unconfirmed { id, reason } => {
+                let (why, held) = match reason {
+                    Unconfirmed::AckTimeout => ("no acknowledgement from the feed in time", false),
+                    Unconfirmed::ConnectionLost => (
+                        "the connection dropped before the feed acknowledged it: check with your broker, then resend or discard",
+                        true,
+                    ),
+                    Unconfirmed::FeedChanged => ("the feed changed before it was acknowledged", false),
+                    Unconfirmed::Untracked => ("too many orders awaiting acknowledgement", false),
+                };
+                self.step(
+                    id,
+                    &[OrderState::Sent, OrderState::Unconfirmed],
+                    OrderState::Unconfirmed,
+                    Some(why.into()),
+                    held,
+                    now_ms,
+                );
+                self.push_log(
+                    &mut out,
+                    now_ms,
+                    Level::Warn,
+                    format!("Order unconfirmed: {why}"),
+                );
+            }
+            EngineEvent::Expired { id, reason } => {
+                let why = match reason {
+                    Expiry::Ttl => "waited too long offline; never sent",
+                    Expiry::FeedChanged => "the feed changed; never sent to the new one",
+                };
+                self.step(
+                    id,
+                    &[OrderState::Queued],
+                    OrderState::Expired,
+                    Some(why.into()),
+                    false,
+                    now_ms,
+                );
+            }
+            EngineEvent::Cancelled { id } => {
+                self.step(
+                    id,
+                    &[OrderState::Queued],
+                    OrderState::Cancelled,
+                    Some("cancelled before it was sent".into()),
+                    false,
+                    now_ms,
+                );
+            }
+            EngineEvent::Discarded { id } => {
+                self.step(
+                    id,
+                    &[OrderState::Unconfirmed],
+                    OrderState::Discarded,
+                    Some("discarded by the trader; not sent again".into()),
+                    false,
+                    now_ms,
+                );
             }
             EngineEvent::QueueDropped { id, total } => {
-                if let Some(key) = self.awaiting_write.remove(&id) {
-                    self.advance_order(
-                        &key,
-                        OrderState::Queued,
-                        OrderState::Dropped,
-                        Some("outbound queue full"),
-                        now_ms,
-                    );
-                }
+                self.step(
+                    id,
+                    &[OrderState::Queued],
+                    OrderState::Dropped,
+                    Some("outbound queue full".into()),
+                    false,
+                    now_ms,
+                );
                 self.push_log(
                     &mut out,
                     now_ms,
@@ -717,7 +885,6 @@ mod tests {
         // A late write report never undoes what the feed said.
         b.apply(EngineEvent::Sent { id: MessageId(7) }, now, 4);
         assert_eq!(b.orders()[0].status, OrderState::Filled);
-        assert!(b.awaiting_write.is_empty());
 
         let out = b.apply(
             msg(r#"{"type":"order","data":{"id":"ord-2","symbol":"ZZZ","side":"sell","qty":1,"status":"rejected","reason":"unknown symbol ZZZ"}}"#),
@@ -820,5 +987,83 @@ mod tests {
             b.order_placed(MessageId(i), &format!("k{i}"), "A", Side::Buy, 1.0, 0);
         }
         assert_eq!(b.orders().len(), ORDERS_KEPT);
+    }
+
+    #[test]
+    fn an_orders_life_is_kept_step_by_step_with_times() {
+        let mut b = model(false);
+        let now = Instant::now();
+        b.order_placed(MessageId(1), "k1", "AAPL", Side::Buy, 2.0, 100);
+        b.apply(EngineEvent::Sent { id: MessageId(1) }, now, 200);
+        b.apply(
+            EngineEvent::Unconfirmed {
+                id: MessageId(1),
+                reason: Unconfirmed::ConnectionLost,
+            },
+            now,
+            300,
+        );
+        let o = &b.orders()[0];
+        assert_eq!((o.status, o.held), (OrderState::Unconfirmed, true));
+        b.apply(EngineEvent::Resent { id: MessageId(1) }, now, 400);
+        b.apply(
+            msg(r#"{"type":"order","data":{"id":"o1","client_order_id":"k1","symbol":"AAPL","side":"buy","qty":2,"status":"accepted"}}"#),
+            now,
+            500,
+        );
+        b.apply(
+            msg(r#"{"type":"order","data":{"id":"o1","client_order_id":"k1","symbol":"AAPL","side":"buy","qty":2,"status":"filled","filled_qty":2}}"#),
+            now,
+            600,
+        );
+        // A deduplicated re-send answered "accepted" late: never undoes the fill.
+        b.apply(
+            msg(r#"{"type":"order","data":{"id":"o1","client_order_id":"k1","symbol":"AAPL","side":"buy","qty":2,"status":"accepted"}}"#),
+            now,
+            700,
+        );
+        let o = &b.orders()[0];
+        let steps: Vec<(OrderState, u64)> =
+            o.history.iter().map(|s| (s.state, s.at_unix_ms)).collect();
+        assert_eq!(
+            steps,
+            [
+                (OrderState::Queued, 100),
+                (OrderState::Sent, 200),
+                (OrderState::Unconfirmed, 300),
+                (OrderState::Sent, 400),
+                (OrderState::Acknowledged, 500),
+                (OrderState::Filled, 600),
+            ]
+        );
+        assert!(!o.held);
+    }
+
+    #[test]
+    fn queued_orders_expire_or_are_cancelled_and_say_why() {
+        let mut b = model(false);
+        let now = Instant::now();
+        b.order_placed(MessageId(1), "k1", "AAPL", Side::Buy, 1.0, 0);
+        b.order_placed(MessageId(2), "k2", "AAPL", Side::Sell, 1.0, 0);
+        b.apply(
+            EngineEvent::Expired {
+                id: MessageId(1),
+                reason: Expiry::Ttl,
+            },
+            now,
+            1,
+        );
+        b.apply(EngineEvent::Cancelled { id: MessageId(2) }, now, 2);
+        let by_key = |b: &AppModel, k: &str| b.orders().into_iter().find(|o| o.key == k).unwrap();
+        assert_eq!(by_key(&b, "k1").status, OrderState::Expired);
+        assert_eq!(
+            by_key(&b, "k1").reason.as_deref(),
+            Some("waited too long offline; never sent")
+        );
+        assert_eq!(by_key(&b, "k2").status, OrderState::Cancelled);
+        assert_eq!(b.message_id("k2"), Some(MessageId(2)));
+        // A late "sent" for an expired order changes nothing.
+        b.apply(EngineEvent::Sent { id: MessageId(1) }, now, 3);
+        assert_eq!(by_key(&b, "k1").status, OrderState::Expired);
     }
 }

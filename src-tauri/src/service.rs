@@ -27,6 +27,17 @@ pub fn normalize_symbol(s: &str) -> String {
     s.trim().to_uppercase()
 }
 
+/// What the trader does to one order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderAction {
+    /// Cancel it while it is still queued.
+    Cancel,
+    /// Send an unconfirmed (held) order again, with its client order id.
+    Resend,
+    /// Forget an unconfirmed (held) order.
+    Discard,
+}
+
 /// The result of saving settings.
 #[derive(Debug)]
 pub struct Saved {
@@ -170,6 +181,21 @@ impl Service {
         Ok(key)
     }
 
+    /// What the trader does to an order listed in the window.
+    pub async fn order_action(&self, key: &str, action: OrderAction) -> Result<(), ApiError> {
+        let id =
+            self.model.lock().unwrap().message_id(key).ok_or_else(|| {
+                ApiError::input(format!("no order {key} placed from this window"))
+            })?;
+        let engine = &self.engine;
+        match action {
+            OrderAction::Cancel => engine.cancel(id).await?,
+            OrderAction::Resend => engine.resend(id).await?,
+            OrderAction::Discard => engine.discard(id).await?,
+        }
+        Ok(())
+    }
+
     /// Starts the demo feed if it is not running; returns its URL.
     async fn ensure_demo(&self) -> Result<String, ApiError> {
         let mut demo = self.demo.lock().await;
@@ -193,6 +219,7 @@ impl Service {
                 fields.len()
             ),
             fields: Some(fields),
+            retry_in_secs: None,
         };
         next.validate().map_err(invalid)?;
         let demo_url = if next.uses_demo() {
@@ -254,6 +281,7 @@ fn demo_error(e: uplink_sim::SimError) -> ApiError {
         code: "internal",
         message: format!("cannot start the demo feed: {e}"),
         fields: None,
+        retry_in_secs: None,
     }
 }
 

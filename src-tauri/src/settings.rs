@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use uplink_engine::core::{RateLimit, UnackedOrders};
 use uplink_engine::{ClientConfig, TokenPlacement};
 
 /// Which notifications the user wants.
@@ -70,6 +71,17 @@ pub struct Settings {
     pub stale_after_secs: f64,
     /// Seconds down before the outage alert; 0: only the give-up notifies.
     pub alert_after_secs: f64,
+    /// Orders unacknowledged when the connection drops: re-sent (same client order
+    /// id) or held for the trader.
+    pub unacked_orders: UnackedOrders,
+    /// Seconds an order may go unacknowledged before it is shown unconfirmed.
+    pub ack_timeout_secs: f64,
+    /// Seconds an order may wait offline before it expires; 0 = never.
+    pub order_ttl_secs: f64,
+    /// At most this many sends (orders and other messages) …; 0 = no limit.
+    pub rate_limit_max: u32,
+    /// … in any window of this many seconds.
+    pub rate_limit_window_secs: f64,
     /// Notifications on/off by kind.
     pub notify: NotifySettings,
     /// Start hidden in the tray.
@@ -93,6 +105,11 @@ impl Default for Settings {
             queue_size: 1000,
             stale_after_secs: 30.0,
             alert_after_secs: 10.0,
+            unacked_orders: UnackedOrders::Resend,
+            ack_timeout_secs: 10.0,
+            order_ttl_secs: 60.0,
+            rate_limit_max: 100,
+            rate_limit_window_secs: 60.0,
             notify: NotifySettings::default(),
             start_minimized: false,
             launch_at_login: false,
@@ -183,6 +200,12 @@ impl Settings {
             self.reconnect_max_delay_secs,
             86_400.0,
         );
+        secs("ack_timeout_secs", self.ack_timeout_secs, 3600.0);
+        secs(
+            "rate_limit_window_secs",
+            self.rate_limit_window_secs,
+            86_400.0,
+        );
         if !e.contains_key("reconnect_base_delay_secs")
             && !e.contains_key("reconnect_max_delay_secs")
             && self.reconnect_max_delay_secs < self.reconnect_base_delay_secs
@@ -198,9 +221,16 @@ impl Settings {
                 "must be between 1 and 1000".into(),
             );
         }
+        if self.rate_limit_max > 1_000_000 {
+            e.insert(
+                "rate_limit_max".into(),
+                "must be between 0 (no limit) and 1000000".into(),
+            );
+        }
         for (field, v) in [
             ("stale_after_secs", self.stale_after_secs),
             ("alert_after_secs", self.alert_after_secs),
+            ("order_ttl_secs", self.order_ttl_secs),
         ] {
             if !v.is_finite() || !(0.0..=86_400.0).contains(&v) {
                 e.insert(
@@ -269,6 +299,13 @@ impl Settings {
         c.core.queue_size = self.queue_size;
         c.core.stale_after = d(self.stale_after_secs);
         c.core.alert_after = d(self.alert_after_secs);
+        c.core.ack_timeout = d(self.ack_timeout_secs);
+        c.core.order_ttl = d(self.order_ttl_secs);
+        c.core.unacked_orders = self.unacked_orders;
+        c.core.rate_limit = (self.rate_limit_max > 0).then(|| RateLimit {
+            max: self.rate_limit_max,
+            window: d(self.rate_limit_window_secs),
+        });
         c
     }
 

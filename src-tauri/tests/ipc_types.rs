@@ -8,10 +8,12 @@ use std::path::PathBuf;
 use ts_rs::{Config, TS};
 use uplink_app::commands::{ApiError, Snapshot};
 use uplink_app::model::{
-    Level, LogEntry, OrderState, OrderView, Quote, UiLatency, UiMarket, UiStatus,
+    Level, LogEntry, OrderState, OrderStep, OrderView, Quote, UiLatency, UiMarket, UiStatus,
 };
 use uplink_app::settings::{NotifySettings, Settings, SettingsInput, SettingsView};
-use uplink_engine::core::{LastError, LatencySummary, StatsSnapshot, SymbolHealth, Toggle};
+use uplink_engine::core::{
+    LastError, LatencySummary, StatsSnapshot, SymbolHealth, Toggle, UnackedOrders,
+};
 use uplink_engine::{ErrorKind, StateKind, Status};
 
 fn generated() -> String {
@@ -30,6 +32,8 @@ fn generated() -> String {
         UiLatency::decl(&cfg),
         Quote::decl(&cfg),
         OrderState::decl(&cfg),
+        OrderStep::decl(&cfg),
+        UnackedOrders::decl(&cfg),
         OrderView::decl(&cfg),
         UiMarket::decl(&cfg),
         Level::decl(&cfg),

@@ -111,7 +111,16 @@ queue_depth: number,
 /**
  * Messages dropped from the queue because it overflowed.
  */
-queue_dropped: number, };
+queue_dropped: number, 
+/**
+ * Orders written and not yet acknowledged by the feed.
+ */
+awaiting_ack: number, 
+/**
+ * Inbound order messages whose `client_order_id` was never sent from here
+ * (ignored).
+ */
+unknown_acks: number, };
 
 export type SymbolHealth = { 
 /**
@@ -379,7 +388,19 @@ volume: number,
  */
 updates: number, };
 
-export type OrderState = "queued" | "sent" | "accepted" | "partially_filled" | "filled" | "rejected" | "cancelled" | "dropped";
+export type OrderState = "queued" | "sent" | "acknowledged" | "partially_filled" | "filled" | "rejected" | "cancelled" | "unconfirmed" | "expired" | "dropped" | "discarded";
+
+export type OrderStep = { 
+/**
+ * The state it entered.
+ */
+state: OrderState, 
+/**
+ * When, Unix ms.
+ */
+at_unix_ms: number, };
+
+export type UnackedOrders = "resend" | "hold";
 
 export type OrderView = { 
 /**
@@ -415,13 +436,22 @@ filled_qty: number,
  */
 avg_price: number | null, 
 /**
- * Why it was rejected or dropped.
+ * Why it was rejected, dropped, expired or is unconfirmed.
  */
 reason: string | null, 
 /**
  * Last change, Unix ms.
  */
-updated_unix_ms: number, };
+updated_unix_ms: number, 
+/**
+ * Unconfirmed and held for the trader (`unacked_orders = hold`): the window
+ * offers Resend and Discard.
+ */
+held: boolean, 
+/**
+ * Its life so far, oldest first (the last 16 steps).
+ */
+history: Array<OrderStep>, };
 
 export type UiMarket = { 
 /**
@@ -530,6 +560,27 @@ stale_after_secs: number,
  */
 alert_after_secs: number, 
 /**
+ * Orders unacknowledged when the connection drops: re-sent (same client order
+ * id) or held for the trader.
+ */
+unacked_orders: UnackedOrders, 
+/**
+ * Seconds an order may go unacknowledged before it is shown unconfirmed.
+ */
+ack_timeout_secs: number, 
+/**
+ * Seconds an order may wait offline before it expires; 0 = never.
+ */
+order_ttl_secs: number, 
+/**
+ * At most this many sends (orders and other messages) …; 0 = no limit.
+ */
+rate_limit_max: number, 
+/**
+ * … in any window of this many seconds.
+ */
+rate_limit_window_secs: number, 
+/**
  * Notifications on/off by kind.
  */
 notify: NotifySettings, 
@@ -597,6 +648,27 @@ stale_after_secs: number,
  */
 alert_after_secs: number, 
 /**
+ * Orders unacknowledged when the connection drops: re-sent (same client order
+ * id) or held for the trader.
+ */
+unacked_orders: UnackedOrders, 
+/**
+ * Seconds an order may go unacknowledged before it is shown unconfirmed.
+ */
+ack_timeout_secs: number, 
+/**
+ * Seconds an order may wait offline before it expires; 0 = never.
+ */
+order_ttl_secs: number, 
+/**
+ * At most this many sends (orders and other messages) …; 0 = no limit.
+ */
+rate_limit_max: number, 
+/**
+ * … in any window of this many seconds.
+ */
+rate_limit_window_secs: number, 
+/**
  * Notifications on/off by kind.
  */
 notify: NotifySettings, 
@@ -660,6 +732,27 @@ stale_after_secs: number,
  */
 alert_after_secs: number, 
 /**
+ * Orders unacknowledged when the connection drops: re-sent (same client order
+ * id) or held for the trader.
+ */
+unacked_orders: UnackedOrders, 
+/**
+ * Seconds an order may go unacknowledged before it is shown unconfirmed.
+ */
+ack_timeout_secs: number, 
+/**
+ * Seconds an order may wait offline before it expires; 0 = never.
+ */
+order_ttl_secs: number, 
+/**
+ * At most this many sends (orders and other messages) …; 0 = no limit.
+ */
+rate_limit_max: number, 
+/**
+ * … in any window of this many seconds.
+ */
+rate_limit_window_secs: number, 
+/**
  * Notifications on/off by kind.
  */
 notify: NotifySettings, 
@@ -710,4 +803,8 @@ message: string,
 /**
  * Per-field messages, for forms.
  */
-fields?: { [key in string]: string }, };
+fields?: { [key in string]: string }, 
+/**
+ * With `rate_limited`: seconds until the next send is allowed.
+ */
+retry_in_secs?: number, };
