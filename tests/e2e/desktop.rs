@@ -842,3 +842,81 @@ async fn s13_stale_prices_turn_the_tray_amber_and_an_outage_is_alerted_early() {
     })
     .await;
 }
+
+/// An order placed in the window survives a reset between the feed executing it and
+/// acknowledging it: re-sent with the same client order id, deduplicated by the feed,
+/// shown filled exactly once. An order queued while offline expires after
+/// `order_ttl_secs` and is never sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s14_orders_survive_a_reset_before_ack_and_expire_when_offline_too_long() {
+    let s = sim(SimConfig {
+        order_step: Duration::from_millis(200),
+        ..SimConfig::default()
+    })
+    .await;
+    let mut settings = fast(&s.url(), 50);
+    settings["order_ttl_secs"] = json!(2.0);
+    let d = Desk::start("s14-orders", Some(settings)).await;
+    d.window_is("connected", T).await;
+
+    let statuses = || async {
+        let v = d
+            .app()
+            .exec("return [...document.querySelectorAll('[data-testid=order-status]')].map(e => e.textContent)", json!([]))
+            .map_err(|e| e.to_string())?;
+        serde_json::from_value::<Vec<String>>(v).map_err(|e| e.to_string())
+    };
+    s.fault_next_order(uplink_sim::OrderFault::ResetBeforeAck);
+    d.app().fill("[data-testid=order-symbol]", "AAPL").unwrap();
+    d.app().fill("[data-testid=order-qty]", "10").unwrap();
+    d.app().click("[data-testid=place-order]").unwrap();
+    wait_for("the order filled", T, || async {
+        let st = statuses().await?;
+        if st == ["filled"] {
+            Ok(())
+        } else {
+            Err(format!("{st:?}"))
+        }
+    })
+    .await;
+    let stats = s.stats();
+    assert_eq!(
+        (stats.orders_executed, stats.orders_deduplicated),
+        (1, 1),
+        "executed once although it was sent twice"
+    );
+    let fills = s
+        .received()
+        .iter()
+        .filter(|r| r.text.contains("\"order\""))
+        .count();
+    assert_eq!(fills, 2, "the order went out twice, same client order id");
+    d.window_is("connected", T).await;
+    d.shot("filled-once");
+
+    // Offline, an order waits, then expires: it is never sent.
+    d.app().click("[data-testid=toggle]").unwrap();
+    d.window_is("disconnected", T).await;
+    d.app().fill("[data-testid=order-symbol]", "MSFT").unwrap();
+    d.app().fill("[data-testid=order-qty]", "5").unwrap();
+    d.app().click("[data-testid=place-order]").unwrap();
+    wait_for("the offline order expired", T, || async {
+        let st = statuses().await?;
+        if st.first().map(String::as_str) == Some("expired") {
+            Ok(())
+        } else {
+            Err(format!("{st:?}"))
+        }
+    })
+    .await;
+    d.app().click("[data-testid=toggle]").unwrap();
+    d.window_is("connected", T).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !s.received()
+            .iter()
+            .any(|r| r.text.contains("MSFT") && r.text.contains("\"order\"")),
+        "an expired order is never sent"
+    );
+    d.shot("expired");
+}

@@ -34,6 +34,8 @@ export const api = {
   subscribe: (symbols: string[]) => invoke<string[]>("subscribe", { symbols }),
   unsubscribe: (symbols: string[]) => invoke<string[]>("unsubscribe", { symbols }),
   placeOrder: (symbol: string, side: string, qty: number) => invoke<string>("place_order", { symbol, side, qty }),
+  /** Cancel a queued order; resend or discard an unconfirmed (held) one. */
+  orderAction: (key: string, action: "cancel" | "resend" | "discard") => invoke<void>(`${action}_order`, { key }),
   getSettings: () => invoke<SettingsView>("get_settings"),
   /** `token_change`: undefined keeps the stored token, "" removes it, anything else replaces it. */
   saveSettings: (settings: Settings, tokenChange?: string) =>

@@ -42,6 +42,14 @@ export class App {
           return asApiError(e).message;
         }
       },
+      act: async (key, action) => {
+        try {
+          await api.orderAction(key, action);
+          return null;
+        } catch (e) {
+          return asApiError(e).message;
+        }
+      },
     };
     this.watchlist = new Watchlist(market);
     this.orders = new Orders(market);

@@ -1,5 +1,6 @@
 // The whole window against a mocked backend (mockIPC): commands and pushed events.
 import { emit } from "@tauri-apps/api/event";
+import type { Order } from "../api";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { App } from "../app";
@@ -109,14 +110,35 @@ describe("the window", () => {
     tid("place-order").click();
     await flush();
     expect(calls.at(-1)).toEqual({ cmd: "place_order", args: { symbol: "AAPL", side: "buy", qty: 25 } });
-    const order = { key: "ui-1", id: null, symbol: "AAPL", side: "buy", qty: 25, status: "queued", filled_qty: 0, avg_price: null, reason: null, updated_unix_ms: 0 };
+    const t0 = Date.UTC(2025, 0, 1, 12, 0, 0);
+    const order: Order = { key: "ui-1", id: null, symbol: "AAPL", side: "buy", qty: 25, status: "queued", filled_qty: 0, avg_price: null, reason: null, updated_unix_ms: t0, held: false, history: [{ state: "queued", at_unix_ms: t0 }] };
     await emit("uplink://market", { quotes: [], orders: [order], removed: [] });
     await flush();
     expect(q('[data-testid="order-ui-1"] [data-testid="order-status"]').textContent).toBe("queued");
-    await emit("uplink://market", { quotes: [], orders: [{ ...order, id: "ord-1", status: "filled", filled_qty: 25, avg_price: 190 }], removed: [] });
+    // A queued order can be cancelled from its row.
+    q('[data-testid="order-ui-1"] [data-testid="order-cancel"]').click();
     await flush();
-    expect(q('[data-testid="order-ui-1"] [data-testid="order-status"]').textContent).toBe("filled");
+    expect(calls.at(-1)).toEqual({ cmd: "cancel_order", args: { key: "ui-1" } });
+    const history = [...order.history, { state: "sent", at_unix_ms: t0 + 1000 }, { state: "acknowledged", at_unix_ms: t0 + 1200 }, { state: "filled", at_unix_ms: t0 + 2000 }];
+    await emit("uplink://market", { quotes: [], orders: [{ ...order, id: "ord-1", status: "filled", filled_qty: 25, avg_price: 190, history }], removed: [] });
+    await flush();
+    const status = q('[data-testid="order-ui-1"] [data-testid="order-status"]');
+    expect(status.textContent).toBe("filled");
+    expect(status.title).toBe("queued 12:00:00 → sent 12:00:01 → acknowledged 12:00:01 → filled 12:00:02");
+    expect(document.querySelector('[data-testid="order-ui-1"] [data-testid="order-cancel"]')).toBeNull();
     expect(document.querySelectorAll('[data-testid="orders"] tbody tr')).toHaveLength(1);
+  });
+
+  it("offers Resend and Discard for an order held as unconfirmed", async () => {
+    const order: Order = { key: "ui-9", id: null, symbol: "MSFT", side: "sell", qty: 1, status: "unconfirmed", filled_qty: 0, avg_price: null, reason: "the connection dropped before the feed acknowledged it", updated_unix_ms: 0, held: true, history: [] };
+    await emit("uplink://market", { quotes: [], orders: [order], removed: [] });
+    await flush();
+    q('[data-testid="order-ui-9"] [data-testid="order-resend"]').click();
+    await flush();
+    expect(calls.at(-1)).toEqual({ cmd: "resend_order", args: { key: "ui-9" } });
+    q('[data-testid="order-ui-9"] [data-testid="order-discard"]').click();
+    await flush();
+    expect(calls.at(-1)).toEqual({ cmd: "discard_order", args: { key: "ui-9" } });
   });
 });
 

@@ -116,7 +116,7 @@ describe("ConnectionStatusCard", () => {
 describe("stale data", () => {
   it("dims a stale symbol's row and shows every row's age", async () => {
     const { Watchlist } = await import("../views/market");
-    const w = new Watchlist({ add: async () => null, remove: () => {}, order: async () => null });
+    const w = new Watchlist({ add: async () => null, remove: () => {}, order: async () => null, act: async () => null });
     w.setSymbols(["AAPL", "HALT"]);
     w.health([
       { symbol: "AAPL", last_update_unix_ms: 1, age_secs: 0.7, stale: false },

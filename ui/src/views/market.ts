@@ -8,6 +8,13 @@ export interface MarketActions {
   add(symbol: string): Promise<string | null>;
   remove(symbol: string): void;
   order(symbol: string, side: string, qty: number): Promise<string | null>;
+  /** Cancel a queued order, or resend/discard an unconfirmed one; resolves to an error message or null. */
+  act(key: string, action: "cancel" | "resend" | "discard"): Promise<string | null>;
+}
+
+/** An order's life for people: "queued 12:00:01 → sent 12:00:03 → filled 12:00:04". */
+export function lifeText(o: Order): string {
+  return o.history.map((s) => `${s.state.replaceAll("_", " ")} ${clock(s.at_unix_ms)}`).join(" → ");
 }
 
 interface Row {
@@ -130,7 +137,7 @@ export class Orders {
   private qty = h("input", { type: "number", value: "100", min: "0", step: "any", "data-testid": "order-qty", "aria-label": "Quantity" });
   private error = h("div", { class: "error", "data-testid": "order-error", role: "alert" });
 
-  constructor(actions: MarketActions) {
+  constructor(private readonly actions: MarketActions) {
     const form = h("form", { class: "inline" }, this.symbol, this.side, this.qty, h("button", { type: "submit", "data-testid": "place-order", text: "Place order" }));
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
@@ -146,7 +153,7 @@ export class Orders {
       h(
         "table",
         { "data-testid": "orders" },
-        h("thead", {}, h("tr", {}, ...["Time", "Symbol", "Side", "Qty", "Status", "Filled", "Avg price", "Id"].map((t) => h("th", { text: t })))),
+        h("thead", {}, h("tr", {}, ...["Time", "Symbol", "Side", "Qty", "Status", "Filled", "Avg price", "Id", ""].map((t) => h("th", { text: t })))),
         this.body,
       ),
     );
@@ -161,7 +168,16 @@ export class Orders {
         this.body.prepend(tr);
       }
       const status = h("td", { class: `order-status ${o.status}`, "data-testid": "order-status", text: o.status.replaceAll("_", " ") });
-      if (o.reason) status.title = o.reason;
+      // The whole life with times, and why it ended where it did, on hover.
+      status.title = [lifeText(o), o.reason ?? ""].filter(Boolean).join("\n");
+      const act = (action: "cancel" | "resend" | "discard", label: string) => {
+        const b = h("button", { type: "button", class: "link", "data-testid": `order-${action}`, text: label });
+        b.addEventListener("click", async () => setText(this.error, (await this.actions.act(o.key, action)) ?? ""));
+        return b;
+      };
+      const buttons = h("td", { class: "actions" });
+      if (o.status === "queued") buttons.append(act("cancel", "Cancel"));
+      if (o.held) buttons.append(act("resend", "Resend"), act("discard", "Discard"));
       tr.replaceChildren(
         h("td", { text: clock(o.updated_unix_ms) }),
         h("td", { text: o.symbol }),
@@ -171,7 +187,9 @@ export class Orders {
         h("td", { class: "num", text: String(o.filled_qty) }),
         h("td", { class: "num", text: o.avg_price === null ? "–" : price(o.avg_price) }),
         h("td", { class: "muted", text: o.id ?? "" }),
+        buttons,
       );
+      tr.dataset.status = o.status;
     }
   }
 }

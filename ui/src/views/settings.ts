@@ -7,8 +7,34 @@ export interface SettingsActions {
   save(s: Settings, tokenChange?: string): Promise<SettingsView>;
 }
 
-type NumKey = "heartbeat_interval_secs" | "pong_timeout_secs" | "reconnect_base_delay_secs" | "reconnect_max_delay_secs" | "max_reconnect_attempts" | "queue_size" | "stale_after_secs" | "alert_after_secs";
-const NUM_KEYS: NumKey[] = ["heartbeat_interval_secs", "pong_timeout_secs", "reconnect_base_delay_secs", "reconnect_max_delay_secs", "max_reconnect_attempts", "queue_size", "stale_after_secs", "alert_after_secs"];
+type NumKey =
+  | "heartbeat_interval_secs"
+  | "pong_timeout_secs"
+  | "reconnect_base_delay_secs"
+  | "reconnect_max_delay_secs"
+  | "max_reconnect_attempts"
+  | "queue_size"
+  | "stale_after_secs"
+  | "alert_after_secs"
+  | "ack_timeout_secs"
+  | "order_ttl_secs"
+  | "rate_limit_max"
+  | "rate_limit_window_secs";
+const NUM_KEYS: NumKey[] = [
+  "heartbeat_interval_secs",
+  "pong_timeout_secs",
+  "reconnect_base_delay_secs",
+  "reconnect_max_delay_secs",
+  "max_reconnect_attempts",
+  "queue_size",
+  "stale_after_secs",
+  "alert_after_secs",
+  "ack_timeout_secs",
+  "order_ttl_secs",
+  "rate_limit_max",
+  "rate_limit_window_secs",
+];
+const WHOLE_KEYS: NumKey[] = ["max_reconnect_attempts", "queue_size", "rate_limit_max"];
 type NotifyKey = keyof Settings["notify"];
 
 export class SettingsForm {
@@ -18,6 +44,12 @@ export class SettingsForm {
   private result = h("div", { class: "result", "data-testid": "settings-result", role: "status" });
   private tokenState = h("span", { class: "muted", "data-testid": "token-state" });
   private current: SettingsView | null = null;
+  private unacked = h(
+    "select",
+    { id: "set-unacked_orders", "data-testid": "setting-unacked_orders" },
+    h("option", { value: "resend", text: "Resend them" }),
+    h("option", { value: "hold", text: "Hold them for me" }),
+  );
 
   constructor(private readonly actions: SettingsActions) {
     const field = (key: string, label: string, input: HTMLInputElement, hint = "") => {
@@ -55,6 +87,17 @@ export class SettingsForm {
         field("queue_size", "Queue size", num("1")),
         field("stale_after_secs", "Stale after (s)", num("any"), "no prices this long: amber; 0 = off"),
         field("alert_after_secs", "Alert when down (s)", num("any"), "0 = only when giving up"),
+        field("ack_timeout_secs", "Order ack deadline (s)", num("any")),
+        field("order_ttl_secs", "Queued order expiry (s)", num("any"), "0 = never"),
+        field("rate_limit_max", "Sends per window", num("1"), "0 = no limit"),
+        field("rate_limit_window_secs", "Rate window (s)", num("any")),
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "set-unacked_orders", text: "Unacknowledged orders after a reconnect" }),
+        this.unacked,
+        h("small", { class: "muted", text: "resend with the same client order id (a deduplicating feed executes once), or hold for you to check" }),
       ),
       h(
         "fieldset",
@@ -93,6 +136,7 @@ export class SettingsForm {
     set("feed_url", v.feed_url);
     set("token", "");
     for (const k of NUM_KEYS) set(k, v[k]);
+    this.unacked.value = v.unacked_orders;
     for (const k of Object.keys(v.notify) as NotifyKey[]) set(`notify.${k}`, v.notify[k]);
     set("start_minimized", v.start_minimized);
     set("launch_at_login", v.launch_at_login);
@@ -115,6 +159,11 @@ export class SettingsForm {
       queue_size: n("queue_size"),
       stale_after_secs: n("stale_after_secs"),
       alert_after_secs: n("alert_after_secs"),
+      unacked_orders: this.unacked.value === "hold" ? "hold" : "resend",
+      ack_timeout_secs: n("ack_timeout_secs"),
+      order_ttl_secs: n("order_ttl_secs"),
+      rate_limit_max: n("rate_limit_max"),
+      rate_limit_window_secs: n("rate_limit_window_secs"),
       notify: {
         on_error: on("notify.on_error"),
         on_give_up: on("notify.on_give_up"),
@@ -137,7 +186,7 @@ export class SettingsForm {
     for (const k of NUM_KEYS) {
       if (!Number.isFinite(s[k])) e[k] = "must be a number";
     }
-    for (const k of ["max_reconnect_attempts", "queue_size"] as NumKey[]) {
+    for (const k of WHOLE_KEYS) {
       if (Number.isFinite(s[k]) && !Number.isInteger(s[k])) e[k] = "must be a whole number";
     }
     return e;
