@@ -60,6 +60,21 @@ pub struct Config {
     pub unacked_orders: UnackedOrders,
     /// The seed's outbound rate limit on user sends; `None`: unlimited.
     pub rate_limit: Option<RateLimit>,
+    /// How many endpoints the feed has (the first is the primary, the others its
+    /// backups, in order). Give-up means every endpoint failed its
+    /// `max_reconnect_attempts`.
+    pub endpoints: usize,
+    /// On a backup for this long, probe the primary in the background and switch back
+    /// once it answers. Zero: never. Default 300 s.
+    pub failback_after: Duration,
+    /// Consecutive failures that open an endpoint's circuit breaker (with two or more
+    /// endpoints). Default 3.
+    pub breaker_threshold: u32,
+    /// An open breaker skips its endpoint this long; each re-opening doubles it, up to
+    /// `breaker_max_cooldown`. Default 30 s.
+    pub breaker_cooldown: Duration,
+    /// The longest cool-down. Default 10 min.
+    pub breaker_max_cooldown: Duration,
 }
 
 /// What happens to orders awaiting acknowledgement when the connection is lost.
@@ -108,6 +123,11 @@ impl Default for Config {
                 max: 100,
                 window: Duration::from_secs(60),
             }),
+            endpoints: 1,
+            failback_after: Duration::from_secs(300),
+            breaker_threshold: 3,
+            breaker_cooldown: Duration::from_secs(30),
+            breaker_max_cooldown: Duration::from_secs(600),
         }
     }
 }
@@ -154,6 +174,7 @@ impl Config {
             ("reconnect_max_delay", self.reconnect_max_delay),
             ("flush_interval", self.flush_interval),
             ("ack_timeout", self.ack_timeout),
+            ("breaker_cooldown", self.breaker_cooldown),
         ] {
             if d.is_zero() {
                 return Err(ConfigError::ZeroDuration(name));
@@ -172,6 +193,8 @@ impl Config {
             ),
             ("queue_size", self.queue_size),
             ("latency_window", self.latency_window),
+            ("endpoints", self.endpoints),
+            ("breaker_threshold", self.breaker_threshold as usize),
         ] {
             if n == 0 {
                 return Err(ConfigError::ZeroCount(name));

@@ -59,6 +59,7 @@
 
 mod backoff;
 mod config;
+mod failover;
 mod health;
 mod latency;
 mod orders;
@@ -76,6 +77,7 @@ use uplink_proto::{Envelope, OrderStatus, Outbound, Payload};
 
 pub use backoff::{Backoff, SplitMix64};
 pub use config::{Config, ConfigError, RateLimit, UnackedOrders};
+pub use failover::{role, BreakerConfig, BreakerState, EndpointStatus, Endpoints};
 pub use health::{feed_delay_ms, parse_rfc3339_ms, ClockEstimator, SKEW_WARN_MS};
 pub use latency::{ms as duration_ms, LatencySummary, LatencyTracker};
 pub use orders::{AckTracker, Awaiting, RateLimiter};
@@ -135,6 +137,17 @@ pub enum Action {
     Dial {
         /// The id of the new connection.
         conn: ConnId,
+        /// Which endpoint (0 = the primary).
+        endpoint: usize,
+    },
+    /// Open a second WebSocket to `endpoint` in the background, leaving the live one
+    /// alone: a failback probe. Report with `handle_connected` (the core then switches
+    /// to it) or `handle_connect_failed`.
+    Probe {
+        /// The id of the probe connection.
+        conn: ConnId,
+        /// Which endpoint (the primary).
+        endpoint: usize,
     },
     /// Write one text frame; report with `handle_written`, or `handle_connection_lost` on failure.
     Transmit {
@@ -167,6 +180,14 @@ pub enum Event {
     /// The state changed (only ever to a different state); [`Connection::status`] has
     /// the details.
     StateChanged(StateKind),
+    /// The connection is up on another endpoint than the last one (failover to a
+    /// backup, or failback to the primary). Once per switch.
+    EndpointSwitched {
+        /// The endpoint before.
+        from: usize,
+        /// The endpoint now.
+        to: usize,
+    },
     /// A reconnect attempt was scheduled after a failure.
     RetryScheduled {
         /// The attempt that will dial (1-based).
@@ -348,6 +369,10 @@ struct Connected {
     last_data: Instant,
     /// When the current stale episode began, if the connection is stale.
     stale_since: Option<Instant>,
+    /// On a backup: when to probe the primary.
+    failback_at: Option<Instant>,
+    /// The failback probe under way.
+    probe: Option<Dialing>,
 }
 
 /// A subscribed symbol's clock.
@@ -445,6 +470,14 @@ pub struct Connection {
     latency: LatencyTracker,
     /// Orders written and not yet acknowledged.
     acks: AckTracker,
+    /// The feed's endpoints and their breakers.
+    endpoints: Endpoints,
+    /// The endpoint dialing or connected (0 = primary).
+    endpoint: usize,
+    /// The endpoint the next retry dials.
+    next_endpoint: usize,
+    /// The endpoint of the last connection that came up.
+    connected_endpoint: Option<usize>,
     /// The URL shown in the status, credentials masked by the driver.
     url: String,
     /// Pending outputs for the driver.
@@ -497,6 +530,10 @@ impl Connection {
             stats: Stats::default(),
             latency: LatencyTracker::new(config.latency_window),
             acks: AckTracker::default(),
+            endpoints: Endpoints::new(config.endpoints, breaker_config(&config)),
+            endpoint: 0,
+            next_endpoint: 0,
+            connected_endpoint: None,
             wall_anchor: None,
             last_data: None,
             symbol_clocks: HashMap::default(),
@@ -513,10 +550,25 @@ impl Connection {
         })
     }
 
-    /// Sets the URL shown in [`Status`] (already masked).
+    /// Sets the URL shown in [`Status`] (already masked): the primary's.
     pub fn set_url(&mut self, masked: impl Into<String>) {
         self.url = masked.into();
+        self.endpoints.set_urls(std::slice::from_ref(&self.url));
         self.touch();
+    }
+
+    /// Sets every endpoint's URL shown in [`Status`] (already masked), primary first.
+    pub fn set_urls(&mut self, masked: &[String]) {
+        if let Some(first) = masked.first() {
+            self.url.clone_from(first);
+        }
+        self.endpoints.set_urls(masked);
+        self.touch();
+    }
+
+    /// The endpoint dialing or connected (0 = the primary).
+    pub fn endpoint(&self) -> usize {
+        self.endpoint
     }
 
     /// Tells the core what wall-clock time (Unix ms) `now` is. The driver calls it at
@@ -618,6 +670,12 @@ impl Connection {
                 if let Some(at) = self.stale_deadline(c) {
                     t = t.min(at);
                 }
+                if let Some(at) = c.failback_at {
+                    t = t.min(at);
+                }
+                if let Some(p) = &c.probe {
+                    t = t.min(p.deadline);
+                }
                 Some(t)
             }
         };
@@ -684,6 +742,8 @@ impl Connection {
     /// attempt count and dial at once.
     pub fn handle_reconnect(&mut self, now: Instant) {
         self.drop_current(now, true, "reconnect requested");
+        // A person asked: every endpoint gets a fresh chance, from the primary.
+        self.endpoints.reset();
         self.attempt = 0;
         self.dial_first(now, Some("reconnect requested".into()));
     }
@@ -816,6 +876,13 @@ impl Connection {
             });
         }
         self.latency.set_capacity(config.latency_window);
+        if config.endpoints != self.endpoints.len() {
+            self.endpoints = Endpoints::new(config.endpoints, breaker_config(&config));
+            self.endpoint = 0;
+            self.next_endpoint = 0;
+        } else {
+            self.endpoints.set_config(breaker_config(&config));
+        }
         self.attempt = self.attempt.min(config.max_reconnect_attempts);
         self.config = config;
         Ok(())
@@ -881,6 +948,16 @@ impl Connection {
 
     /// The dial `conn` completed its handshake.
     pub fn handle_connected(&mut self, now: Instant, conn: ConnId) {
+        if matches!(&self.state, State::Connected(c) if c.probe.is_some_and(|p| p.conn == conn)) {
+            // The primary answered the failback probe: switch to it.
+            if let State::Connected(c) = &mut self.state {
+                c.probe = None;
+            }
+            self.drop_current(now, true, "failing back to the primary");
+            self.endpoint = 0;
+            self.up(now, conn);
+            return;
+        }
         let from_retry = match &self.state {
             State::Connecting(d) if d.conn == conn => false,
             State::Reconnecting(Retry::Dialing(d)) if d.conn == conn => true,
@@ -893,8 +970,16 @@ impl Connection {
         if from_retry || self.was_connected {
             self.stats.reconnections += 1;
         }
+        self.up(now, conn);
+    }
+
+    /// The connection `conn` to `self.endpoint` is up: enter `connected`, then
+    /// subscriptions, a ping, the re-sends and the queue.
+    fn up(&mut self, now: Instant, conn: ConnId) {
         self.was_connected = true;
         self.queue.requeue_in_flight();
+        let endpoint = self.endpoint;
+        self.endpoints.on_success(endpoint);
         let connected = Connected {
             conn,
             since: now,
@@ -906,6 +991,9 @@ impl Connection {
             next_flush_at: now,
             last_data: now,
             stale_since: None,
+            failback_at: (endpoint != 0 && !self.config.failback_after.is_zero())
+                .then(|| now + self.config.failback_after),
+            probe: None,
         };
         for clock in self.symbol_clocks.values_mut() {
             clock.since = now;
@@ -913,6 +1001,11 @@ impl Connection {
         // A new connection may be another server, with another clock.
         self.clock.reset();
         self.enter(now, State::Connected(connected), None);
+        if let Some(from) = self.connected_endpoint.replace(endpoint) {
+            if from != endpoint {
+                self.events.push_back(Event::EndpointSwitched { from, to: endpoint });
+            }
+        }
         if let Some(o) = self.outage.take() {
             self.events.push_back(Event::Recovered {
                 down_for: now.saturating_duration_since(o.since),
@@ -948,6 +1041,16 @@ impl Connection {
         kind: ErrorKind,
         message: &str,
     ) {
+        if let State::Connected(c) = &mut self.state {
+            if c.probe.is_some_and(|p| p.conn == conn) {
+                // The primary is still down: stay on the backup, probe again later.
+                c.probe = None;
+                c.failback_at = Some(now + self.config.failback_after);
+                self.endpoints.on_failure(0, now);
+                self.touch();
+                return;
+            }
+        }
         let dialing = match &self.state {
             State::Connecting(d) | State::Reconnecting(Retry::Dialing(d)) => d.conn == conn,
             _ => false,
@@ -1079,7 +1182,12 @@ impl Connection {
                         conn,
                         deadline: now + self.config.connect_timeout,
                     }));
-                    self.actions.push_back(Action::Dial { conn });
+                    self.endpoint = self.next_endpoint;
+                    self.endpoints.dialing(self.endpoint, now);
+                    self.actions.push_back(Action::Dial {
+                        conn,
+                        endpoint: self.endpoint,
+                    });
                     // Same state, but the status changed (dialing, no countdown).
                     self.touch();
                 }
@@ -1106,6 +1214,24 @@ impl Connection {
                 if c.stable_at.is_some_and(|s| now >= s) {
                     c.stable_at = None;
                     self.attempt = 0;
+                }
+                if c.probe.is_some_and(|p| now >= p.deadline) {
+                    let p = c.probe.take().expect("checked");
+                    c.failback_at = Some(now + self.config.failback_after);
+                    self.actions.push_back(Action::Abort { conn: p.conn });
+                    self.endpoints.on_failure(0, now);
+                    self.revision = self.revision.wrapping_add(1);
+                }
+                if c.failback_at.is_some_and(|t| now >= t) && c.probe.is_none() {
+                    c.failback_at = None;
+                    self.next_conn += 1;
+                    let conn = ConnId(self.next_conn);
+                    c.probe = Some(Dialing {
+                        conn,
+                        deadline: now + self.config.connect_timeout,
+                    });
+                    self.endpoints.dialing(0, now);
+                    self.actions.push_back(Action::Probe { conn, endpoint: 0 });
                 }
                 let stale_at = (!self.config.stale_after.is_zero()
                     && !self.subscriptions.is_empty()
@@ -1157,7 +1283,7 @@ impl Connection {
                 State::Reconnecting(_) => self.attempt,
                 _ => 0,
             },
-            max_attempts: self.config.max_reconnect_attempts,
+            max_attempts: self.max_attempts(),
             next_retry_unix_ms: next_retry.map(|at| unix_ms(at, now, wall_now)),
             latency: self.latency.summary(),
             stats: StatsSnapshot {
@@ -1198,6 +1324,8 @@ impl Connection {
             feed_delay: self.delay.summary(),
             clock_offset_ms: self.clock.offset_ms(),
             clock_skewed: self.skewed,
+            endpoint: self.endpoint,
+            endpoints: self.endpoints.status(now),
         };
         status.relabel(unix_ms(now, now, wall_now));
         status
@@ -1253,6 +1381,13 @@ impl Connection {
         }
     }
 
+    /// Attempts before giving up: every endpoint gets `max_reconnect_attempts`.
+    fn max_attempts(&self) -> u32 {
+        self.config
+            .max_reconnect_attempts
+            .saturating_mul(self.endpoints.len() as u32)
+    }
+
     /// Something the status shows changed.
     fn touch(&mut self) {
         self.revision = self.revision.wrapping_add(1);
@@ -1261,7 +1396,9 @@ impl Connection {
     /// Dials at once in `connecting` (first attempt, not counted as a retry).
     fn dial_first(&mut self, now: Instant, reason: Option<String>) {
         let conn = self.new_conn();
-        self.actions.push_back(Action::Dial { conn });
+        self.endpoint = 0;
+        self.endpoints.dialing(0, now);
+        self.actions.push_back(Action::Dial { conn, endpoint: 0 });
         self.enter(
             now,
             State::Connecting(Dialing {
@@ -1277,6 +1414,11 @@ impl Connection {
         let Some(conn) = self.current_conn() else {
             return;
         };
+        if let State::Connected(c) = &mut self.state {
+            if let Some(p) = c.probe.take() {
+                self.actions.push_back(Action::Abort { conn: p.conn });
+            }
+        }
         if matches!(self.state, State::Connected(_))
             && self.config.unacked_orders == UnackedOrders::Hold
         {
@@ -1307,6 +1449,7 @@ impl Connection {
     /// A dial failed or the live connection was lost: record it and decide what next.
     fn fail(&mut self, now: Instant, kind: ErrorKind, message: &str) {
         self.report_error(now, kind, message);
+        self.endpoints.on_failure(self.endpoint, now);
         self.outage.get_or_insert(Outage {
             since: now,
             alerted: false,
@@ -1324,12 +1467,17 @@ impl Connection {
             return;
         }
         self.attempt += 1;
-        if self.attempt > self.config.max_reconnect_attempts {
-            let reason = format!(
-                "gave up after {} attempts: {message}",
-                self.config.max_reconnect_attempts
-            );
-            self.attempt = self.config.max_reconnect_attempts;
+        let max = self.max_attempts();
+        if self.attempt > max {
+            let reason = if self.endpoints.len() > 1 {
+                format!(
+                    "gave up after {max} attempts on {} endpoints: {message}",
+                    self.endpoints.len()
+                )
+            } else {
+                format!("gave up after {max} attempts: {message}")
+            };
+            self.attempt = max;
             self.enter(
                 now,
                 State::Error {
@@ -1340,15 +1488,21 @@ impl Connection {
             );
             return;
         }
-        let delay = self.backoff.delay(self.attempt, self.rng.next_unit());
+        // With several endpoints, one backoff step per round over all of them: the
+        // next endpoint is tried after the same delay as this one was.
+        let round = (self.attempt - 1) / self.endpoints.len() as u32 + 1;
+        let backoff = self.backoff.delay(round, self.rng.next_unit());
+        let (next, at) = self.endpoints.next_after(self.endpoint, now + backoff);
+        self.next_endpoint = next;
+        let delay = at.saturating_duration_since(now);
         self.enter(
             now,
-            State::Reconnecting(Retry::Waiting { at: now + delay }),
+            State::Reconnecting(Retry::Waiting { at }),
             Some(message.to_owned()),
         );
         self.events.push_back(Event::RetryScheduled {
             attempt: self.attempt,
-            max_attempts: self.config.max_reconnect_attempts,
+            max_attempts: max,
             delay,
         });
     }
@@ -1528,6 +1682,14 @@ impl Connection {
                 text,
             });
         }
+    }
+}
+
+fn breaker_config(c: &Config) -> BreakerConfig {
+    BreakerConfig {
+        threshold: c.breaker_threshold,
+        cooldown: c.breaker_cooldown,
+        max_cooldown: c.breaker_max_cooldown.max(c.breaker_cooldown),
     }
 }
 

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::failover::EndpointStatus;
 use crate::latency::LatencySummary;
 use crate::stats::{ErrorKind, StatsSnapshot};
 use crate::StateKind;
@@ -111,6 +112,10 @@ pub struct Status {
     pub clock_offset_ms: Option<f64>,
     /// The offset is beyond 2 s either way: delays and timestamps are suspect.
     pub clock_skewed: bool,
+    /// The endpoint dialing or in use: 0 is the primary, 1 the first backup, ….
+    pub endpoint: usize,
+    /// Every endpoint, primary first, with its circuit breaker.
+    pub endpoints: Vec<EndpointStatus>,
 }
 
 /// The longest reason shown in a label; the full text stays in `reason`.
@@ -126,11 +131,18 @@ impl Status {
                 let age = self.data_age_secs.map_or(since_connected, |a| a as u64);
                 format!("Connected · prices stale {}", fmt_secs(age))
             }
-            StateKind::Connected => match self.latency.last_ms {
-                Some(ms) if ms < 1.0 => "Connected · <1 ms".to_owned(),
-                Some(ms) => format!("Connected · {} ms", ms.round()),
-                None => "Connected".to_owned(),
-            },
+            StateKind::Connected => {
+                let mut s = "Connected".to_owned();
+                if self.endpoint > 0 {
+                    s.push_str(&format!(" · {}", crate::failover::role(self.endpoint)));
+                }
+                match self.latency.last_ms {
+                    Some(ms) if ms < 1.0 => s.push_str(" · <1 ms"),
+                    Some(ms) => s.push_str(&format!(" · {} ms", ms.round())),
+                    None => {}
+                }
+                s
+            }
             StateKind::Connecting => "Connecting…".to_owned(),
             StateKind::Reconnecting => {
                 let mut s = format!(

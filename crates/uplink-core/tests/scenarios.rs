@@ -84,7 +84,7 @@ impl World {
             .actions()
             .into_iter()
             .filter_map(|a| match a {
-                Action::Dial { conn } => Some(conn),
+                Action::Dial { conn, .. } => Some(conn),
                 _ => None,
             })
             .collect();
@@ -672,7 +672,7 @@ fn events_from_an_old_connection_are_ignored() {
         reason: "reconnect requested"
     }));
     let new = match acts.last() {
-        Some(Action::Dial { conn }) => *conn,
+        Some(Action::Dial { conn, .. }) => *conn,
         other => panic!("expected a dial, got {other:?}"),
     };
     w.core.handle_text(
@@ -1382,6 +1382,228 @@ fn a_new_feed_gets_nothing_of_the_old_queue() {
     w.run_to_next_timeout();
     let conn = w.expect_dial();
     w.core.handle_connected(w.now, conn);
+    let wire = w.write_all(conn);
+    assert!(!wire.iter().any(|t| t.contains("\"order\"")), "{wire:?}");
+}
+
+// ---------------------------------------------------------------- failover
+
+impl World {
+    /// A core with a primary and `backups` backups, no jitter.
+    fn with_endpoints(n: usize) -> World {
+        World::new(Config {
+            endpoints: n,
+            jitter: 0.0,
+            ..Config::default()
+        })
+    }
+
+    /// Expects exactly one Dial and returns its connection and endpoint.
+    fn expect_dial_to(&mut self) -> (ConnId, usize) {
+        let dials: Vec<(ConnId, usize)> = self
+            .actions()
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Dial { conn, endpoint } => Some((conn, endpoint)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(dials.len(), 1, "expected one dial, got {dials:?}");
+        dials[0]
+    }
+
+    fn switches(&mut self) -> Vec<(usize, usize)> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::EndpointSwitched { from, to } => Some((from, to)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn the_primary_dies_and_the_backup_takes_over_within_one_backoff_step() {
+    let mut w = World::with_endpoints(2);
+    let conn = w.connected();
+    assert_eq!(w.status().endpoint, 0);
+    w.core
+        .handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
+    assert_eq!(w.run_to_next_timeout(), SEC, "one backoff step");
+    let (conn, endpoint) = w.expect_dial_to();
+    assert_eq!(endpoint, 1, "the backup");
+    w.core.handle_connected(w.now, conn);
+    assert_eq!(w.switches(), [(0, 1)]);
+    let st = w.status();
+    assert_eq!((st.state, st.endpoint), (StateKind::Connected, 1));
+    assert!(st.label.starts_with("Connected · backup 1"), "{}", st.label);
+    assert_eq!(st.endpoints[1].role, "backup 1");
+}
+
+#[test]
+fn failback_waits_for_the_primary_to_answer_a_probe_without_dropping_the_backup() {
+    let mut w = World::with_endpoints(2);
+    // The primary refuses from the start: the backup is used.
+    w.core.handle_connect(w.now);
+    let (c0, _) = w.expect_dial_to();
+    w.core
+        .handle_connect_failed(w.now, c0, ErrorKind::ConnectFailed, "refused");
+    w.run_to_next_timeout();
+    let (backup, endpoint) = w.expect_dial_to();
+    assert_eq!(endpoint, 1);
+    w.core.handle_connected(w.now, backup);
+    w.switches();
+    // 300 s on the backup (answering pings): the first probe of the primary.
+    w.advance_with_pongs(backup, 300 * SEC - MS);
+    let probes = |w: &mut World| -> Vec<ConnId> {
+        w.held
+            .drain(..)
+            .filter_map(|a| match a {
+                Action::Probe { conn, endpoint: 0 } => Some(conn),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(probes(&mut w).is_empty());
+    w.advance_with_pongs(backup, MS);
+    let p = probes(&mut w);
+    assert_eq!(p.len(), 1, "one probe");
+    // The primary is still down: the backup stays, no switch, a probe later again.
+    w.core
+        .handle_connect_failed(w.now, p[0], ErrorKind::ConnectFailed, "refused");
+    assert_eq!(w.status().endpoint, 1);
+    assert_eq!(w.core.state(), StateKind::Connected);
+    w.advance_with_pongs(backup, 300 * SEC);
+    let p = probes(&mut w);
+    assert_eq!(p.len(), 1);
+    // Now it answers: switch, resubscribe and flush as after any reconnect.
+    w.core.handle_connected(w.now, p[0]);
+    let acts = w.actions();
+    assert!(acts.contains(&Action::Close {
+        conn: backup,
+        code: 1000,
+        reason: "failing back to the primary"
+    }));
+    assert!(acts
+        .iter()
+        .any(|a| matches!(a, Action::Transmit { conn, text, .. } if *conn == p[0] && text == PING)));
+    assert_eq!(w.switches(), [(1, 0)]);
+    assert_eq!(w.status().endpoint, 0);
+    assert!(!w.status().label.contains("backup"), "{}", w.status().label);
+}
+
+#[test]
+fn breakers_open_cool_down_and_half_open() {
+    let mut w = World::with_endpoints(2);
+    w.core.handle_connect(w.now);
+    // Both endpoints refuse, in turn, three times each: both breakers open.
+    for _ in 0..6 {
+        let (conn, _) = w.expect_dial_to();
+        w.core
+            .handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "refused");
+        w.run_to_next_timeout();
+    }
+    // Both open: the retry waited for the first cool-down to end (the primary's),
+    // and its dial is the half-open trial; the backup is still skipped.
+    let st = w.status();
+    assert_eq!(
+        st.endpoints.iter().map(|e| e.breaker).collect::<Vec<_>>(),
+        [uplink_core::BreakerState::HalfOpen, uplink_core::BreakerState::Open],
+    );
+    assert_eq!(st.endpoints[0].failures, 3);
+    assert!(st.endpoints[1].open_for_secs.unwrap() > 0.0);
+    // The trial fails: open again, for twice as long (60 s).
+    let (conn, endpoint) = w.expect_dial_to();
+    assert_eq!(endpoint, 0);
+    w.core
+        .handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "refused");
+    let st = w.status();
+    assert_eq!(st.endpoints[0].breaker, uplink_core::BreakerState::Open);
+    assert_eq!(st.endpoints[0].open_for_secs, Some(60.0));
+    // The backup's cool-down ends first now: its trial succeeds and closes it.
+    w.run_to_next_timeout();
+    let (conn, endpoint) = w.expect_dial_to();
+    assert_eq!(endpoint, 1);
+    w.core.handle_connected(w.now, conn);
+    let st = w.status();
+    assert_eq!(st.endpoints[1].breaker, uplink_core::BreakerState::Closed);
+    assert_eq!(st.endpoints[1].failures, 0);
+}
+
+#[test]
+fn all_endpoints_down_gives_up_after_every_endpoint_failed_its_attempts() {
+    let mut w = World::new(Config {
+        endpoints: 3,
+        max_reconnect_attempts: 2,
+        jitter: 0.0,
+        breaker_threshold: 100,
+        ..Config::default()
+    });
+    w.core.handle_connect(w.now);
+    let mut dialled = Vec::new();
+    loop {
+        let (conn, endpoint) = w.expect_dial_to();
+        dialled.push(endpoint);
+        w.core
+            .handle_connect_failed(w.now, conn, ErrorKind::ConnectFailed, "refused");
+        if w.core.state() == StateKind::Error {
+            break;
+        }
+        w.run_to_next_timeout();
+    }
+    assert_eq!(dialled, [0, 1, 2, 0, 1, 2, 0], "2 attempts each after the first dial");
+    let st = w.status();
+    assert!(st.gave_up);
+    assert_eq!(
+        st.reason.as_deref(),
+        Some("gave up after 6 attempts on 3 endpoints: refused")
+    );
+}
+
+#[test]
+fn a_manual_reconnect_starts_again_from_the_primary() {
+    let mut w = World::with_endpoints(2);
+    let conn = w.connected();
+    w.core
+        .handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
+    w.run_to_next_timeout();
+    let (conn, endpoint) = w.expect_dial_to();
+    assert_eq!(endpoint, 1);
+    w.core.handle_connected(w.now, conn);
+    w.core.handle_reconnect(w.now);
+    let (_, endpoint) = w.expect_dial_to();
+    assert_eq!(endpoint, 0);
+}
+
+#[test]
+fn subscriptions_and_queued_orders_go_to_whichever_endpoint_is_current_exactly_once() {
+    let mut w = World::with_endpoints(2);
+    w.subscribe(&["AAPL"]);
+    let conn = w.connected();
+    w.write_all(conn);
+    w.core
+        .handle_connection_lost(w.now, conn, ErrorKind::Io, "reset");
+    w.send_text(1, ORDER_A);
+    w.send_text(2, ORDER_B);
+    w.run_to_next_timeout();
+    let (conn, endpoint) = w.expect_dial_to();
+    assert_eq!(endpoint, 1);
+    w.core.handle_connected(w.now, conn);
+    let wire = w.write_all(conn);
+    assert_eq!(
+        wire,
+        [
+            r#"{"type":"subscribe","data":{"symbols":["AAPL"]}}"#,
+            PING,
+            ORDER_A,
+            ORDER_B
+        ]
+    );
+    // Acknowledged on the backup: nothing more goes anywhere after a failback.
+    w.feed_says(conn, "A", "accepted");
+    w.feed_says(conn, "B", "accepted");
+    let conn = w.lose_and_reconnect(conn);
     let wire = w.write_all(conn);
     assert!(!wire.iter().any(|t| t.contains("\"order\"")), "{wire:?}");
 }
