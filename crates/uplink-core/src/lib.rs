@@ -1003,7 +1003,8 @@ impl Connection {
         self.enter(now, State::Connected(connected), None);
         if let Some(from) = self.connected_endpoint.replace(endpoint) {
             if from != endpoint {
-                self.events.push_back(Event::EndpointSwitched { from, to: endpoint });
+                self.events
+                    .push_back(Event::EndpointSwitched { from, to: endpoint });
             }
         }
         if let Some(o) = self.outage.take() {

@@ -1485,9 +1485,9 @@ fn failback_waits_for_the_primary_to_answer_a_probe_without_dropping_the_backup(
         code: 1000,
         reason: "failing back to the primary"
     }));
-    assert!(acts
-        .iter()
-        .any(|a| matches!(a, Action::Transmit { conn, text, .. } if *conn == p[0] && text == PING)));
+    assert!(acts.iter().any(
+        |a| matches!(a, Action::Transmit { conn, text, .. } if *conn == p[0] && text == PING)
+    ));
     assert_eq!(w.switches(), [(1, 0)]);
     assert_eq!(w.status().endpoint, 0);
     assert!(!w.status().label.contains("backup"), "{}", w.status().label);
@@ -1509,7 +1509,10 @@ fn breakers_open_cool_down_and_half_open() {
     let st = w.status();
     assert_eq!(
         st.endpoints.iter().map(|e| e.breaker).collect::<Vec<_>>(),
-        [uplink_core::BreakerState::HalfOpen, uplink_core::BreakerState::Open],
+        [
+            uplink_core::BreakerState::HalfOpen,
+            uplink_core::BreakerState::Open
+        ],
     );
     assert_eq!(st.endpoints[0].failures, 3);
     assert!(st.endpoints[1].open_for_secs.unwrap() > 0.0);
@@ -1552,7 +1555,11 @@ fn all_endpoints_down_gives_up_after_every_endpoint_failed_its_attempts() {
         }
         w.run_to_next_timeout();
     }
-    assert_eq!(dialled, [0, 1, 2, 0, 1, 2, 0], "2 attempts each after the first dial");
+    assert_eq!(
+        dialled,
+        [0, 1, 2, 0, 1, 2, 0],
+        "2 attempts each after the first dial"
+    );
     let st = w.status();
     assert!(st.gave_up);
     assert_eq!(

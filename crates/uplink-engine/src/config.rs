@@ -26,8 +26,11 @@ pub enum TokenPlacement {
 /// Everything the engine needs to know. Build one, then [`crate::Engine::start`] validates it.
 #[derive(Clone)]
 pub struct ClientConfig {
-    /// `ws://` or `wss://` URL of the feed.
+    /// `ws://` or `wss://` URL of the feed: the primary endpoint.
     pub url: String,
+    /// Backup endpoints of the same feed, in order of preference. The token, headers
+    /// and TLS settings apply to all of them.
+    pub backups: Vec<String>,
     /// Auth token, if the feed wants one. Never logged; masked in every status.
     pub token: Option<String>,
     /// Where the token is sent.
@@ -54,6 +57,14 @@ impl std::fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientConfig")
             .field("url", &mask_url_str(&self.url))
+            .field(
+                "backups",
+                &self
+                    .backups
+                    .iter()
+                    .map(|u| mask_url_str(u))
+                    .collect::<Vec<_>>(),
+            )
             .field("token", &self.token.as_ref().map(|_| "***"))
             .field("token_placement", &self.token_placement)
             .field(
@@ -71,6 +82,7 @@ impl ClientConfig {
     pub fn new(url: impl Into<String>) -> ClientConfig {
         ClientConfig {
             url: url.into(),
+            backups: Vec::new(),
             token: None,
             token_placement: TokenPlacement::default(),
             headers: Vec::new(),
@@ -85,17 +97,26 @@ impl ClientConfig {
     }
 }
 
-/// A validated configuration, ready to dial.
-#[derive(Clone)]
-pub(crate) struct Prepared {
+/// One endpoint, ready to dial.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Target {
     /// The URL to dial, token included if it goes in the query.
     pub dial_url: Url,
     /// The URL for people: credentials masked.
+    pub masked_url: String,
+}
+
+/// A validated configuration, ready to dial.
+#[derive(Clone)]
+pub(crate) struct Prepared {
+    /// The primary's URL for people: credentials masked.
     pub masked_url: String,
     /// Headers of the upgrade request, Authorization included if it goes there.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// TLS settings for wss.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Every endpoint, primary first (the primary's masked URL is also `masked_url`).
+    pub endpoints: Vec<Target>,
     pub max_message_size: usize,
     pub max_frame_size: usize,
     pub core: uplink_core::Config,
@@ -176,11 +197,9 @@ impl ClientConfig {
         self.prepare().map(|_| ())
     }
 
-    /// Validates everything and prepares the dial: URL, headers, TLS roots.
-    pub(crate) fn prepare(&self) -> Result<Prepared, EngineError> {
-        self.core.validate()?;
-        positive("stats_interval", self.stats_interval)?;
-        let url = self.url.trim();
+    /// Parses one endpoint's URL, the token added to its query if it goes there.
+    fn target(&self, url: &str) -> Result<Target, EngineError> {
+        let url = url.trim();
         let mut dial_url = Url::parse(url).map_err(|e| EngineError::InvalidUrl {
             url: mask_url_str(url),
             reason: e.to_string(),
@@ -197,6 +216,27 @@ impl ClientConfig {
                 reason: "the URL has no host".into(),
             });
         }
+        if let Some(token) = &self.token {
+            if matches!(
+                self.token_placement,
+                TokenPlacement::Query | TokenPlacement::Both
+            ) && !token.is_empty()
+            {
+                dial_url.query_pairs_mut().append_pair("token", token);
+            }
+        }
+        Ok(Target {
+            masked_url: mask_url(&dial_url),
+            dial_url,
+        })
+    }
+
+    /// Validates everything and prepares the dial: URLs, headers, TLS roots.
+    pub(crate) fn prepare(&self) -> Result<Prepared, EngineError> {
+        let mut core = self.core.clone();
+        core.endpoints = 1 + self.backups.len();
+        core.validate()?;
+        positive("stats_interval", self.stats_interval)?;
         if self.max_message_size == 0 || self.max_frame_size == 0 {
             return Err(EngineError::Config(uplink_core::ConfigError::ZeroCount(
                 "max_message_size and max_frame_size",
@@ -222,12 +262,6 @@ impl ClientConfig {
             }
             if matches!(
                 self.token_placement,
-                TokenPlacement::Query | TokenPlacement::Both
-            ) {
-                dial_url.query_pairs_mut().append_pair("token", token);
-            }
-            if matches!(
-                self.token_placement,
                 TokenPlacement::Header | TokenPlacement::Both
             ) {
                 let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
@@ -236,19 +270,23 @@ impl ClientConfig {
                 headers.push((HeaderName::from_static("authorization"), value));
             }
         }
-        let tls = if dial_url.scheme() == "wss" {
+        let endpoints = std::iter::once(&self.url)
+            .chain(&self.backups)
+            .map(|u| self.target(u))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tls = if endpoints.iter().any(|t| t.dial_url.scheme() == "wss") {
             Some(Arc::new(tls_config(self.extra_ca_file.as_ref())?))
         } else {
             None
         };
         Ok(Prepared {
-            masked_url: mask_url(&dial_url),
-            dial_url,
+            masked_url: endpoints[0].masked_url.clone(),
+            endpoints,
             headers,
             tls,
             max_message_size: self.max_message_size,
             max_frame_size: self.max_frame_size,
-            core: self.core.clone(),
+            core,
             stats_interval: self.stats_interval,
             event_buffer: self.event_buffer,
         })

@@ -62,6 +62,8 @@ enum Wake {
     Command(Option<Command>),
     /// Boxed: a socket is large and this wake-up is rare.
     Dialed(Box<DialResult>),
+    /// The failback probe finished dialing.
+    Probed(Box<DialResult>),
     Frame(Option<Result<Message, WsError>>),
     Deadline,
     Tick,
@@ -86,6 +88,8 @@ pub(crate) struct Driver {
     socket: Option<(ConnId, Ws)>,
     /// The dial in progress.
     dial: Option<(ConnId, Dialing)>,
+    /// A failback probe dialing the primary while the live socket stays up.
+    probe: Option<(ConnId, Dialing)>,
     /// Graceful closes running in the background; awaited at shutdown.
     closing: Vec<JoinHandle<()>>,
     /// Who to tell once stopped.
@@ -112,6 +116,7 @@ impl Driver {
             status,
             socket: None,
             dial: None,
+            probe: None,
             closing: Vec::new(),
             stopped: None,
             stopping: false,
@@ -139,10 +144,16 @@ impl Driver {
                 sleep.as_mut().reset(target);
             }
             let wake = {
-                let (cmds, dial, socket) = (&mut self.cmds, &mut self.dial, &mut self.socket);
+                let (cmds, dial, socket, probe) = (
+                    &mut self.cmds,
+                    &mut self.dial,
+                    &mut self.socket,
+                    &mut self.probe,
+                );
                 tokio::select! {
                     c = cmds.recv() => Wake::Command(c),
                     r = async { dial.as_mut().expect("guarded").1.as_mut().await }, if dial.is_some() => Wake::Dialed(Box::new(r)),
+                    r = async { probe.as_mut().expect("guarded").1.as_mut().await }, if probe.is_some() => Wake::Probed(Box::new(r)),
                     f = async { socket.as_mut().expect("guarded").1.next().await }, if socket.is_some() => Wake::Frame(f),
                     _ = &mut sleep, if deadline.is_some() => Wake::Deadline,
                     _ = tick.tick() => Wake::Tick,
@@ -156,6 +167,7 @@ impl Driver {
                     self.stopping = true;
                 }
                 Wake::Dialed(r) => self.on_dialed(*r),
+                Wake::Probed(r) => self.on_probed(*r),
                 Wake::Frame(f) => self.on_frames(f),
                 Wake::Deadline => self.core.handle_timeout(now()),
                 Wake::Tick => {
@@ -206,12 +218,13 @@ impl Driver {
                     tracing::warn!("new settings refused: {e}");
                     return;
                 }
-                if p.dial_url != self.cfg.dial_url || p.headers != self.cfg.headers {
+                if p.endpoints != self.cfg.endpoints || p.headers != self.cfg.headers {
                     // Another feed, or other credentials: nothing queued for the old
                     // one goes there.
                     self.core.handle_feed_changed(now);
                 }
-                self.core.set_url(p.masked_url.clone());
+                let urls: Vec<String> = p.endpoints.iter().map(|t| t.masked_url.clone()).collect();
+                self.core.set_urls(&urls);
                 tracing::info!(url = %p.masked_url, "settings changed");
                 self.cfg = Arc::new(p);
                 if self.core.state() != uplink_core::StateKind::Disconnected {
@@ -235,6 +248,37 @@ impl Driver {
                 self.core.handle_disconnect(now);
                 self.stopped = Some(tx);
                 self.stopping = true;
+            }
+        }
+    }
+
+    /// The failback probe finished: if the core switches to it, the old socket closes
+    /// cleanly in the background and the probe's becomes the live one.
+    fn on_probed(&mut self, r: DialResult) {
+        let now = now();
+        let Some((conn, _)) = self.probe.take() else {
+            return;
+        };
+        match r {
+            Ok(ws) => {
+                self.core.handle_connected(now, conn);
+                if self.core.current_conn() == Some(conn) {
+                    if let Some((_, mut old)) = self.socket.replace((conn, ws)) {
+                        self.closing.push(tokio::spawn(async move {
+                            let frame = CloseFrame {
+                                code: CloseCode::Normal,
+                                reason: "failing back to the primary".into(),
+                            };
+                            if old.close(Some(frame)).await.is_ok() {
+                                drain_close(old).await;
+                            }
+                        }));
+                    }
+                }
+            }
+            Err((kind, msg)) => {
+                tracing::info!("failback probe failed: {msg}");
+                self.core.handle_connect_failed(now, conn, kind, &msg);
             }
         }
     }
@@ -345,10 +389,15 @@ impl Driver {
 
     async fn act(&mut self, a: Action) {
         match a {
-            Action::Dial { conn } => {
+            Action::Dial { conn, endpoint } => {
                 let cfg = Arc::clone(&self.cfg);
-                tracing::debug!(url = %cfg.masked_url, ?conn, "dialing");
-                self.dial = Some((conn, Box::pin(dial(cfg))));
+                tracing::debug!(url = %target_url(&cfg, endpoint), ?conn, "dialing");
+                self.dial = Some((conn, Box::pin(dial(cfg, endpoint))));
+            }
+            Action::Probe { conn, endpoint } => {
+                let cfg = Arc::clone(&self.cfg);
+                tracing::info!(url = %target_url(&cfg, endpoint), "probing the primary for failback");
+                self.probe = Some((conn, Box::pin(dial(cfg, endpoint))));
             }
             Action::Transmit { conn, id, text } => {
                 let Some((c, ws)) = self.socket.as_mut() else {
@@ -401,6 +450,9 @@ impl Driver {
             Action::Abort { conn } => {
                 if self.dial.as_ref().is_some_and(|(c, _)| *c == conn) {
                     self.dial = None;
+                }
+                if self.probe.as_ref().is_some_and(|(c, _)| *c == conn) {
+                    self.probe = None;
                 }
                 if self.socket.as_ref().is_some_and(|(c, _)| *c == conn) {
                     self.socket = None;
@@ -471,6 +523,16 @@ impl Driver {
             }
             Event::Cancelled { id } => EngineEvent::Cancelled { id },
             Event::Discarded { id } => EngineEvent::Discarded { id },
+            Event::EndpointSwitched { from, to } => {
+                let url = target_url(&self.cfg, to);
+                tracing::warn!(
+                    from = %uplink_core::role(from),
+                    to = %uplink_core::role(to),
+                    %url,
+                    "switched endpoint"
+                );
+                EngineEvent::EndpointSwitched { from, to, url }
+            }
             Event::Stale { age, symbols } => {
                 tracing::warn!(age = ?age, "connected, but no data: prices are stale");
                 EngineEvent::Stale {
@@ -543,9 +605,22 @@ async fn drain_close(mut ws: Ws) {
     .await;
 }
 
+/// The masked URL of `endpoint`.
+fn target_url(cfg: &Prepared, endpoint: usize) -> String {
+    cfg.endpoints
+        .get(endpoint)
+        .map_or_else(|| cfg.masked_url.clone(), |t| t.masked_url.clone())
+}
+
 /// Opens the WebSocket: TCP, TLS for wss, the upgrade with our headers.
-async fn dial(cfg: Arc<Prepared>) -> DialResult {
-    let mut req = cfg.dial_url.as_str().into_client_request().map_err(|e| {
+async fn dial(cfg: Arc<Prepared>, endpoint: usize) -> DialResult {
+    let Some(ep) = cfg.endpoints.get(endpoint) else {
+        return Err((
+            ErrorKind::ConnectFailed,
+            format!("no endpoint {endpoint} configured"),
+        ));
+    };
+    let mut req = ep.dial_url.as_str().into_client_request().map_err(|e| {
         (
             ErrorKind::ConnectFailed,
             format!("cannot build the request: {e}"),
@@ -561,12 +636,9 @@ async fn dial(cfg: Arc<Prepared>) -> DialResult {
         Some(tls) => Connector::Rustls(Arc::clone(tls)),
         None => Connector::Plain,
     };
-    let target = match (
-        cfg.dial_url.host_str(),
-        cfg.dial_url.port_or_known_default(),
-    ) {
+    let target = match (ep.dial_url.host_str(), ep.dial_url.port_or_known_default()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
-        _ => cfg.masked_url.clone(),
+        _ => ep.masked_url.clone(),
     };
     tokio_tungstenite::connect_async_tls_with_config(req, Some(ws_config), true, Some(connector))
         .await

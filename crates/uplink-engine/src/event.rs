@@ -14,6 +14,16 @@ use uplink_proto::OrderStatus;
 pub enum EngineEvent {
     /// The state changed (always to a different state); the full status at that moment.
     State(Box<Status>),
+    /// The connection is up on another endpoint than the last one: failover to a
+    /// backup, or failback to the primary. Once per switch.
+    EndpointSwitched {
+        /// The endpoint before (0 = the primary).
+        from: usize,
+        /// The endpoint now.
+        to: usize,
+        /// Its URL, credentials masked.
+        url: String,
+    },
     /// A reconnect attempt was scheduled after a failure.
     Retrying {
         /// The attempt that will dial (1-based).

@@ -157,7 +157,12 @@ impl Engine {
         });
         let now = driver::now();
         let mut core = uplink_core::Connection::new(prepared.core.clone(), seed, now)?;
-        core.set_url(prepared.masked_url.clone());
+        let urls: Vec<String> = prepared
+            .endpoints
+            .iter()
+            .map(|t| t.masked_url.clone())
+            .collect();
+        core.set_urls(&urls);
         let (tx, rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::channel(batches(prepared.event_buffer));
         let (status_tx, status_rx) = watch::channel(core.status(now, SystemTime::now()));

@@ -808,3 +808,120 @@ async fn sends_over_the_rate_limit_are_refused_with_the_wait() {
     assert_eq!(got.len(), 2, "the refused send never left");
     h.shutdown().await;
 }
+
+/// The primary dies: traffic moves to the backup within a backoff step, and what was
+/// queued meanwhile is delivered there exactly once. The primary comes back: after
+/// `failback_after` the engine probes it in the background and switches back, without
+/// dropping the backup first.
+#[tokio::test]
+async fn failover_to_the_backup_and_failback_to_the_primary() {
+    let primary = sim().await;
+    let addr = primary.addr();
+    let backup = sim().await;
+    let mut c = fast(&primary.url());
+    c.backups = vec![backup.url()];
+    c.core.failback_after = Duration::from_millis(600);
+    let (h, mut ev) = start(c).await;
+    h.subscribe(vec!["AAPL".into()]).unwrap();
+
+    primary.shutdown().await;
+    for n in 1..=3 {
+        h.send(order(n)).unwrap();
+    }
+    match wait_for(&mut ev, "a switch to the backup", |e| {
+        matches!(e, EngineEvent::EndpointSwitched { .. })
+    })
+    .await
+    {
+        EngineEvent::EndpointSwitched { from, to, url } => {
+            assert_eq!((from, to, url), (0, 1, backup.url()));
+        }
+        _ => unreachable!(),
+    }
+    let st = status_when(&h, "the backup in use", |s| {
+        s.state == StateKind::Connected && s.endpoint == 1
+    })
+    .await;
+    assert!(st.label.starts_with("Connected · backup 1"), "{}", st.label);
+    wait_for(&mut ev, "order 3 accepted", |e| {
+        matches!(e, EngineEvent::Acked { .. }) && {
+            let st = h.status().borrow().clone();
+            st.stats.awaiting_ack == 0 && st.stats.queue_depth == 0
+        }
+    })
+    .await;
+    assert_eq!(
+        received_orders(&backup),
+        ["c1", "c2", "c3"],
+        "exactly once, in order"
+    );
+
+    // The primary is back on its address; the backup stays up meanwhile.
+    let primary = Simulator::start(SimConfig {
+        addr,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    match wait_for(&mut ev, "the failback", |e| {
+        matches!(e, EngineEvent::EndpointSwitched { .. })
+    })
+    .await
+    {
+        EngineEvent::EndpointSwitched { from, to, .. } => assert_eq!((from, to), (1, 0)),
+        _ => unreachable!(),
+    }
+    status_when(&h, "the primary in use", |s| {
+        s.state == StateKind::Connected && s.endpoint == 0
+    })
+    .await;
+    // Re-subscribed there, and the backup's connection was closed cleanly.
+    for _ in 0..100 {
+        if primary
+            .received()
+            .iter()
+            .any(|r| r.text.contains("subscribe"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(primary.received().iter().any(|r| r.text.contains("AAPL")));
+    for _ in 0..100 {
+        if backup.stats().connections_open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(backup.stats().connections_open, 0);
+    assert!(received_orders(&primary).is_empty(), "nothing sent twice");
+    h.shutdown().await;
+}
+
+/// Three endpoints, the first two down: the third is reached, and breakers open on
+/// the dead ones.
+#[tokio::test]
+async fn the_first_live_endpoint_in_order_is_used_and_dead_ones_are_skipped() {
+    let dead1 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead2 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (a1, a2) = (dead1.local_addr().unwrap(), dead2.local_addr().unwrap());
+    drop((dead1, dead2));
+    let live = sim().await;
+    let mut c = fast(&format!("ws://{a1}/ws"));
+    c.backups = vec![format!("ws://{a2}/ws"), live.url()];
+    c.core.breaker_threshold = 1;
+    let (h, mut ev) = Engine::start(c).unwrap();
+    h.connect().unwrap();
+    wait_state(&mut ev, StateKind::Connected).await;
+    let st = h.status().borrow().clone();
+    assert_eq!(st.endpoint, 2);
+    assert_eq!(
+        st.endpoints.iter().map(|e| e.breaker).collect::<Vec<_>>(),
+        [
+            uplink_engine::core::BreakerState::Open,
+            uplink_engine::core::BreakerState::Open,
+            uplink_engine::core::BreakerState::Closed
+        ]
+    );
+    h.shutdown().await;
+}

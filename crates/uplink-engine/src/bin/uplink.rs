@@ -2,7 +2,7 @@
 //!
 //! `uplink watch <URL>` keeps one connection healthy and prints every event as one JSON
 //! object per line on stdout (field `"event"`: `state`, `retrying`, `latency`,
-//! `message`, `sent`, `acked`, `resent`, `unconfirmed`, `expired`, `queue_dropped`,
+//! `endpoint_switched`, `message`, `sent`, `acked`, `resent`, `unconfirmed`, `expired`, `queue_dropped`,
 //! `error`, `stale` and `fresh` (prices stop and
 //! resume while the link is up), `outage_alert` and `recovered`, `clock_skew`, and
 //! `stats`: the engine's published status and this process's own lag, every stats
@@ -101,8 +101,15 @@ fn header(s: &str) -> Result<(String, String), String> {
 #[derive(Debug, clap::Args)]
 #[command(allow_negative_numbers = true)]
 struct Watch {
-    /// Feed URL (ws:// or wss://).
+    /// Feed URL (ws:// or wss://): the primary endpoint.
     url: String,
+    /// A backup endpoint of the same feed (repeat for more, in order of preference).
+    #[arg(long = "backup", value_name = "URL")]
+    backups: Vec<String>,
+    /// On a backup this long, probe the primary and switch back once it answers;
+    /// 0 = never.
+    #[arg(long, value_parser = secs_or_off, default_value = "300")]
+    failback_after: Duration,
     /// Seconds between heartbeat pings.
     #[arg(long, value_parser = secs, default_value = "30")]
     heartbeat_interval: Duration,
@@ -191,6 +198,7 @@ struct Watch {
 impl Watch {
     fn config(&self) -> ClientConfig {
         let mut c = ClientConfig::new(self.url.clone());
+        c.backups = self.backups.clone();
         c.core = uplink_engine::core::Config {
             heartbeat_interval: self.heartbeat_interval,
             pong_timeout: self.pong_timeout,
@@ -212,6 +220,7 @@ impl Watch {
                 Unacked::Hold => UnackedOrders::Hold,
             },
             rate_limit: self.rate_limit,
+            failback_after: self.failback_after,
             ..uplink_engine::core::Config::default()
         };
         c.token = self.token.clone();
