@@ -369,7 +369,7 @@ mod tests {
         let mut c = ClientConfig::new("ws://127.0.0.1:9/ws");
         c.token = Some("t0k".into());
         let p = c.prepare().unwrap();
-        assert_eq!(p.dial_url.as_str(), "ws://127.0.0.1:9/ws?token=t0k");
+        assert_eq!(p.endpoints[0].dial_url.as_str(), "ws://127.0.0.1:9/ws?token=t0k");
         assert_eq!(p.masked_url, "ws://127.0.0.1:9/ws?token=***");
         assert!(p
             .headers
@@ -377,7 +377,7 @@ mod tests {
             .any(|(k, v)| k == "authorization" && v == "Bearer t0k"));
         c.token_placement = TokenPlacement::Header;
         assert_eq!(
-            c.prepare().unwrap().dial_url.as_str(),
+            c.prepare().unwrap().endpoints[0].dial_url.as_str(),
             "ws://127.0.0.1:9/ws"
         );
         assert!(!format!("{c:?}").contains("t0k"));
