@@ -161,6 +161,14 @@ fn invalid_arguments_get_a_clear_error_before_connecting() {
             vec!["watch", "ws://127.0.0.1:1/ws", "--queue-size", "0"],
             "queue_size must be at least 1",
         ),
+        (
+            vec!["watch", "ws://127.0.0.1:1/ws", "--rate-limit", "100"],
+            "expected N/SECONDS",
+        ),
+        (
+            vec!["watch", "ws://127.0.0.1:1/ws", "--backup", "http://x/ws"],
+            "the scheme must be ws or wss",
+        ),
     ] {
         let out = uplink().args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);

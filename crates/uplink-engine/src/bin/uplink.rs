@@ -71,10 +71,14 @@ fn secs_or_off(s: &str) -> Result<Duration, String> {
     secs(s)
 }
 
+/// `--rate-limit`: `None` is off.
+#[derive(Debug, Clone, Copy)]
+struct Limit(Option<RateLimit>);
+
 /// `N/SECONDS` (at most N sends in any SECONDS), or `off`.
-fn rate_limit(s: &str) -> Result<Option<RateLimit>, String> {
+fn rate_limit(s: &str) -> Result<Limit, String> {
     if s.trim() == "off" {
-        return Ok(None);
+        return Ok(Limit(None));
     }
     let (n, secs_part) = s
         .split_once('/')
@@ -85,10 +89,10 @@ fn rate_limit(s: &str) -> Result<Option<RateLimit>, String> {
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| format!("{s:?}: N must be a whole number above 0"))?;
-    Ok(Some(RateLimit {
+    Ok(Limit(Some(RateLimit {
         max,
         window: secs(secs_part)?,
-    }))
+    })))
 }
 
 fn header(s: &str) -> Result<(String, String), String> {
@@ -159,7 +163,7 @@ struct Watch {
     unacked_orders: Unacked,
     /// At most N user sends in any SECONDS (`N/SECONDS`), or `off`.
     #[arg(long, value_parser = rate_limit, default_value = "100/60")]
-    rate_limit: Option<RateLimit>,
+    rate_limit: Limit,
     /// Seconds between queued messages flushed after a reconnect.
     #[arg(long, value_parser = secs, default_value = "0.01")]
     flush_interval: Duration,
@@ -219,7 +223,7 @@ impl Watch {
                 Unacked::Resend => UnackedOrders::Resend,
                 Unacked::Hold => UnackedOrders::Hold,
             },
-            rate_limit: self.rate_limit,
+            rate_limit: self.rate_limit.0,
             failback_after: self.failback_after,
             ..uplink_engine::core::Config::default()
         };
