@@ -542,6 +542,21 @@ impl AppModel {
                     self.push_log(&mut out, now_ms, level, line);
                 }
             }
+            EngineEvent::EndpointSwitched { from, to, url } => {
+                let line = if to == 0 {
+                    format!("Back on the primary feed {url}")
+                } else {
+                    format!(
+                        "Switched from the {} to {} {url}",
+                        uplink_engine::core::role(from),
+                        uplink_engine::core::role(to)
+                    )
+                };
+                self.push_log(&mut out, now_ms, Level::Warn, line);
+                if let Some(n) = self.policy.on_switch(now, to, &url, &self.prefs) {
+                    out.push(Out::Notify(n));
+                }
+            }
             EngineEvent::Retrying {
                 attempt,
                 max_attempts,

@@ -50,6 +50,8 @@ pub enum NoteKind {
     Outage,
     /// Back after an alerted outage.
     Back,
+    /// Switched to a backup endpoint, or back to the primary.
+    Switch,
 }
 
 /// One desktop notification.
@@ -81,6 +83,8 @@ pub struct NotifyPolicy {
     /// The outage in progress was alerted: its end is announced as [`NoteKind::Back`],
     /// not as an ordinary recovery.
     outage_alerted: bool,
+    /// Endpoint switches seen (each gets its own notification).
+    switches: u64,
 }
 
 /// Order outcomes remembered for "once per order"; past this the oldest half is
@@ -231,6 +235,34 @@ impl NotifyPolicy {
             body,
             sound: false,
         })
+    }
+
+    /// The feed switched endpoints (failover or failback): once per switch.
+    pub fn on_switch(
+        &mut self,
+        now: Instant,
+        to: usize,
+        url: &str,
+        prefs: &NotifySettings,
+    ) -> Option<Notification> {
+        if !prefs.on_switch {
+            return None;
+        }
+        self.switches += 1;
+        let title = if to == 0 {
+            "Uplink: back on the primary feed".to_owned()
+        } else {
+            format!("Uplink: using {}", uplink_engine::core::role(to))
+        };
+        // A key per switch: each switch is told once, only the burst limit applies.
+        let key = format!("switch:{}", self.switches);
+        self.gate(
+            now,
+            key,
+            NoteKind::Switch,
+            title,
+            format!("Connected to {url}"),
+        )
     }
 
     /// An order update arrived; maybe notify.

@@ -230,7 +230,7 @@ impl Service {
         let config = next.client_config(&demo_url);
         config.validate().map_err(|e| {
             invalid(settings::FieldErrors::from([(
-                "feed_url".to_owned(),
+                "feed_urls".to_owned(),
                 e.to_string(),
             )]))
         })?;

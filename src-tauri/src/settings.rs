@@ -29,6 +29,8 @@ pub struct NotifySettings {
     pub on_outage: bool,
     /// Play the desktop's notification sound with the stale and outage alerts.
     pub sound: bool,
+    /// When the feed switches to a backup endpoint, or back to the primary.
+    pub on_switch: bool,
 }
 
 impl Default for NotifySettings {
@@ -42,6 +44,7 @@ impl Default for NotifySettings {
             on_stale: true,
             on_outage: true,
             sound: false,
+            on_switch: true,
         }
     }
 }
@@ -50,8 +53,10 @@ impl Default for NotifySettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default)]
 pub struct Settings {
-    /// Feed URL; empty means the built-in demo feed.
-    pub feed_url: String,
+    /// Feed URLs, the primary first, then its backups in order of preference; none
+    /// means the built-in demo feed. An older file's single `feed_url` is read as a
+    /// one-entry list.
+    pub feed_urls: Vec<String>,
     /// Auth token for the feed. Never logged, never sent to the UI.
     pub token: Option<String>,
     /// Seconds between heartbeats.
@@ -82,6 +87,9 @@ pub struct Settings {
     pub rate_limit_max: u32,
     /// … in any window of this many seconds.
     pub rate_limit_window_secs: f64,
+    /// On a backup feed this long, probe the primary and switch back once it
+    /// answers; 0 = never.
+    pub failback_after_secs: f64,
     /// Notifications on/off by kind.
     pub notify: NotifySettings,
     /// Start hidden in the tray.
@@ -95,7 +103,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            feed_url: String::new(),
+            feed_urls: Vec::new(),
             token: None,
             heartbeat_interval_secs: 30.0,
             pong_timeout_secs: 10.0,
@@ -110,6 +118,7 @@ impl Default for Settings {
             order_ttl_secs: 60.0,
             rate_limit_max: 100,
             rate_limit_window_secs: 60.0,
+            failback_after_secs: 300.0,
             notify: NotifySettings::default(),
             start_minimized: false,
             launch_at_login: false,
@@ -165,7 +174,12 @@ impl Settings {
     /// Applies a change from the UI to these settings (validation comes after).
     pub fn apply(&self, input: SettingsInput) -> Settings {
         let mut next = input.settings;
-        next.feed_url = next.feed_url.trim().to_owned();
+        next.feed_urls = next
+            .feed_urls
+            .iter()
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty())
+            .collect();
         next.token = match input.token_change {
             None => self.token.clone(),
             Some(t) if t.trim().is_empty() => None,
@@ -231,6 +245,7 @@ impl Settings {
             ("stale_after_secs", self.stale_after_secs),
             ("alert_after_secs", self.alert_after_secs),
             ("order_ttl_secs", self.order_ttl_secs),
+            ("failback_after_secs", self.failback_after_secs),
         ] {
             if !v.is_finite() || !(0.0..=86_400.0).contains(&v) {
                 e.insert(
@@ -242,18 +257,28 @@ impl Settings {
         if !(1..=100_000).contains(&self.queue_size) {
             e.insert("queue_size".into(), "must be between 1 and 100000".into());
         }
-        if !self.feed_url.is_empty() {
-            match url::Url::parse(&self.feed_url) {
-                Err(err) => {
-                    e.insert("feed_url".into(), format!("not a valid URL ({err})"));
-                }
+        if self.feed_urls.len() > MAX_FEEDS {
+            e.insert(
+                "feed_urls".into(),
+                format!("at most {MAX_FEEDS} feeds (a primary and its backups)"),
+            );
+        }
+        for (i, u) in self.feed_urls.iter().enumerate() {
+            let problem = match url::Url::parse(u) {
+                Err(err) => Some(format!("not a valid URL ({err})")),
                 Ok(u) if !matches!(u.scheme(), "ws" | "wss") => {
-                    e.insert("feed_url".into(), "must start with ws:// or wss://".into());
+                    Some("must start with ws:// or wss://".to_owned())
                 }
-                Ok(u) if u.host_str().is_none_or(str::is_empty) => {
-                    e.insert("feed_url".into(), "needs a host".into());
-                }
-                Ok(_) => {}
+                Ok(u) if u.host_str().is_none_or(str::is_empty) => Some("needs a host".to_owned()),
+                Ok(_) => None,
+            };
+            if let Some(p) = problem {
+                let msg = if self.feed_urls.len() > 1 {
+                    format!("line {}: {p}", i + 1)
+                } else {
+                    p
+                };
+                e.entry("feed_urls".into()).or_insert(msg);
             }
         }
         if let Some(t) = &self.token {
@@ -270,7 +295,7 @@ impl Settings {
         if e.is_empty() {
             // Last word to the engine, with a placeholder URL for the demo feed.
             if let Err(err) = self.client_config("ws://127.0.0.1:9/ws").validate() {
-                e.insert("feed_url".into(), err.to_string());
+                e.insert("feed_urls".into(), err.to_string());
             }
         }
         if e.is_empty() {
@@ -282,12 +307,9 @@ impl Settings {
 
     /// The engine configuration; `demo_url` is used when no feed URL is set.
     pub fn client_config(&self, demo_url: &str) -> ClientConfig {
-        let url = if self.feed_url.is_empty() {
-            demo_url
-        } else {
-            &self.feed_url
-        };
+        let url = self.feed_urls.first().map_or(demo_url, String::as_str);
         let mut c = ClientConfig::new(url);
+        c.backups = self.feed_urls.iter().skip(1).cloned().collect();
         c.token = self.token.clone();
         c.token_placement = TokenPlacement::Both;
         let d = |s: f64| Duration::try_from_secs_f64(s).unwrap_or(Duration::ZERO);
@@ -302,6 +324,7 @@ impl Settings {
         c.core.ack_timeout = d(self.ack_timeout_secs);
         c.core.order_ttl = d(self.order_ttl_secs);
         c.core.unacked_orders = self.unacked_orders;
+        c.core.failback_after = d(self.failback_after_secs);
         c.core.rate_limit = (self.rate_limit_max > 0).then(|| RateLimit {
             max: self.rate_limit_max,
             window: d(self.rate_limit_window_secs),
@@ -312,7 +335,7 @@ impl Settings {
     /// Whether `other` connects the same way (URL, token, timing, queue): if not, a
     /// change from `other` to `self` needs a reconnect.
     pub fn same_connection(&self, other: &Settings) -> bool {
-        self.feed_url == other.feed_url
+        self.feed_urls == other.feed_urls
             && self.token == other.token
             && self.heartbeat_interval_secs == other.heartbeat_interval_secs
             && self.pong_timeout_secs == other.pong_timeout_secs
@@ -324,8 +347,29 @@ impl Settings {
 
     /// Whether the built-in demo feed is in use.
     pub fn uses_demo(&self) -> bool {
-        self.feed_url.is_empty()
+        self.feed_urls.is_empty()
     }
+}
+
+/// Feeds at most (a primary and its backups).
+pub const MAX_FEEDS: usize = 8;
+
+/// Reads a settings file's JSON; an older file's single `feed_url` string becomes
+/// `feed_urls` (empty string: none).
+pub fn parse(text: &str) -> Result<Settings, String> {
+    let mut v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(old) = obj.remove("feed_url") {
+            if !obj.contains_key("feed_urls") {
+                let list = match old.as_str().map(str::trim) {
+                    Some("") | None => serde_json::json!([]),
+                    Some(u) => serde_json::json!([u]),
+                };
+                obj.insert("feed_urls".into(), list);
+            }
+        }
+    }
+    serde_json::from_value(v).map_err(|e| e.to_string())
 }
 
 /// Where settings live, and how they are read and written.
@@ -364,8 +408,7 @@ impl SettingsStore {
                 )
             }
         };
-        let parsed: Result<Settings, String> =
-            serde_json::from_str(&text).map_err(|e| e.to_string());
+        let parsed = parse(&text);
         match parsed.and_then(|s| s.validate().map(|()| s).map_err(|e| format!("{e:?}"))) {
             Ok(s) => (s, None),
             Err(e) => {
@@ -435,7 +478,7 @@ mod tests {
     #[test]
     fn every_bad_field_gets_its_own_message() {
         let s = Settings {
-            feed_url: "http://example.com".into(),
+            feed_urls: vec!["http://example.com".into()],
             heartbeat_interval_secs: 0.0,
             pong_timeout_secs: f64::NAN,
             reconnect_base_delay_secs: 10.0,
@@ -451,7 +494,7 @@ mod tests {
         assert_eq!(
             fields,
             [
-                "feed_url",
+                "feed_urls",
                 "heartbeat_interval_secs",
                 "max_reconnect_attempts",
                 "pong_timeout_secs",
@@ -461,14 +504,23 @@ mod tests {
                 "watchlist"
             ]
         );
-        assert_eq!(e["feed_url"], "must start with ws:// or wss://");
+        assert_eq!(e["feed_urls"], "must start with ws:// or wss://");
         assert!(Settings {
-            feed_url: "not a url".into(),
+            feed_urls: vec!["not a url".into()],
             ..Settings::default()
         }
         .validate()
-        .unwrap_err()["feed_url"]
+        .unwrap_err()["feed_urls"]
             .starts_with("not a valid URL"));
+        assert_eq!(
+            Settings {
+                feed_urls: vec!["ws://a/ws".into(), "http://b/ws".into()],
+                ..Settings::default()
+            }
+            .validate()
+            .unwrap_err()["feed_urls"],
+            "line 2: must start with ws:// or wss://"
+        );
     }
 
     #[test]
@@ -509,7 +561,7 @@ mod tests {
             "first start: defaults"
         );
         let s = Settings {
-            feed_url: "wss://feed.example/ws".into(),
+            feed_urls: vec!["wss://feed.example/ws".into()],
             token: Some("tok".into()),
             watchlist: vec!["AAPL".into()],
             ..Settings::default()
@@ -525,7 +577,7 @@ mod tests {
 
         // Invalid settings are refused and the file is untouched.
         let bad = Settings {
-            feed_url: "ftp://x".into(),
+            feed_urls: vec!["ftp://x".into()],
             ..s.clone()
         };
         assert!(store.save(&bad).is_err());
@@ -542,5 +594,19 @@ mod tests {
         assert_eq!(s, Settings::default());
         assert!(err.unwrap().contains("settings.json.bad"));
         assert!(dir.join("settings.json.bad").exists());
+    }
+
+    #[test]
+    fn an_older_single_feed_url_is_read_as_a_one_entry_list() {
+        let s = parse(r#"{"feed_url": "ws://127.0.0.1:9000/ws", "queue_size": 5}"#).unwrap();
+        assert_eq!(s.feed_urls, ["ws://127.0.0.1:9000/ws"]);
+        assert_eq!(s.queue_size, 5);
+        assert!(parse(r#"{"feed_url": ""}"#).unwrap().uses_demo());
+        let s = parse(r#"{"feed_urls": ["ws://a/ws", "ws://b/ws"]}"#).unwrap();
+        let c = s.client_config("ws://demo/ws");
+        assert_eq!(
+            (c.url.as_str(), c.backups.as_slice()),
+            ("ws://a/ws", &["ws://b/ws".to_string()][..])
+        );
     }
 }

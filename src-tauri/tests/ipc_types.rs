@@ -12,7 +12,8 @@ use uplink_app::model::{
 };
 use uplink_app::settings::{NotifySettings, Settings, SettingsInput, SettingsView};
 use uplink_engine::core::{
-    LastError, LatencySummary, StatsSnapshot, SymbolHealth, Toggle, UnackedOrders,
+    BreakerState, EndpointStatus, LastError, LatencySummary, StatsSnapshot, SymbolHealth, Toggle,
+    UnackedOrders,
 };
 use uplink_engine::{ErrorKind, StateKind, Status};
 
@@ -27,6 +28,8 @@ fn generated() -> String {
         LastError::decl(&cfg),
         StatsSnapshot::decl(&cfg),
         SymbolHealth::decl(&cfg),
+        BreakerState::decl(&cfg),
+        EndpointStatus::decl(&cfg),
         Status::decl(&cfg),
         UiStatus::decl(&cfg),
         UiLatency::decl(&cfg),

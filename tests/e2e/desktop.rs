@@ -471,11 +471,11 @@ async fn s7_settings_are_validated_applied_and_kept_across_a_restart() {
 
     // An invalid URL: a message on the field, nothing saved, nothing changed.
     d.app()
-        .fill("[data-testid=setting-feed_url]", "http://not-a-feed")
+        .fill("[data-testid=setting-feed_urls]", "http://not-a-feed")
         .unwrap();
     d.app().click("[data-testid=save-settings]").unwrap();
     let msg = wait_for("the field error", T, || async {
-        match d.app().text("[data-testid=error-feed_url]") {
+        match d.app().text("[data-testid=error-feed_urls]") {
             Ok(t) if !t.is_empty() => Ok(t),
             other => Err(format!("{other:?}")),
         }
@@ -496,7 +496,7 @@ async fn s7_settings_are_validated_applied_and_kept_across_a_restart() {
 
     // A valid URL of a second feed: saved, and the app moves there.
     d.app()
-        .fill("[data-testid=setting-feed_url]", &b.url())
+        .fill("[data-testid=setting-feed_urls]", &b.url())
         .unwrap();
     d.app().click("[data-testid=save-settings]").unwrap();
     wait_for("the move to the second feed", T, || async {
@@ -527,7 +527,7 @@ async fn s7_settings_are_validated_applied_and_kept_across_a_restart() {
     let field = d
         .app()
         .exec(
-            "return document.querySelector('[data-testid=setting-feed_url]').value",
+            "return document.querySelector('[data-testid=setting-feed_urls]').value",
             json!([]),
         )
         .unwrap();
@@ -919,4 +919,61 @@ async fn s14_orders_survive_a_reset_before_ack_and_expire_when_offline_too_long(
         "an expired order is never sent"
     );
     d.shot("expired");
+}
+
+/// Two feeds in the settings: the primary dies, the backup takes over; the tray says
+/// so ("Connected · backup 1 · …", still green) and one notification is raised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s15_the_backup_takes_over_and_the_tray_says_so() {
+    let primary = sim(SimConfig::default()).await;
+    let backup = sim(SimConfig::default()).await;
+    let mut settings = fast(&primary.url(), 10);
+    settings.as_object_mut().unwrap().remove("feed_url");
+    settings["feed_urls"] = json!([primary.url(), backup.url()]);
+    let d = Desk::start("s15-failover", Some(settings)).await;
+    d.tray_is("green", T).await;
+    assert!(!d.label().await.contains("backup"));
+
+    primary.refuse(None);
+    primary.drop_all(DropMode::Close { code: 1001 });
+    wait_for("the backup in the tray label", T, || async {
+        let label = d.label().await;
+        if label.starts_with("Connected · backup 1") {
+            Ok(())
+        } else {
+            Err(label)
+        }
+    })
+    .await;
+    d.tray_is("green", T).await;
+    assert!(backup.stats().connections_open >= 1);
+    wait_for("the switch notification", T, || async {
+        let seen = d.notes.seen();
+        match seen
+            .iter()
+            .filter(|n| n.summary == "Uplink: using backup 1")
+            .count()
+        {
+            1 => Ok(()),
+            n => Err(format!("{n}: {seen:?}")),
+        }
+    })
+    .await;
+    wait_for("the feeds list in the window", T, || async {
+        match d.app().attr("[data-testid=endpoint-1]", "class") {
+            Ok(c) if c == "current" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    d.shot("on-backup");
+    // Still exactly one notification for the one switch.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let n = d
+        .notes
+        .seen()
+        .iter()
+        .filter(|n| n.summary.starts_with("Uplink: using"))
+        .count();
+    assert_eq!(n, 1);
 }

@@ -369,7 +369,10 @@ mod tests {
         let mut c = ClientConfig::new("ws://127.0.0.1:9/ws");
         c.token = Some("t0k".into());
         let p = c.prepare().unwrap();
-        assert_eq!(p.endpoints[0].dial_url.as_str(), "ws://127.0.0.1:9/ws?token=t0k");
+        assert_eq!(
+            p.endpoints[0].dial_url.as_str(),
+            "ws://127.0.0.1:9/ws?token=t0k"
+        );
         assert_eq!(p.masked_url, "ws://127.0.0.1:9/ws?token=***");
         assert!(p
             .headers

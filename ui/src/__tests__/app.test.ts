@@ -145,12 +145,12 @@ describe("the window", () => {
 describe("settings", () => {
   it("shows each field's error from the backend and says nothing was saved", async () => {
     saveReply = () => {
-      throw { code: "invalid_settings", message: "1 setting(s) need attention; nothing was saved", fields: { feed_url: "must start with ws:// or wss://" } };
+      throw { code: "invalid_settings", message: "1 setting(s) need attention; nothing was saved", fields: { feed_urls: "must start with ws:// or wss://" } };
     };
-    (tid("setting-feed_url") as HTMLInputElement).value = "http://example.com";
+    (tid("setting-feed_urls") as HTMLInputElement).value = "http://example.com";
     tid("save-settings").click();
     await flush();
-    expect(tid("error-feed_url").textContent).toBe("must start with ws:// or wss://");
+    expect(tid("error-feed_urls").textContent).toBe("must start with ws:// or wss://");
     expect(tid("settings-result").textContent).toContain("Not saved");
   });
 
@@ -165,12 +165,12 @@ describe("settings", () => {
   });
 
   it("saves valid settings; the token is sent only when typed, never shown", async () => {
-    (tid("setting-feed_url") as HTMLInputElement).value = " ws://127.0.0.1:9100/ws ";
+    (tid("setting-feed_urls") as HTMLInputElement).value = " ws://127.0.0.1:9100/ws \n\n ws://127.0.0.1:9101/ws";
     (tid("setting-notify.on_recover") as HTMLInputElement).checked = true;
     tid("save-settings").click();
     await flush();
     const first = calls.at(-1)!.args as { input: Settings & { token_change: string | null } };
-    expect(first.input.feed_url).toBe("ws://127.0.0.1:9100/ws");
+    expect(first.input.feed_urls).toEqual(["ws://127.0.0.1:9100/ws", "ws://127.0.0.1:9101/ws"]);
     expect(first.input.notify.on_recover).toBe(true);
     expect(first.input.token_change).toBeNull();
     expect(tid("settings-result").textContent).toBe("Saved.");

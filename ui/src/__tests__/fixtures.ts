@@ -41,6 +41,8 @@ export function status(over: Partial<Status> = {}): Status {
     feed_delay: { last_ms: 3, avg_ms: 3, min_ms: 1, max_ms: 9, p50_ms: 3, p99_ms: 9, window: 100, samples: 40 },
     clock_offset_ms: 12,
     clock_skewed: false,
+    endpoint: 0,
+    endpoints: [{ url: "ws://127.0.0.1:9000/ws", role: "primary", breaker: "closed", failures: 0, open_for_secs: null }],
     window_lag: { last_ms: 20, avg_ms: 25, min_ms: 5, max_ms: 60, p50_ms: 24, p99_ms: 58, window: 100, samples: 100 },
     demo: false,
     ...over,
@@ -48,7 +50,7 @@ export function status(over: Partial<Status> = {}): Status {
 }
 
 export const defaults: Settings = {
-  feed_url: "",
+  feed_urls: [],
   token: null,
   heartbeat_interval_secs: 30,
   pong_timeout_secs: 10,
@@ -63,7 +65,8 @@ export const defaults: Settings = {
   order_ttl_secs: 60,
   rate_limit_max: 100,
   rate_limit_window_secs: 60,
-  notify: { on_error: true, on_give_up: true, on_recover: false, on_order_fill: false, on_order_reject: true, on_stale: true, on_outage: true, sound: false },
+  failback_after_secs: 300,
+  notify: { on_error: true, on_give_up: true, on_recover: false, on_order_fill: false, on_order_reject: true, on_stale: true, on_outage: true, sound: false, on_switch: true },
   start_minimized: false,
   launch_at_login: false,
   watchlist: ["AAPL", "MSFT"],

@@ -159,3 +159,25 @@ describe("stale data", () => {
     expect(text(v.el, "stat-feed-delay")).toBe("no timestamps");
   });
 });
+
+describe("failover", () => {
+  it("lists every feed with its breaker and marks the one in use", () => {
+    const v = new ConnectionStatus({ reconnect: () => {}, toggle: () => {} });
+    v.update(
+      status({
+        label: "Connected · backup 1 · 12 ms",
+        endpoint: 1,
+        endpoints: [
+          { url: "wss://a.example/ws", role: "primary", breaker: "open", failures: 3, open_for_secs: 41.2 },
+          { url: "wss://b.example/ws", role: "backup 1", breaker: "closed", failures: 0, open_for_secs: null },
+        ],
+      }),
+    );
+    const li = (i: number) => v.el.querySelector(`[data-testid="endpoint-${i}"]`) as HTMLElement;
+    expect(li(0).querySelector(".breaker")!.textContent).toBe("skipped for 42 s · 3 failures");
+    expect(li(0).dataset.breaker).toBe("open");
+    expect(li(1).classList.contains("current")).toBe(true);
+    expect(li(1).querySelector(".breaker")!.textContent).toBe("ok");
+    expect(text(v.el, "state-detail")).toBe("Connected · backup 1 · 12 ms");
+  });
+});

@@ -141,6 +141,30 @@ age_secs: number | null,
  */
 stale: boolean, };
 
+export type BreakerState = "closed" | "open" | "half_open";
+
+export type EndpointStatus = { 
+/**
+ * Its URL, credentials masked.
+ */
+url: string, 
+/**
+ * "primary", or "backup 1", "backup 2", …
+ */
+role: string, 
+/**
+ * Its breaker.
+ */
+breaker: BreakerState, 
+/**
+ * Consecutive failures since its last success.
+ */
+failures: number, 
+/**
+ * While open: seconds until the cool-down ends.
+ */
+open_for_secs: number | null, };
+
 export type Status = { 
 /**
  * Current state.
@@ -236,7 +260,15 @@ clock_offset_ms: number | null,
 /**
  * The offset is beyond 2 s either way: delays and timestamps are suspect.
  */
-clock_skewed: boolean, };
+clock_skewed: boolean, 
+/**
+ * The endpoint dialing or in use: 0 is the primary, 1 the first backup, ….
+ */
+endpoint: number, 
+/**
+ * Every endpoint, primary first, with its circuit breaker.
+ */
+endpoints: Array<EndpointStatus>, };
 
 export type UiStatus = { 
 /**
@@ -342,7 +374,15 @@ clock_offset_ms: number | null,
 /**
  * The offset is beyond 2 s either way: delays and timestamps are suspect.
  */
-clock_skewed: boolean, };
+clock_skewed: boolean, 
+/**
+ * The endpoint dialing or in use: 0 is the primary, 1 the first backup, ….
+ */
+endpoint: number, 
+/**
+ * Every endpoint, primary first, with its circuit breaker.
+ */
+endpoints: Array<EndpointStatus>, };
 
 export type UiLatency = { 
 /**
@@ -515,13 +555,19 @@ on_outage: boolean,
 /**
  * Play the desktop's notification sound with the stale and outage alerts.
  */
-sound: boolean, };
+sound: boolean, 
+/**
+ * When the feed switches to a backup endpoint, or back to the primary.
+ */
+on_switch: boolean, };
 
 export type Settings = { 
 /**
- * Feed URL; empty means the built-in demo feed.
+ * Feed URLs, the primary first, then its backups in order of preference; none
+ * means the built-in demo feed. An older file's single `feed_url` is read as a
+ * one-entry list.
  */
-feed_url: string, 
+feed_urls: Array<string>, 
 /**
  * Auth token for the feed. Never logged, never sent to the UI.
  */
@@ -580,6 +626,11 @@ rate_limit_max: number,
  * … in any window of this many seconds.
  */
 rate_limit_window_secs: number, 
+/**
+ * On a backup feed this long, probe the primary and switch back once it
+ * answers; 0 = never.
+ */
+failback_after_secs: number, 
 /**
  * Notifications on/off by kind.
  */
@@ -607,9 +658,11 @@ token_set: boolean,
  */
 token_masked: string, 
 /**
- * Feed URL; empty means the built-in demo feed.
+ * Feed URLs, the primary first, then its backups in order of preference; none
+ * means the built-in demo feed. An older file's single `feed_url` is read as a
+ * one-entry list.
  */
-feed_url: string, 
+feed_urls: Array<string>, 
 /**
  * Auth token for the feed. Never logged, never sent to the UI.
  */
@@ -668,6 +721,11 @@ rate_limit_max: number,
  * … in any window of this many seconds.
  */
 rate_limit_window_secs: number, 
+/**
+ * On a backup feed this long, probe the primary and switch back once it
+ * answers; 0 = never.
+ */
+failback_after_secs: number, 
 /**
  * Notifications on/off by kind.
  */
@@ -691,9 +749,11 @@ export type SettingsInput = {
  */
 token_change: string | null, 
 /**
- * Feed URL; empty means the built-in demo feed.
+ * Feed URLs, the primary first, then its backups in order of preference; none
+ * means the built-in demo feed. An older file's single `feed_url` is read as a
+ * one-entry list.
  */
-feed_url: string, 
+feed_urls: Array<string>, 
 /**
  * Auth token for the feed. Never logged, never sent to the UI.
  */
@@ -752,6 +812,11 @@ rate_limit_max: number,
  * … in any window of this many seconds.
  */
 rate_limit_window_secs: number, 
+/**
+ * On a backup feed this long, probe the primary and switch back once it
+ * answers; 0 = never.
+ */
+failback_after_secs: number, 
 /**
  * Notifications on/off by kind.
  */

@@ -19,7 +19,8 @@ type NumKey =
   | "ack_timeout_secs"
   | "order_ttl_secs"
   | "rate_limit_max"
-  | "rate_limit_window_secs";
+  | "rate_limit_window_secs"
+  | "failback_after_secs";
 const NUM_KEYS: NumKey[] = [
   "heartbeat_interval_secs",
   "pong_timeout_secs",
@@ -33,6 +34,7 @@ const NUM_KEYS: NumKey[] = [
   "order_ttl_secs",
   "rate_limit_max",
   "rate_limit_window_secs",
+  "failback_after_secs",
 ];
 const WHOLE_KEYS: NumKey[] = ["max_reconnect_attempts", "queue_size", "rate_limit_max"];
 type NotifyKey = keyof Settings["notify"];
@@ -73,7 +75,12 @@ export class SettingsForm {
       "form",
       { class: "panel settings", "data-testid": "settings", novalidate: true },
       h("h2", { text: "Settings" }),
-      field("feed_url", "Feed URL", h("input", { type: "text", placeholder: "empty = built-in demo feed", autocomplete: "off", spellcheck: "false" }), "ws:// or wss://; leave empty for the built-in demo feed"),
+      field(
+        "feed_urls",
+        "Feed URLs",
+        h("textarea", { rows: 2, placeholder: "empty = built-in demo feed", autocomplete: "off", spellcheck: "false" }) as unknown as HTMLInputElement,
+        "one per line: the primary first, then backups in order; ws:// or wss://; empty for the built-in demo feed",
+      ),
       field("token", "Token", h("input", { type: "password", autocomplete: "off", placeholder: "unchanged" })),
       h("div", { class: "field" }, this.tokenState, h("button", { type: "button", class: "link", "data-testid": "clear-token", text: "Remove token" })),
       h(
@@ -91,6 +98,7 @@ export class SettingsForm {
         field("order_ttl_secs", "Queued order expiry (s)", num("any"), "0 = never"),
         field("rate_limit_max", "Sends per window", num("1"), "0 = no limit"),
         field("rate_limit_window_secs", "Rate window (s)", num("any")),
+        field("failback_after_secs", "Back to the primary after (s)", num("any"), "0 = never"),
       ),
       h(
         "div",
@@ -110,6 +118,7 @@ export class SettingsForm {
         check("notify.on_order_reject", "Order rejections"),
         check("notify.on_stale", "Prices stale while connected"),
         check("notify.on_outage", "Feed down (early alert), and back"),
+        check("notify.on_switch", "Switching to a backup feed, and back"),
         check("notify.sound", "Play a sound with alerts"),
       ),
       h("fieldset", {}, h("legend", { text: "Desktop" }), check("start_minimized", "Start minimized to the tray"), check("launch_at_login", "Launch at login")),
@@ -133,7 +142,7 @@ export class SettingsForm {
       if (i.type === "checkbox") i.checked = Boolean(val);
       else i.value = String(val);
     };
-    set("feed_url", v.feed_url);
+    set("feed_urls", v.feed_urls.join("\n"));
     set("token", "");
     for (const k of NUM_KEYS) set(k, v[k]);
     this.unacked.value = v.unacked_orders;
@@ -148,7 +157,10 @@ export class SettingsForm {
     const on = (k: string) => this.inputs.get(k)?.checked ?? false;
     const n = (k: string) => (val(k).trim() === "" ? Number.NaN : Number(val(k)));
     return {
-      feed_url: val("feed_url").trim(),
+      feed_urls: val("feed_urls")
+        .split("\n")
+        .map((u) => u.trim())
+        .filter((u) => u !== ""),
       // Write-only: the token travels as `token_change`, never in the settings.
       token: null,
       heartbeat_interval_secs: n("heartbeat_interval_secs"),
@@ -164,6 +176,7 @@ export class SettingsForm {
       order_ttl_secs: n("order_ttl_secs"),
       rate_limit_max: n("rate_limit_max"),
       rate_limit_window_secs: n("rate_limit_window_secs"),
+      failback_after_secs: n("failback_after_secs"),
       notify: {
         on_error: on("notify.on_error"),
         on_give_up: on("notify.on_give_up"),
@@ -173,6 +186,7 @@ export class SettingsForm {
         on_stale: on("notify.on_stale"),
         on_outage: on("notify.on_outage"),
         sound: on("notify.sound"),
+        on_switch: on("notify.on_switch"),
       },
       start_minimized: on("start_minimized"),
       launch_at_login: on("launch_at_login"),

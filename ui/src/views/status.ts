@@ -16,6 +16,19 @@ export function detailLine(s: Status): string {
   return s.label;
 }
 
+/** An endpoint's circuit breaker for people. */
+export function breakerText(e: Status["endpoints"][number]): string {
+  const fails = e.failures ? ` · ${e.failures} failure${e.failures === 1 ? "" : "s"}` : "";
+  switch (e.breaker) {
+    case "open":
+      return `skipped for ${Math.ceil(e.open_for_secs ?? 0)} s${fails}`;
+    case "half_open":
+      return `on trial${fails}`;
+    default:
+      return `ok${fails}`;
+  }
+}
+
 /** The feed's clock against ours, with a warning beyond 2 s. */
 export function clockText(s: Status): string {
   if (s.clock_offset_ms === null) return "unknown (no timestamps)";
@@ -38,6 +51,7 @@ export class ConnectionStatus {
   private toggleBtn = h("button", { type: "button", "data-testid": "toggle", text: "Disconnect" });
   private reconnectBtn = h("button", { type: "button", class: "primary", "data-testid": "reconnect", text: "Reconnect" });
   private cells = new Map<string, HTMLElement>();
+  private endpoints: HTMLElement;
   private shownState = "";
 
   constructor(actions: StatusActions) {
@@ -60,6 +74,7 @@ export class ConnectionStatus {
       ...stat("window-lag", "Uplink's own lag p50 / p99"),
       ...stat("data-age", "Last data"),
     );
+    this.endpoints = h("ul", { class: "endpoints", "data-testid": "endpoints" });
     const stats = h(
       "dl",
       { class: "stats" },
@@ -85,6 +100,8 @@ export class ConnectionStatus {
       h("div", { class: "meta" }, this.url, this.demo, h("span", { class: "muted" }, "since ", this.since)),
       h("h3", { text: "Latency" }),
       h("div", { class: "latency-row" }, latency, this.chart.el),
+      h("h3", { text: "Feeds" }),
+      this.endpoints,
       h("h3", { text: "Statistics" }),
       stats,
     );
@@ -116,6 +133,18 @@ export class ConnectionStatus {
     this.set("latency-avg", ms(l.avg_ms));
     this.set("latency-p99", ms(l.p99_ms));
     this.set("latency-minmax", l.min_ms === null ? "–" : `${ms(l.min_ms)} / ${ms(l.max_ms)}`);
+    this.endpoints.replaceChildren(
+      ...s.endpoints.map((e, i) => {
+        const li = h(
+          "li",
+          { "data-testid": `endpoint-${i}`, "data-breaker": e.breaker, class: i === s.endpoint ? "current" : "" },
+          h("span", { class: "role", text: e.role }),
+          h("code", { text: e.url }),
+          h("span", { class: "breaker", text: breakerText(e) }),
+        );
+        return li;
+      }),
+    );
     const d = s.feed_delay;
     this.set("feed-delay", d.samples === 0 ? "no timestamps" : `${ms(d.p50_ms)} / ${ms(d.p99_ms)}`);
     this.set("clock-offset", clockText(s));
