@@ -10,6 +10,8 @@ pkgs=(build-essential pkg-config curl file libssl-dev libwebkit2gtk-4.1-dev
 if [ "${1:-}" = "--test" ]; then
   # Virtual display, private session bus, notification server, WebDriver, X tools.
   pkgs+=(xvfb dbus dbus-x11 dunst webkit2gtk-driver x11-utils)
+  # Independent peers: real proxy servers, and a feed written with Python's websockets.
+  pkgs+=(tinyproxy microsocks python3 python3-websockets)
 fi
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 

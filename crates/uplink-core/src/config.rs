@@ -10,9 +10,11 @@ use thiserror::Error;
 /// wrong, before anything connects.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// How often an application-level `{"type":"ping"}` is sent while connected.
+    /// How often a ping is sent while connected (see `heartbeat` for which kind).
     /// Each ping/pong round trip is also a latency sample. Seed: 30 s.
     pub heartbeat_interval: Duration,
+    /// How the link is kept alive and measured. Default: the seed's JSON ping.
+    pub heartbeat: Heartbeat,
     /// How long to wait for the pong after each ping before the link is declared dead.
     /// A half-open connection is therefore detected within `heartbeat_interval + pong_timeout`.
     pub pong_timeout: Duration,
@@ -77,6 +79,42 @@ pub struct Config {
     pub breaker_max_cooldown: Duration,
 }
 
+/// How the link is kept alive and measured.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Heartbeat {
+    /// The seed's `{"type":"ping"}`, answered by `{"type":"pong"}` (any body).
+    #[default]
+    Json,
+    /// WebSocket protocol Ping frames with a payload; the feed's Pong frame echoing it
+    /// is the round trip.
+    WebSocket,
+    /// A configured ping text, and a matcher for the feed's answer.
+    Custom {
+        /// The text sent, e.g. `{"op":"ping"}`.
+        ping: String,
+        /// Which inbound message is the answer.
+        pong: PongMatch,
+    },
+    /// No ping at all: liveness from inbound data alone, and a link silent for
+    /// `heartbeat_interval + pong_timeout` is dead.
+    None,
+}
+
+/// Which inbound message answers a custom ping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PongMatch {
+    /// A message whose `type` is this, e.g. `pong`.
+    Type(String),
+    /// A JSON object whose top-level field `name` equals `value`, e.g. `op` = `"pong"`
+    /// or `event` = `"heartbeat"`.
+    Field {
+        /// The field's name.
+        name: String,
+        /// The value it must have (compared as JSON).
+        value: serde_json::Value,
+    },
+}
+
 /// What happens to orders awaiting acknowledgement when the connection is lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -103,6 +141,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             heartbeat_interval: Duration::from_secs(30),
+            heartbeat: Heartbeat::Json,
             pong_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),

@@ -5,79 +5,14 @@
 
 use std::collections::VecDeque;
 
+pub use uplink_proto::parse_rfc3339_ms;
+
 /// Clock offsets beyond this (either way) are worth a warning: delays and ages
 /// computed against such a clock cannot be trusted.
 pub const SKEW_WARN_MS: f64 = 2000.0;
 
 /// Round trips kept for the offset estimate; the one with the shortest round trip wins.
 const CLOCK_SAMPLES: usize = 8;
-
-/// Reads an RFC 3339 timestamp (`2025-01-01T12:00:00Z`, `…:00.123+02:00`) as Unix
-/// milliseconds. Anything else is `None`.
-pub fn parse_rfc3339_ms(s: &str) -> Option<f64> {
-    let b = s.as_bytes();
-    let num = |from: usize, len: usize| -> Option<i64> {
-        let part = s.get(from..from + len)?;
-        part.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| part.parse().ok())?
-    };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (y, mo, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    let (h, mi, sec) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut frac = 0.0;
-    if b.get(i) == Some(&b'.') {
-        let start = i + 1;
-        i = start;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        // Digits past nanoseconds add nothing; no allocation on the hot path.
-        let mut scale = 0.1;
-        for &c in &b[start..i.min(start + 9)] {
-            frac += f64::from(c - b'0') * scale;
-            scale /= 10.0;
-        }
-    }
-    let offset_min = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
-            let m = num(i + 1, 2)? * 60 + num(i + 4, 2)?;
-            if *sign == b'-' {
-                -m
-            } else {
-                m
-            }
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(y, mo, d);
-    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60;
-    Some((secs as f64 + frac) * 1000.0)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
 
 /// The peer's clock against ours, NTP-style: for a ping sent at local `t0` and
 /// answered at local `t1` with the peer's timestamp `ts`, the peer's clock read `ts`
@@ -127,38 +62,6 @@ pub fn feed_delay_ms(recv_ms: f64, peer_ms: f64, offset_ms: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_rfc3339_in_its_usual_forms() {
-        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0.0));
-        assert_eq!(
-            parse_rfc3339_ms("2025-01-01T12:00:00Z"),
-            Some(1_735_732_800_000.0)
-        );
-        assert_eq!(
-            parse_rfc3339_ms("2025-01-01T12:00:00.250Z"),
-            Some(1_735_732_800_250.0)
-        );
-        assert_eq!(
-            parse_rfc3339_ms("2025-01-01T14:00:00+02:00"),
-            Some(1_735_732_800_000.0)
-        );
-        assert_eq!(
-            parse_rfc3339_ms("2024-02-29T00:00:00-00:30"),
-            Some(1_709_166_600_000.0)
-        );
-        for bad in [
-            "",
-            "yesterday",
-            "2025-13-01T00:00:00Z",
-            "2025-01-01T00:00:00",
-            "2025-01-01T00:00:00.Z",
-            "2025-01-01T00:00:00Zjunk",
-            "１０２５-01-01T00:00:00Z",
-        ] {
-            assert_eq!(parse_rfc3339_ms(bad), None, "{bad:?}");
-        }
-    }
 
     #[test]
     fn the_offset_comes_from_the_shortest_round_trip() {

@@ -73,10 +73,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use thiserror::Error;
-use uplink_proto::{Envelope, OrderStatus, Outbound, Payload};
+use uplink_proto::{Envelope, OrderStatus, Outbound, Payload, Timestamp};
 
 pub use backoff::{Backoff, SplitMix64};
-pub use config::{Config, ConfigError, RateLimit, UnackedOrders};
+pub use config::{Config, ConfigError, Heartbeat, PongMatch, RateLimit, UnackedOrders};
 pub use failover::{role, BreakerConfig, BreakerState, EndpointStatus, Endpoints};
 pub use health::{feed_delay_ms, parse_rfc3339_ms, ClockEstimator, SKEW_WARN_MS};
 pub use latency::{ms as duration_ms, LatencySummary, LatencyTracker};
@@ -157,6 +157,14 @@ pub enum Action {
         id: Option<MessageId>,
         /// The JSON text.
         text: String,
+    },
+    /// Send a WebSocket protocol Ping frame with this payload (`heartbeat = websocket`);
+    /// report its Pong with [`Connection::handle_ws_pong`].
+    Ping {
+        /// The connection.
+        conn: ConnId,
+        /// The payload the Pong must echo.
+        payload: [u8; 8],
     },
     /// Close gracefully with a close frame, then forget the connection.
     Close {
@@ -373,6 +381,8 @@ struct Connected {
     failback_at: Option<Instant>,
     /// The failback probe under way.
     probe: Option<Dialing>,
+    /// The payload of the outstanding WebSocket Ping (`heartbeat = websocket`).
+    ping_payload: [u8; 8],
 }
 
 /// A subscribed symbol's clock.
@@ -453,6 +463,8 @@ pub struct Connection {
     wall_anchor: Option<(Instant, f64)>,
     /// The last data message from any connection.
     last_data: Option<Instant>,
+    /// Numbers WebSocket Ping payloads.
+    next_conn_ping: u64,
     /// Each subscribed symbol's clock (looked up on every update: a cheap hash).
     symbol_clocks: HashMap<String, SymbolClock, BuildHasherDefault<Fnv1a>>,
     /// No feed-delay sample before this: timestamps are read at most every
@@ -537,6 +549,7 @@ impl Connection {
             wall_anchor: None,
             last_data: None,
             symbol_clocks: HashMap::default(),
+            next_conn_ping: 0,
             next_delay_sample: None,
             outage: None,
             clock: ClockEstimator::default(),
@@ -656,11 +669,12 @@ impl Connection {
             State::Connecting(d) | State::Reconnecting(Retry::Dialing(d)) => Some(d.deadline),
             State::Reconnecting(Retry::Waiting { at }) => Some(*at),
             State::Connected(c) => {
-                let heartbeat = match c.ping_sent_at {
-                    Some(sent) => sent + self.config.pong_timeout,
-                    None => c.next_ping_at,
+                let heartbeat = match (c.ping_sent_at, &self.config.heartbeat) {
+                    (Some(sent), _) => sent + self.config.pong_timeout,
+                    (None, Heartbeat::None) => c.last_inbound + self.idle_limit(),
+                    (None, _) => c.next_ping_at,
                 };
-                let mut t = heartbeat.min(c.last_inbound + self.config.idle_timeout);
+                let mut t = heartbeat.min(c.last_inbound + self.idle_limit());
                 if let Some(s) = c.stable_at {
                     t = t.min(s);
                 }
@@ -994,6 +1008,7 @@ impl Connection {
             failback_at: (endpoint != 0 && !self.config.failback_after.is_zero())
                 .then(|| now + self.config.failback_after),
             probe: None,
+            ping_payload: [0; 8],
         };
         for clock in self.symbol_clocks.values_mut() {
             clock.since = now;
@@ -1092,6 +1107,24 @@ impl Connection {
     /// (The driver's WebSocket library answers Pings itself.)
     pub fn handle_control_frame(&mut self, now: Instant, conn: ConnId, len: usize) {
         self.note_inbound(now, conn, len);
+    }
+
+    /// A protocol-level Pong frame arrived: proof of life, and with
+    /// `heartbeat = websocket` the round trip of the Ping whose payload it echoes.
+    pub fn handle_ws_pong(&mut self, now: Instant, conn: ConnId, payload: &[u8]) {
+        if !self.note_inbound(now, conn, payload.len()) {
+            return;
+        }
+        if self.config.heartbeat != Heartbeat::WebSocket {
+            return;
+        }
+        if let State::Connected(c) = &mut self.state {
+            if c.ping_payload.as_slice() == payload {
+                if let Some(sent) = c.ping_sent_at.take() {
+                    self.record_rtt(now, sent, None);
+                }
+            }
+        }
     }
 
     /// The driver wrote a frame handed out by [`Action::Transmit`].
@@ -1204,11 +1237,13 @@ impl Connection {
                         return;
                     }
                 }
-                if now >= c.last_inbound + self.config.idle_timeout {
-                    let msg = format!(
-                        "nothing received for {}",
-                        fmt_duration(self.config.idle_timeout)
-                    );
+                let idle = if self.config.heartbeat == Heartbeat::None {
+                    self.config.heartbeat_interval + self.config.pong_timeout
+                } else {
+                    self.config.idle_timeout
+                };
+                if now >= c.last_inbound + idle {
+                    let msg = format!("nothing received for {}", fmt_duration(idle));
                     self.fail(now, ErrorKind::IdleTimeout, &msg);
                     return;
                 }
@@ -1247,7 +1282,10 @@ impl Connection {
                     });
                     self.revision = self.revision.wrapping_add(1);
                 }
-                if c.ping_sent_at.is_none() && now >= c.next_ping_at {
+                if c.ping_sent_at.is_none()
+                    && now >= c.next_ping_at
+                    && self.config.heartbeat != Heartbeat::None
+                {
                     self.send_ping(now);
                 }
                 self.pump_queue(now);
@@ -1310,6 +1348,8 @@ impl Connection {
                 }),
                 queue_depth: self.queue.len(),
                 queue_dropped: self.queue.dropped(),
+                unexpected_messages: s.unexpected_messages,
+                unreadable_timestamps: s.unreadable_timestamps,
                 awaiting_ack: self.acks.len(),
                 unknown_acks: self.acks.unknown_acks(),
             },
@@ -1538,18 +1578,29 @@ impl Connection {
                 return;
             }
         };
+        if env.is_unexpected() {
+            self.stats.unexpected_messages += 1;
+        }
+        if matches!(env.timestamp, Some(Timestamp::Unreadable)) {
+            self.stats.unreadable_timestamps += 1;
+        }
+        if self.is_custom_pong(&env) {
+            if let State::Connected(c) = &mut self.state {
+                if let Some(sent) = c.ping_sent_at.take() {
+                    self.record_rtt(now, sent, env.timestamp.as_ref());
+                }
+            }
+            return;
+        }
         if is_data(&env.payload) {
             self.note_data(now, &env);
         }
         match &env.payload {
             Payload::Pong => {
+                let json = self.config.heartbeat == Heartbeat::Json;
                 if let State::Connected(c) = &mut self.state {
-                    if let Some(sent) = c.ping_sent_at.take() {
-                        let rtt = now.saturating_duration_since(sent);
-                        self.latency.record(rtt);
-                        self.revision = self.revision.wrapping_add(1);
-                        self.events.push_back(Event::Latency(rtt));
-                        self.note_pong_clock(sent, now, env.timestamp.as_deref());
+                    if let Some(sent) = c.ping_sent_at.take_if(|_| json) {
+                        self.record_rtt(now, sent, env.timestamp.as_ref());
                     }
                 }
             }
@@ -1597,7 +1648,7 @@ impl Connection {
         if self.next_delay_sample.is_some_and(|t| now < t) {
             return;
         }
-        let stamp = env.timestamp.as_deref().and_then(parse_rfc3339_ms);
+        let stamp = env.timestamp.as_ref().and_then(Timestamp::unix_ms);
         if let (Some(peer), Some(recv)) = (stamp, self.wall_ms(now)) {
             self.next_delay_sample = Some(now + DELAY_SAMPLE_EVERY);
             let offset = self.clock.offset_ms().unwrap_or(0.0);
@@ -1620,9 +1671,9 @@ impl Connection {
 
     /// A pong answered the ping sent at `sent`: with the peer's timestamp, one more
     /// clock-offset sample; announces crossing the skew threshold.
-    fn note_pong_clock(&mut self, sent: Instant, now: Instant, stamp: Option<&str>) {
+    fn note_pong_clock(&mut self, sent: Instant, now: Instant, stamp: Option<&Timestamp>) {
         let (Some(peer), Some(t0), Some(t1)) = (
-            stamp.and_then(parse_rfc3339_ms),
+            stamp.and_then(Timestamp::unix_ms),
             self.wall_ms(sent),
             self.wall_ms(now),
         ) else {
@@ -1644,10 +1695,60 @@ impl Connection {
         let State::Connected(c) = &mut self.state else {
             return;
         };
+        if self.config.heartbeat == Heartbeat::None {
+            // Liveness from inbound data alone.
+            return;
+        }
         c.ping_sent_at = Some(now);
         c.next_ping_at = now + self.config.heartbeat_interval;
         let conn = c.conn;
-        self.transmit_control(conn, Envelope::ping().encode());
+        match &self.config.heartbeat {
+            Heartbeat::Json => self.transmit_control(conn, Envelope::ping().encode()),
+            Heartbeat::Custom { ping, .. } => {
+                let text = ping.clone();
+                self.transmit_control(conn, text);
+            }
+            Heartbeat::WebSocket => {
+                self.next_conn_ping += 1;
+                let payload = self.next_conn_ping.to_be_bytes();
+                if let State::Connected(c) = &mut self.state {
+                    c.ping_payload = payload;
+                }
+                self.actions.push_back(Action::Ping { conn, payload });
+            }
+            Heartbeat::None => {}
+        }
+    }
+
+    /// A ping sent at `sent` was answered at `now`: a latency sample, and with the
+    /// answer's timestamp a clock-offset sample.
+    fn record_rtt(&mut self, now: Instant, sent: Instant, stamp: Option<&Timestamp>) {
+        let rtt = now.saturating_duration_since(sent);
+        self.latency.record(rtt);
+        self.revision = self.revision.wrapping_add(1);
+        self.events.push_back(Event::Latency(rtt));
+        self.note_pong_clock(sent, now, stamp);
+    }
+
+    /// The inbound silence after which the link is dead.
+    fn idle_limit(&self) -> Duration {
+        if self.config.heartbeat == Heartbeat::None {
+            self.config.heartbeat_interval + self.config.pong_timeout
+        } else {
+            self.config.idle_timeout
+        }
+    }
+
+    /// Whether `env` answers a custom ping.
+    fn is_custom_pong(&self, env: &Envelope) -> bool {
+        let Heartbeat::Custom { pong, .. } = &self.config.heartbeat else {
+            return false;
+        };
+        match (pong, &env.payload) {
+            (PongMatch::Type(t), p) => p.kind() == t,
+            (PongMatch::Field { name, value }, Payload::Other(m)) => m.get(name) == Some(value),
+            _ => false,
+        }
     }
 
     fn transmit_control(&mut self, conn: ConnId, text: String) {

@@ -80,6 +80,10 @@ pub(crate) struct Stats {
     pub last_error: Option<(ErrorKind, String, Instant)>,
     /// Uptime of connections that have ended.
     pub closed_uptime: Duration,
+    /// JSON that did not fit the protocol, passed on raw.
+    pub unexpected_messages: u64,
+    /// Timestamps that could not be read, dropped.
+    pub unreadable_timestamps: u64,
 }
 
 impl Stats {
@@ -121,6 +125,11 @@ pub struct StatsSnapshot {
     pub queue_depth: usize,
     /// Messages dropped from the queue because it overflowed.
     pub queue_dropped: u64,
+    /// Messages that were JSON but did not fit the protocol (a known type with an
+    /// unexpected body, or no string `type`): passed on as raw JSON.
+    pub unexpected_messages: u64,
+    /// Timestamps that were neither a string nor a number: dropped.
+    pub unreadable_timestamps: u64,
     /// Orders written and not yet acknowledged by the feed.
     pub awaiting_ack: usize,
     /// Inbound order messages whose `client_order_id` was never sent from here

@@ -621,12 +621,16 @@ fn malformed_messages_are_counted_and_the_connection_kept() {
     assert!(
         matches!(&ev[0], Event::Error { kind: ErrorKind::MalformedMessage, message } if message.starts_with("malformed message"))
     );
+    // JSON whose body does not fit its type is passed on raw and counted, not
+    // rejected: only text that is not JSON is malformed.
+    assert!(matches!(&ev[1], Event::Message(m) if m.is_unexpected()));
     assert!(
         matches!(&ev[2], Event::Message(m) if matches!(&m.payload, Payload::Update(u) if u.price == 2.0))
     );
     let st = w.status();
     assert_eq!(st.state, StateKind::Connected);
-    assert_eq!(st.stats.malformed_messages, 2);
+    assert_eq!(st.stats.malformed_messages, 1);
+    assert_eq!(st.stats.unexpected_messages, 1);
     assert_eq!(
         st.stats.messages_received, 4,
         "three frames and the first pong"
@@ -1613,4 +1617,122 @@ fn subscriptions_and_queued_orders_go_to_whichever_endpoint_is_current_exactly_o
     let conn = w.lose_and_reconnect(conn);
     let wire = w.write_all(conn);
     assert!(!wire.iter().any(|t| t.contains("\"order\"")), "{wire:?}");
+}
+
+// ---------------------------------------------------------------- real feeds
+
+fn with_heartbeat(h: uplink_core::Heartbeat) -> World {
+    World::new(Config {
+        heartbeat: h,
+        heartbeat_interval: 5 * SEC,
+        pong_timeout: 2 * SEC,
+        idle_timeout: 10 * SEC,
+        jitter: 0.0,
+        ..Config::default()
+    })
+}
+
+#[test]
+fn websocket_heartbeats_measure_the_round_trip_from_pong_frames() {
+    let mut w = with_heartbeat(uplink_core::Heartbeat::WebSocket);
+    w.core.handle_connect(w.now);
+    let conn = w.expect_dial();
+    w.core.handle_connected(w.now, conn);
+    let payload = w
+        .actions()
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Ping { payload, .. } => Some(payload),
+            Action::Transmit { text, .. } if text == PING => panic!("no JSON ping in this mode"),
+            _ => None,
+        })
+        .expect("a Ping frame at once");
+    // A Pong with another payload proves life but is not this ping's answer.
+    w.core.handle_ws_pong(w.now + 3 * MS, conn, b"other");
+    assert_eq!(w.status().latency.samples, 0);
+    w.core.handle_ws_pong(w.now + 7 * MS, conn, &payload);
+    assert_eq!(w.status().latency.last_ms, Some(7.0));
+    // The next Pong never comes: dead within interval + deadline.
+    let t0 = w.now;
+    loop {
+        w.run_to_next_timeout();
+        if w.core.state() != StateKind::Connected {
+            break;
+        }
+    }
+    assert_eq!(w.now - t0, 7 * SEC);
+    assert_eq!(w.status().error_kind, Some(ErrorKind::HeartbeatTimeout));
+}
+
+#[test]
+fn a_custom_heartbeat_sends_its_text_and_matches_its_answer() {
+    let mut w = with_heartbeat(uplink_core::Heartbeat::Custom {
+        ping: r#"{"op":"ping"}"#.into(),
+        pong: uplink_core::PongMatch::Field {
+            name: "op".into(),
+            value: serde_json::json!("pong"),
+        },
+    });
+    w.core.handle_connect(w.now);
+    let conn = w.expect_dial();
+    w.core.handle_connected(w.now, conn);
+    assert!(w.transmits().iter().any(|(_, t)| t == r#"{"op":"ping"}"#));
+    w.core
+        .handle_text(w.now + 4 * MS, conn, r#"{"op":"pong","ts":1}"#);
+    assert_eq!(w.status().latency.last_ms, Some(4.0));
+    assert!(
+        !w.events().iter().any(|e| matches!(e, Event::Message(_))),
+        "the answer is the heartbeat's, not the trader's"
+    );
+    assert_eq!(w.status().stats.unexpected_messages, 0);
+}
+
+#[test]
+fn without_heartbeats_inbound_data_is_the_only_proof_of_life() {
+    let mut w = with_heartbeat(uplink_core::Heartbeat::None);
+    w.core.handle_connect(w.now);
+    let conn = w.expect_dial();
+    w.core.handle_connected(w.now, conn);
+    assert!(w.transmits().is_empty(), "no ping of any kind");
+    for _ in 0..5 {
+        w.now += 6 * SEC;
+        w.core.handle_timeout(w.now);
+        w.core.handle_text(
+            w.now,
+            conn,
+            r#"{"type":"update","data":{"symbol":"A","price":1}}"#,
+        );
+    }
+    assert_eq!(w.core.state(), StateKind::Connected);
+    // Silence: dead after interval + deadline (7 s), not the 10 s idle watchdog.
+    let t0 = w.now;
+    w.run_to_next_timeout();
+    assert_eq!(w.now - t0, 7 * SEC);
+    assert_eq!(w.status().error_kind, Some(ErrorKind::IdleTimeout));
+}
+
+#[test]
+fn epoch_millisecond_timestamps_give_the_clock_offset_and_bad_ones_are_counted() {
+    let mut w = World::exact();
+    let t0 = 1_764_115_200_000.0;
+    w.core.set_wall_clock(w.now, t0);
+    let conn = w.connected();
+    w.run_to_next_timeout();
+    w.now += 100 * MS;
+    // Our 30.050 s is the feed's 30.050 s: in step, stamped in milliseconds.
+    w.core.handle_text(
+        w.now,
+        conn,
+        &format!(r#"{{"type":"pong","timestamp":{}}}"#, t0 + 30_050.0),
+    );
+    assert_eq!(w.status().clock_offset_ms, Some(0.0));
+    assert_eq!(w.status().latency.last_ms, Some(100.0));
+    w.core.handle_text(
+        w.now,
+        conn,
+        r#"{"type":"update","data":{"symbol":"A","price":1},"timestamp":{"when":"now"}}"#,
+    );
+    let st = w.status();
+    assert_eq!(st.stats.unreadable_timestamps, 1);
+    assert_eq!(st.stats.malformed_messages, 0, "never a reason to reject");
 }

@@ -8,7 +8,22 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use url::Url;
 
+use crate::proxy::{Proxy, ProxySetting};
 use crate::EngineError;
+
+/// Text from outside (an HTTP status line, a close reason) made safe to show: control
+/// characters escaped, at most 200 characters.
+pub(crate) fn scrub(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().take(200) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
 
 /// Where the token goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -37,6 +52,9 @@ pub struct ClientConfig {
     pub token_placement: TokenPlacement,
     /// Extra HTTP headers for the upgrade request.
     pub headers: Vec<(String, String)>,
+    /// How to reach the feed: from the environment (the default), directly, or
+    /// through a given HTTP CONNECT or SOCKS5 proxy.
+    pub proxy: ProxySetting,
     /// A PEM file of extra CA certificates to trust (besides the public roots).
     pub extra_ca_file: Option<PathBuf>,
     /// Largest inbound message accepted; a bigger one drops the connection (counted as `message_too_large`).
@@ -86,6 +104,7 @@ impl ClientConfig {
             token: None,
             token_placement: TokenPlacement::default(),
             headers: Vec::new(),
+            proxy: ProxySetting::default(),
             extra_ca_file: None,
             max_message_size: 16 << 20,
             max_frame_size: 16 << 20,
@@ -104,6 +123,8 @@ pub(crate) struct Target {
     pub dial_url: Url,
     /// The URL for people: credentials masked.
     pub masked_url: String,
+    /// The proxy to go through, if any.
+    pub proxy: Option<Proxy>,
 }
 
 /// A validated configuration, ready to dial.
@@ -225,9 +246,12 @@ impl ClientConfig {
                 dial_url.query_pairs_mut().append_pair("token", token);
             }
         }
+        let proxy = crate::proxy::resolve(&self.proxy, &dial_url, |k| std::env::var(k).ok())
+            .map_err(EngineError::Proxy)?;
         Ok(Target {
             masked_url: mask_url(&dial_url),
             dial_url,
+            proxy,
         })
     }
 
@@ -293,13 +317,25 @@ impl ClientConfig {
     }
 }
 
-/// Public web roots, plus the certificates of `extra_ca`; certificates are always validated.
+/// The operating system's trust store (where corporate TLS-inspection CAs are
+/// installed), plus the bundled web roots, plus the certificates of `extra_ca`.
+/// Certificates are always validated; there is no insecure fallback.
 fn tls_config(extra_ca: Option<&PathBuf>) -> Result<rustls::ClientConfig, EngineError> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::CertificateDer;
 
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let native = rustls_native_certs::load_native_certs();
+    let (added, ignored) = roots.add_parsable_certificates(native.certs);
+    if !native.errors.is_empty() || ignored > 0 {
+        tracing::debug!(
+            added,
+            ignored,
+            errors = native.errors.len(),
+            "system trust store read with problems"
+        );
+    }
     if let Some(path) = extra_ca {
         let ca_error = |reason: String| EngineError::CaFile {
             path: path.clone(),

@@ -314,9 +314,8 @@ impl Driver {
             match frame {
                 Some(Ok(Message::Text(t))) => self.core.handle_text(now, conn, t.as_str()),
                 Some(Ok(Message::Binary(b))) => self.core.handle_binary(now, conn, &b),
-                Some(Ok(Message::Ping(p) | Message::Pong(p))) => {
-                    self.core.handle_control_frame(now, conn, p.len())
-                }
+                Some(Ok(Message::Ping(p))) => self.core.handle_control_frame(now, conn, p.len()),
+                Some(Ok(Message::Pong(p))) => self.core.handle_ws_pong(now, conn, &p),
                 Some(Ok(Message::Frame(_))) => {}
                 Some(Ok(Message::Close(frame))) => {
                     let msg = describe_close(frame.as_ref());
@@ -428,6 +427,25 @@ impl Driver {
                         self.core
                             .handle_connection_lost(now, conn, ErrorKind::Io, &msg);
                     }
+                }
+            }
+            Action::Ping { conn, payload } => {
+                let Some((c, ws)) = self.socket.as_mut() else {
+                    return;
+                };
+                if *c != conn {
+                    return;
+                }
+                let limit = self.core.config().pong_timeout;
+                let res =
+                    tokio::time::timeout(limit, ws.send(Message::Ping(payload.to_vec().into())))
+                        .await;
+                if !matches!(res, Ok(Ok(()))) {
+                    let msg = "could not send a ping frame".to_owned();
+                    tracing::warn!("{msg}");
+                    self.socket = None;
+                    self.core
+                        .handle_connection_lost(now(), conn, ErrorKind::Io, &msg);
                 }
             }
             Action::Close { conn, code, reason } => {
@@ -640,10 +658,37 @@ async fn dial(cfg: Arc<Prepared>, endpoint: usize) -> DialResult {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         _ => ep.masked_url.clone(),
     };
-    tokio_tungstenite::connect_async_tls_with_config(req, Some(ws_config), true, Some(connector))
+    match &ep.proxy {
+        None => tokio_tungstenite::connect_async_tls_with_config(
+            req,
+            Some(ws_config),
+            true,
+            Some(connector),
+        )
         .await
         .map(|(ws, _)| ws)
-        .map_err(|e| classify_dial(e, &target))
+        .map_err(|e| classify_dial(e, &target)),
+        Some(proxy) => {
+            let host = ep
+                .dial_url
+                .host_str()
+                .unwrap_or("")
+                .trim_matches(['[', ']']);
+            let port = ep.dial_url.port_or_known_default().unwrap_or(443);
+            let tcp = crate::proxy::connect(proxy, host, port).await?;
+            tokio_tungstenite::client_async_tls_with_config(
+                req,
+                tcp,
+                Some(ws_config),
+                Some(connector),
+            )
+            .await
+            .map(|(ws, _)| ws)
+            .map_err(|e| {
+                classify_dial(e, &format!("{target} (through the proxy {})", proxy.masked))
+            })
+        }
+    }
 }
 
 fn classify_dial(e: WsError, target: &str) -> (ErrorKind, String) {
@@ -671,10 +716,7 @@ fn classify_dial(e: WsError, target: &str) -> (ErrorKind, String) {
         }
         WsError::Io(io) => {
             if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                (
-                    ErrorKind::Tls,
-                    format!("TLS handshake with {target} failed: {tls}"),
-                )
+                (ErrorKind::Tls, describe_tls(tls, target))
             } else if io.kind() == std::io::ErrorKind::ConnectionRefused {
                 (
                     ErrorKind::ConnectFailed,
@@ -697,6 +739,23 @@ fn classify_dial(e: WsError, target: &str) -> (ErrorKind, String) {
             format!("WebSocket handshake with {target} failed: {other}"),
         ),
     }
+}
+
+/// A TLS failure in words: which check failed, and what to do.
+fn describe_tls(e: &rustls::Error, target: &str) -> String {
+    use rustls::CertificateError as C;
+    let what = match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer => "the feed's certificate is signed by an authority this machine does not trust. If a corporate proxy inspects TLS, add its CA file in Settings (or install it in the system trust store)".to_owned(),
+            C::Expired | C::ExpiredContext { .. } => "the feed's certificate has expired (or this machine's clock is wrong). Ask the feed's operator, or check the clock".to_owned(),
+            C::NotValidYet | C::NotValidYetContext { .. } => "the feed's certificate is not valid yet (or this machine's clock is wrong)".to_owned(),
+            C::NotValidForName | C::NotValidForNameContext { .. } => "the feed's certificate is for another name than the one in the URL. Check the feed URL".to_owned(),
+            C::Revoked => "the feed's certificate has been revoked".to_owned(),
+            other => format!("the feed's certificate was refused ({other:?})"),
+        },
+        other => other.to_string(),
+    };
+    format!("TLS handshake with {target} failed: {what}")
 }
 
 fn classify_read(e: WsError) -> (ErrorKind, String) {

@@ -41,6 +41,7 @@
 mod config;
 mod driver;
 mod event;
+mod proxy;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -51,6 +52,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use config::{mask_url, mask_url_str, ClientConfig, TokenPlacement};
 pub use event::{EngineEvent, LatencyEvent};
+pub use proxy::ProxySetting;
 pub use uplink_core::{
     self as core, CommandError, ConfigError, ErrorKind, Expiry, MessageId, StateKind, Status,
     Toggle, UnackedOrders, Unconfirmed,
@@ -87,6 +89,9 @@ pub enum EngineError {
         /// What went wrong.
         reason: String,
     },
+    /// The proxy setting cannot be used.
+    #[error("{0}")]
+    Proxy(String),
     /// The TLS setup failed.
     #[error("TLS setup failed: {0}")]
     Tls(String),

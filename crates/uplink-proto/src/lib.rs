@@ -24,6 +24,7 @@
 //! because the seed's examples read them from there.
 
 mod outbound;
+mod time;
 
 use std::fmt;
 
@@ -35,14 +36,15 @@ use serde_json::{Map, Value};
 pub use outbound::{
     valid_symbol, OrderRequest, Outbound, OutboundError, MAX_CLIENT_ORDER_ID, MAX_ORDER_QTY,
 };
+pub use time::{parse_rfc3339_ms, Timestamp};
 
 /// One frame of the protocol: a payload and the sender's optional timestamp.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
     /// What the frame says, decoded by its `type`.
     pub payload: Payload,
-    /// The sender's timestamp (RFC 3339), kept verbatim; `None` when absent.
-    pub timestamp: Option<String>,
+    /// The sender's timestamp, as written; `None` when absent.
+    pub timestamp: Option<Timestamp>,
 }
 
 /// The typed content of an [`Envelope`], one variant per message `type`.
@@ -170,6 +172,10 @@ pub struct Symbols {
     pub symbols: Vec<String>,
 }
 
+/// The field added to a message passed on as raw JSON because it did not fit the
+/// protocol (see [`Envelope::is_unexpected`]).
+pub const UNEXPECTED: &str = "_uplink_unexpected";
+
 /// Why a frame could not be decoded.
 #[derive(Debug)]
 pub struct DecodeError(serde_json::Error);
@@ -195,14 +201,57 @@ impl Envelope {
         }
     }
 
-    /// Decodes one text frame.
+    /// Decodes one text frame, tolerantly: JSON whose body does not fit its type is
+    /// passed on as raw JSON ([`Envelope::is_unexpected`]); only text that is not JSON
+    /// at all is an error.
     pub fn decode(text: &str) -> Result<Envelope, DecodeError> {
-        serde_json::from_str(text).map_err(DecodeError)
+        Envelope::decode_slice(text.as_bytes())
     }
 
-    /// Decodes one binary frame holding UTF-8 JSON.
+    /// Decodes one binary frame holding UTF-8 JSON, like [`Envelope::decode`].
     pub fn decode_slice(bytes: &[u8]) -> Result<Envelope, DecodeError> {
-        serde_json::from_slice(bytes).map_err(DecodeError)
+        match serde_json::from_slice(bytes) {
+            Ok(env) => Ok(env),
+            // The fast, typed path failed: is it JSON at all?
+            Err(e) => match serde_json::from_slice::<Value>(bytes) {
+                Ok(v) => Ok(Envelope::unexpected(v)),
+                Err(_) => Err(DecodeError(e)),
+            },
+        }
+    }
+
+    /// Valid JSON that does not fit the protocol, kept whole as raw JSON. A known type
+    /// with an unexpected body is marked with the field [`UNEXPECTED`] so readers can
+    /// count it; an object of another dialect (no `type`) passes as it is.
+    fn unexpected(v: Value) -> Envelope {
+        let mut map = match v {
+            Value::Object(m) => m,
+            other => {
+                let mut m = Map::new();
+                m.insert("data".into(), other);
+                m.insert(UNEXPECTED.into(), Value::Bool(true));
+                m
+            }
+        };
+        let known = match map.get("type") {
+            Some(Value::String(t)) => Kind::from_name(t) != Kind::Other,
+            Some(_) => true,
+            None => false,
+        };
+        if known {
+            map.insert(UNEXPECTED.into(), Value::Bool(true));
+        }
+        Envelope {
+            payload: Payload::Other(map),
+            timestamp: None,
+        }
+    }
+
+    /// Whether this message did not fit the protocol (a known type with an unexpected
+    /// body, a `type` that is not a string, or JSON that is not an object) and is
+    /// passed on as raw JSON.
+    pub fn is_unexpected(&self) -> bool {
+        matches!(&self.payload, Payload::Other(m) if m.contains_key(UNEXPECTED))
     }
 
     /// Encodes to the JSON text sent on the wire.
@@ -390,8 +439,11 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
 
         let timestamp = match timestamp {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s),
-            Some(_) => return Err(de::Error::custom("\"timestamp\" must be a string")),
+            Some(Value::String(s)) => Some(Timestamp::Text(s)),
+            Some(Value::Number(n)) => {
+                Some(n.as_f64().map_or(Timestamp::Unreadable, Timestamp::Number))
+            }
+            Some(_) => Some(Timestamp::Unreadable),
         };
 
         let payload = match (kind, data) {
@@ -451,7 +503,10 @@ mod tests {
         let pong =
             Envelope::decode(r#"{"type":"pong","timestamp":"2025-01-01T12:00:00Z"}"#).unwrap();
         assert_eq!(pong.payload, Payload::Pong);
-        assert_eq!(pong.timestamp.as_deref(), Some("2025-01-01T12:00:00Z"));
+        assert_eq!(
+            pong.timestamp,
+            Some(Timestamp::Text("2025-01-01T12:00:00Z".into()))
+        );
 
         let up = Envelope::decode(
             r#"{"type":"update","data":{"symbol":"AAPL","price":150.25,"volume":1000000,"change":2.5,"changePercent":1.69}}"#,
@@ -521,7 +576,7 @@ mod tests {
             Envelope::unsubscribe(["AAPL"]),
             Envelope {
                 payload: Payload::Pong,
-                timestamp: Some("t".into()),
+                timestamp: Some(Timestamp::Text("t".into())),
             },
         ] {
             assert_eq!(Envelope::decode(&env.encode()).unwrap(), env);
@@ -530,23 +585,67 @@ mod tests {
     }
 
     #[test]
-    fn malformed_input_is_an_error_not_a_panic() {
+    fn only_text_that_is_not_json_is_malformed() {
         for bad in [
             "",
             "{",
-            "[]",
-            "42",
-            r#"{"data":{}}"#,
-            r#"{"type":7}"#,
-            r#"{"type":"update"}"#,
-            r#"{"type":"update","data":{"symbol":"A"}}"#,
-            r#"{"type":"order","data":{"symbol":"A","side":"hold","qty":1}}"#,
-            r#"{"type":"ping","timestamp":3}"#,
-            r#"{"type":"ping","type":"pong"}"#,
+            "not json",
+            r#"{"type":"update","data":{"price":1e999}}"#,
         ] {
             let e = Envelope::decode(bad).unwrap_err();
             assert!(e.to_string().starts_with("malformed message"), "{bad}: {e}");
         }
+        // Valid JSON that does not fit the protocol is passed on whole, and marked.
+        let other = Envelope::decode(r#"{"op":"pong","data":{}}"#).unwrap();
+        assert!(!other.is_unexpected(), "another dialect: raw, not counted");
+        assert_eq!(other.kind(), "");
+        for odd in [
+            "[]",
+            "42",
+            r#"{"type":7}"#,
+            r#"{"type":"update"}"#,
+            r#"{"type":"update","data":{"symbol":"A"}}"#,
+            r#"{"type":"order","data":{"symbol":"A","side":"hold","qty":1}}"#,
+            r#"{"type":"ping","type":"pong"}"#,
+        ] {
+            let env = Envelope::decode(odd).unwrap_or_else(|e| panic!("{odd}: {e}"));
+            assert!(env.is_unexpected(), "{odd}: {env:?}");
+        }
+        let env = Envelope::decode(r#"{"type":"update","data":{"symbol":"A"}}"#).unwrap();
+        let Payload::Other(m) = &env.payload else {
+            panic!()
+        };
+        assert_eq!(
+            (m["type"].as_str(), m["data"]["symbol"].as_str()),
+            (Some("update"), Some("A"))
+        );
+    }
+
+    #[test]
+    fn timestamps_may_be_strings_numbers_or_absent_and_never_reject_a_message() {
+        let at = |text: &str| Envelope::decode(text).unwrap().timestamp;
+        assert_eq!(
+            at(r#"{"type":"pong","timestamp":1764115200000}"#),
+            Some(Timestamp::Number(1_764_115_200_000.0))
+        );
+        assert_eq!(
+            at(r#"{"type":"pong","timestamp":1764115200.25}"#),
+            Some(Timestamp::Number(1_764_115_200.25))
+        );
+        assert_eq!(at(r#"{"type":"pong"}"#), None);
+        assert_eq!(
+            at(r#"{"type":"pong","timestamp":{"s":1}}"#),
+            Some(Timestamp::Unreadable)
+        );
+        let env = Envelope::decode(r#"{"type":"pong","data":"anything at all","timestamp":true}"#)
+            .unwrap();
+        assert_eq!(env.payload, Payload::Pong, "a pong whatever its body");
+        let env = Envelope::decode_slice(
+            br#"{"type":"update","data":{"symbol":"A","price":2},"timestamp":1764115200}"#,
+        )
+        .unwrap();
+        assert!(matches!(env.payload, Payload::Update(_)));
+        assert_eq!(env.timestamp.unwrap().unix_ms(), Some(1_764_115_200_000.0));
         let _ = json!({});
     }
 }
