@@ -66,9 +66,11 @@ pub(crate) fn parse(raw: &str) -> Result<Proxy, String> {
     let (kind, default_port) = match url.scheme() {
         "http" => (Kind::Http, 80),
         "socks5" | "socks5h" => (Kind::Socks5, 1080),
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "unsupported proxy {masked}: the scheme must be http, socks5 or socks5h, not {other}"
-        )),
+        ))
+        }
     };
     let host = url
         .host_str()

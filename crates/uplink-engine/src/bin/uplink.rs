@@ -17,8 +17,32 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use uplink_engine::core::RateLimit;
-use uplink_engine::{ClientConfig, Engine, Outbound, Status, TokenPlacement, UnackedOrders};
+use uplink_engine::core::{Heartbeat, PongMatch, RateLimit};
+use uplink_engine::{
+    ClientConfig, Engine, Outbound, ProxySetting, Status, TokenPlacement, UnackedOrders,
+};
+
+/// `--heartbeat`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum HeartbeatMode {
+    /// `{"type":"ping"}`, answered by `{"type":"pong"}`.
+    Json,
+    /// WebSocket protocol Ping/Pong frames.
+    Websocket,
+    /// `--ping-text`, answered by what `--pong-type` or `--pong-field` names.
+    Custom,
+    /// No ping: inbound data alone proves the link.
+    None,
+}
+
+/// `--pong-field NAME=VALUE`: the value is JSON if it parses, else a string.
+fn pong_field(s: &str) -> Result<(String, serde_json::Value), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected NAME=VALUE, e.g. op=pong"))?;
+    let value = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_owned()));
+    Ok((k.trim().to_owned(), value))
+}
 
 /// `--unacked-orders`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -173,6 +197,26 @@ struct Watch {
     /// Where the token goes.
     #[arg(long, value_enum, default_value = "both")]
     token_placement: Placement,
+    /// How the link is kept alive: `json` (the seed's ping/pong), `websocket`
+    /// (protocol Ping/Pong frames), `custom` (see --ping-text), `none` (inbound data
+    /// alone; silent for interval + pong timeout means dead).
+    #[arg(long, value_enum, default_value = "json")]
+    heartbeat: HeartbeatMode,
+    /// With `--heartbeat custom`: the text sent as a ping, e.g. '{"op":"ping"}'.
+    #[arg(long)]
+    ping_text: Option<String>,
+    /// With `--heartbeat custom`: the answer is a message of this `type`.
+    #[arg(long, conflicts_with = "pong_field")]
+    pong_type: Option<String>,
+    /// With `--heartbeat custom`: the answer has this top-level field, NAME=VALUE
+    /// (VALUE as JSON, or else a string), e.g. op=pong.
+    #[arg(long, value_parser = pong_field)]
+    pong_field: Option<(String, serde_json::Value)>,
+    /// A proxy: http://[user:pass@]host:port (CONNECT) or socks5://[user:pass@]host:port;
+    /// `direct` for none. Without it, HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY
+    /// (lower case too) apply.
+    #[arg(long)]
+    proxy: Option<String>,
     /// Extra header for the upgrade request, NAME:VALUE (repeatable).
     #[arg(long = "header", value_parser = header)]
     headers: Vec<(String, String)>,
@@ -200,7 +244,32 @@ struct Watch {
 }
 
 impl Watch {
-    fn config(&self) -> ClientConfig {
+    fn heartbeat_mode(&self) -> Result<Heartbeat> {
+        Ok(match self.heartbeat {
+            HeartbeatMode::Json => Heartbeat::Json,
+            HeartbeatMode::Websocket => Heartbeat::WebSocket,
+            HeartbeatMode::None => Heartbeat::None,
+            HeartbeatMode::Custom => {
+                let ping = self
+                    .ping_text
+                    .clone()
+                    .context("--heartbeat custom needs --ping-text")?;
+                let pong = match (&self.pong_type, &self.pong_field) {
+                    (Some(t), _) => PongMatch::Type(t.clone()),
+                    (None, Some((name, value))) => PongMatch::Field {
+                        name: name.clone(),
+                        value: value.clone(),
+                    },
+                    (None, None) => {
+                        anyhow::bail!("--heartbeat custom needs --pong-type or --pong-field")
+                    }
+                };
+                Heartbeat::Custom { ping, pong }
+            }
+        })
+    }
+
+    fn config(&self) -> Result<ClientConfig> {
         let mut c = ClientConfig::new(self.url.clone());
         c.backups = self.backups.clone();
         c.core = uplink_engine::core::Config {
@@ -224,6 +293,7 @@ impl Watch {
                 Unacked::Hold => UnackedOrders::Hold,
             },
             rate_limit: self.rate_limit.0,
+            heartbeat: self.heartbeat_mode()?,
             failback_after: self.failback_after,
             ..uplink_engine::core::Config::default()
         };
@@ -234,17 +304,22 @@ impl Watch {
             Placement::Both => TokenPlacement::Both,
         };
         c.headers = self.headers.clone();
+        c.proxy = match self.proxy.as_deref().map(str::trim) {
+            None => ProxySetting::FromEnvironment,
+            Some("direct" | "none") => ProxySetting::Direct,
+            Some(u) => ProxySetting::Url(u.to_owned()),
+        };
         c.extra_ca_file = self.ca_file.clone();
         c.max_message_size = self.max_message_size;
         c.max_frame_size = self.max_frame_size;
         c.stats_interval = self.stats_interval;
         c.seed = self.seed;
-        c
+        Ok(c)
     }
 }
 
 async fn watch(w: Watch) -> Result<ExitCode> {
-    let (handle, mut events) = Engine::start(w.config())?;
+    let (handle, mut events) = Engine::start(w.config()?)?;
     if !w.subscribe.is_empty() {
         handle.subscribe(w.subscribe.clone())?;
     }

@@ -1,0 +1,245 @@
+//! Conformance against an independent feed: `tests/fixtures/dialect_feed.py`, written
+//! with Python's `websockets` package and nothing of Uplink's, speaks the dialects
+//! real feeds use. For each, the CLI connects, stays connected for 10 s with latency
+//! measured and nothing counted as malformed, then detects the dead link within
+//! interval + deadline once the feed goes silent.
+//!
+//! Needs /usr/bin/python3 with Debian's python3-websockets (`scripts/install-deps.sh
+//! --test` installs it).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const PYTHON: &str = "/usr/bin/python3";
+/// The fixture goes silent this long after each connection.
+const SILENT_AFTER: Duration = Duration::from_secs(10);
+/// Heartbeat interval and pong deadline given to the CLI.
+const INTERVAL: f64 = 1.0;
+const DEADLINE: f64 = 1.0;
+
+struct Fixture {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fixture() -> Fixture {
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/dialect_feed.py");
+    let mut child = Command::new(PYTHON)
+        .arg(&script)
+        .args(["--silent-after", &SILENT_AFTER.as_secs_f64().to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {PYTHON} {}: {e} (run scripts/install-deps.sh --test)",
+                script.display()
+            )
+        });
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let v: Value = serde_json::from_str(&first).unwrap_or_else(|e| {
+        panic!("the fixture did not start ({e}): {first:?}; is python3-websockets installed?")
+    });
+    Fixture {
+        child,
+        port: v["port"].as_u64().unwrap() as u16,
+    }
+}
+
+/// What the CLI showed for one dialect.
+#[derive(Debug)]
+struct Seen {
+    /// The last `stats` line before the feed went silent.
+    stats: Value,
+    /// From connected to the first sign of the dead link (state reconnecting or error).
+    detected_after: Duration,
+    /// States seen before the silence.
+    early_states: Vec<String>,
+}
+
+fn run(port: u16, dialect: &str, extra: &[&str]) -> Seen {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_uplink"))
+        .args(["watch", &format!("ws://127.0.0.1:{port}/{dialect}")])
+        .args([
+            "--heartbeat-interval",
+            &INTERVAL.to_string(),
+            "--pong-timeout",
+            &DEADLINE.to_string(),
+        ])
+        .args([
+            "--stats-interval",
+            "0.5",
+            "--stale-after",
+            "0",
+            "--subscribe",
+            "AAPL",
+        ])
+        .args([
+            "--reconnect-base-delay",
+            "30",
+            "--reconnect-max-delay",
+            "30",
+        ])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<(Instant, Value)>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            let v: Value = serde_json::from_str(&line).expect("JSON lines");
+            if tx.send((Instant::now(), v)).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + SILENT_AFTER * 3;
+    let mut connected_at = None;
+    let mut stats = Value::Null;
+    let mut early_states = Vec::new();
+    let seen = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok((at, v)) = rx.recv_timeout(left) else {
+            panic!("{dialect}: the CLI went quiet; last stats {stats}");
+        };
+        match v["event"].as_str() {
+            Some("state") => {
+                let s = v["state"].as_str().unwrap().to_owned();
+                match (s.as_str(), connected_at) {
+                    ("connected", None) => connected_at = Some(at),
+                    ("reconnecting" | "error", Some(c)) => {
+                        break Seen {
+                            stats,
+                            detected_after: at - c,
+                            early_states,
+                        }
+                    }
+                    _ => {}
+                }
+                early_states.push(s);
+            }
+            Some("stats") => {
+                if connected_at.is_some_and(|c| at - c < SILENT_AFTER) {
+                    stats = v;
+                }
+            }
+            _ => {}
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    seen
+}
+
+fn check(dialect: &str, seen: &Seen, timestamps: bool) {
+    assert_eq!(
+        seen.early_states,
+        ["connecting", "connected"],
+        "{dialect}: stayed connected until the feed went silent"
+    );
+    let st = &seen.stats;
+    let samples = st["latency"]["samples"].as_u64().unwrap();
+    assert!(
+        samples >= 5,
+        "{dialect}: latency measured ({samples} samples): {st}"
+    );
+    assert_eq!(st["stats"]["malformed_messages"], 0, "{dialect}: {st}");
+    assert_eq!(st["stats"]["unreadable_timestamps"], 0, "{dialect}: {st}");
+    assert!(
+        st["stats"]["messages_received"].as_u64().unwrap() > 50,
+        "{dialect}: {st}"
+    );
+    if timestamps {
+        assert!(
+            st["feed_delay"]["samples"].as_u64().unwrap() > 0,
+            "{dialect}: {st}"
+        );
+        // The offset needs a timestamped pong; protocol Pong frames carry none.
+        if dialect != "ws_ping" {
+            let offset = st["clock_offset_ms"].as_f64().unwrap_or(f64::NAN);
+            assert!(
+                offset.abs() < 1000.0,
+                "{dialect}: one machine, one clock: {offset}"
+            );
+        }
+    }
+    // Silent from SILENT_AFTER: dead within interval + deadline (plus scheduling slack).
+    let bound = SILENT_AFTER + Duration::from_secs_f64(INTERVAL + DEADLINE + 1.5);
+    assert!(
+        seen.detected_after <= bound,
+        "{dialect}: dead link detected {:?} after connecting; bound {bound:?}",
+        seen.detected_after
+    );
+    assert!(
+        seen.detected_after >= SILENT_AFTER,
+        "{dialect}: dropped before the silence"
+    );
+}
+
+#[test]
+fn the_cli_keeps_real_dialects_alive_and_detects_their_silence() {
+    let f = fixture();
+    let port = f.port;
+    let dialects: Vec<(&str, Vec<&str>, bool)> = vec![
+        ("ts_s", vec![], true),
+        ("ts_ms", vec![], true),
+        ("ts_us", vec![], true),
+        ("ts_ns", vec![], true),
+        ("no_ts", vec![], false),
+        ("binary", vec![], true),
+        ("ws_ping", vec!["--heartbeat", "websocket"], true),
+        (
+            "custom",
+            vec![
+                "--heartbeat",
+                "custom",
+                "--ping-text",
+                r#"{"op":"ping"}"#,
+                "--pong-field",
+                "op=pong",
+            ],
+            false,
+        ),
+    ];
+    let runs: Vec<_> = dialects
+        .into_iter()
+        .map(|(d, extra, ts)| {
+            let extra: Vec<String> = extra.into_iter().map(String::from).collect();
+            std::thread::spawn(move || {
+                let args: Vec<&str> = extra.iter().map(String::as_str).collect();
+                (d, run(port, d, &args), ts)
+            })
+        })
+        .collect();
+    for r in runs {
+        let (d, seen, ts) = r.join().expect("a dialect run panicked");
+        eprintln!(
+            "{d}: dead link detected {:?} after connecting",
+            seen.detected_after
+        );
+        check(d, &seen, ts);
+    }
+}
