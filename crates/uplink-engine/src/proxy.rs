@@ -238,7 +238,8 @@ async fn http_connect(
     let status = crate::config::scrub(status_line);
     match code {
         200..=299 => Ok(()),
-        407 => Err((
+        // 407 is the standard answer; some proxies (tinyproxy) answer CONNECT with 401.
+        401 | 407 => Err((
             ErrorKind::Auth,
             format!(
                 "the proxy {} wants credentials, or refused the ones given ({status})",

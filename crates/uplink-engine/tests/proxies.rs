@@ -1,0 +1,395 @@
+//! The engine through real proxy servers on 127.0.0.1: tinyproxy (HTTP CONNECT) and
+//! microsocks (SOCKS5), both Debian packages, each started here with its own config;
+//! ws and wss (TLS to the feed inside the tunnel), with and without credentials, and
+//! the environment variables with NO_PROXY through the CLI.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use uplink_engine::core::Config;
+use uplink_engine::{
+    ClientConfig, Engine, EngineEvent, ErrorKind, EventStream, ProxySetting, StateKind,
+};
+use uplink_sim::{SimConfig, Simulator};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("uplink-proxy-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A proxy server process, killed on drop.
+struct Server {
+    child: Child,
+    port: u16,
+    log: Option<PathBuf>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn wait_ready(self) -> Server {
+        let until = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < until,
+                "proxy on {} did not start",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self
+    }
+
+    fn log(&self) -> String {
+        self.log
+            .as_ref()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
+fn tinyproxy(auth: Option<(&str, &str)>) -> Server {
+    let port = free_port();
+    let dir = scratch(&format!("tinyproxy-{port}"));
+    let log = dir.join("tinyproxy.log");
+    let mut conf = format!(
+        "Port {port}\nListen 127.0.0.1\nTimeout 60\nMaxClients 50\nAllow 127.0.0.1\nLogLevel Connect\nLogFile \"{}\"\n",
+        log.display()
+    );
+    if nix_root() {
+        conf.push_str("User nobody\nGroup nogroup\n");
+        // The log file must be writable by the user tinyproxy becomes.
+        std::fs::write(&log, "").unwrap();
+        let _ = Command::new("chmod")
+            .args(["666", log.to_str().unwrap()])
+            .status();
+        let _ = Command::new("chmod")
+            .args(["777", dir.to_str().unwrap()])
+            .status();
+    }
+    if let Some((u, p)) = auth {
+        conf.push_str(&format!("BasicAuth {u} {p}\n"));
+    }
+    let path = dir.join("tinyproxy.conf");
+    std::fs::write(&path, conf).unwrap();
+    let child = Command::new("tinyproxy")
+        .args(["-d", "-c", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tinyproxy is installed (scripts/install-deps.sh --test)");
+    Server {
+        child,
+        port,
+        log: Some(log),
+    }
+    .wait_ready()
+}
+
+fn microsocks(auth: Option<(&str, &str)>) -> Server {
+    let port = free_port();
+    let mut cmd = Command::new("microsocks");
+    cmd.args(["-i", "127.0.0.1", "-p", &port.to_string()]);
+    if let Some((u, p)) = auth {
+        cmd.args(["-u", u, "-P", p]);
+    }
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("microsocks is installed (scripts/install-deps.sh --test)");
+    Server {
+        child,
+        port,
+        log: None,
+    }
+    .wait_ready()
+}
+
+fn nix_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"))
+}
+
+fn config(url: &str, proxy: &str) -> ClientConfig {
+    let mut c = ClientConfig::new(url);
+    c.proxy = ProxySetting::Url(proxy.to_owned());
+    c.token = Some("s3cr3t-token".into());
+    c.core = Config {
+        reconnect_base_delay: Duration::from_millis(50),
+        reconnect_max_delay: Duration::from_millis(100),
+        max_reconnect_attempts: 2,
+        jitter: 0.0,
+        ..Config::default()
+    };
+    c
+}
+
+async fn outcome(events: &mut EventStream) -> uplink_engine::Status {
+    let until = Instant::now() + WAIT;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, events.recv()).await {
+            Ok(Some(EngineEvent::State(st)))
+                if matches!(st.state, StateKind::Connected | StateKind::Error) =>
+            {
+                return *st
+            }
+            Ok(Some(_)) => {}
+            _ => panic!("no outcome within {WAIT:?}"),
+        }
+    }
+}
+
+async fn connect_through(url: &str, proxy: &str, ca: Option<PathBuf>) -> uplink_engine::Status {
+    let mut c = config(url, proxy);
+    c.extra_ca_file = ca;
+    let (h, mut ev) = Engine::start(c).unwrap();
+    h.connect().unwrap();
+    let st = outcome(&mut ev).await;
+    if st.state == StateKind::Connected {
+        // A round trip through the tunnel.
+        let until = Instant::now() + WAIT;
+        while h.status().borrow().latency.samples == 0 {
+            assert!(Instant::now() < until, "no pong through {proxy}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    h.shutdown().await;
+    st
+}
+
+async fn tls_sim() -> (Simulator, PathBuf) {
+    let s = Simulator::start(SimConfig {
+        tls: true,
+        token: Some("s3cr3t-token".into()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let ca = scratch("ca").join(format!("ca-{}.pem", s.addr().port()));
+    std::fs::write(&ca, s.ca_pem().unwrap()).unwrap();
+    (s, ca)
+}
+
+async fn plain_sim() -> Simulator {
+    Simulator::start(SimConfig {
+        token: Some("s3cr3t-token".into()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_connect_through_tinyproxy_for_ws_and_wss_with_and_without_credentials() {
+    let ws = plain_sim().await;
+    let (wss, ca) = tls_sim().await;
+    let open = tinyproxy(None);
+    let guarded = tinyproxy(Some(("alice", "pa55")));
+
+    let p = format!("http://127.0.0.1:{}", open.port);
+    assert_eq!(
+        connect_through(&ws.url(), &p, None).await.state,
+        StateKind::Connected
+    );
+    assert_eq!(
+        connect_through(&wss.url(), &p, Some(ca.clone()))
+            .await
+            .state,
+        StateKind::Connected
+    );
+    assert!(
+        open.log()
+            .contains(&format!("CONNECT 127.0.0.1:{}", ws.addr().port())),
+        "{}",
+        open.log()
+    );
+    assert!(
+        open.log()
+            .contains(&format!("CONNECT localhost:{}", wss.addr().port()))
+            || open.log().contains(&format!(":{}", wss.addr().port()))
+    );
+
+    let good = format!("http://alice:pa55@127.0.0.1:{}", guarded.port);
+    assert_eq!(
+        connect_through(&wss.url(), &good, Some(ca)).await.state,
+        StateKind::Connected
+    );
+
+    // Wrong credentials: a clear error naming the proxy, its password masked, fatal.
+    let bad = format!("http://alice:wrong@127.0.0.1:{}", guarded.port);
+    let st = connect_through(&ws.url(), &bad, None).await;
+    let reason = st.reason.clone().unwrap();
+    assert_eq!(
+        (st.state, st.error_kind),
+        (StateKind::Error, Some(ErrorKind::Auth)),
+        "{reason}"
+    );
+    assert!(
+        reason.contains(&format!(
+            "proxy http://alice:***@127.0.0.1:{}",
+            guarded.port
+        )),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("wants credentials, or refused the ones given"),
+        "{reason}"
+    );
+    assert!(
+        !reason.contains("wrong") && !reason.contains("s3cr3t"),
+        "{reason}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socks5_through_microsocks_for_ws_and_wss_with_and_without_credentials() {
+    let ws = plain_sim().await;
+    let (wss, ca) = tls_sim().await;
+    let open = microsocks(None);
+    let guarded = microsocks(Some(("bob", "hunter2")));
+
+    let p = format!("socks5://127.0.0.1:{}", open.port);
+    assert_eq!(
+        connect_through(&ws.url(), &p, None).await.state,
+        StateKind::Connected
+    );
+    assert_eq!(
+        connect_through(&wss.url(), &p, Some(ca.clone()))
+            .await
+            .state,
+        StateKind::Connected
+    );
+    let good = format!("socks5://bob:hunter2@127.0.0.1:{}", guarded.port);
+    assert_eq!(
+        connect_through(&wss.url(), &good, Some(ca)).await.state,
+        StateKind::Connected
+    );
+
+    let bad = format!("socks5://bob:nope@127.0.0.1:{}", guarded.port);
+    let st = connect_through(&ws.url(), &bad, None).await;
+    let reason = st.reason.clone().unwrap();
+    assert_eq!(st.error_kind, Some(ErrorKind::Auth), "{reason}");
+    assert!(
+        reason.contains(&format!(
+            "SOCKS5 proxy socks5://bob:***@127.0.0.1:{}",
+            guarded.port
+        )),
+        "{reason}"
+    );
+    assert!(!reason.contains("nope"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_that_is_not_there_is_named_in_the_error() {
+    let ws = plain_sim().await;
+    let port = free_port();
+    let st = connect_through(&ws.url(), &format!("http://127.0.0.1:{port}"), None).await;
+    let reason = st.reason.unwrap();
+    assert!(
+        reason.contains(&format!("cannot reach the proxy http://127.0.0.1:{port}")),
+        "{reason}"
+    );
+    assert!(
+        !reason.contains(&ws.addr().port().to_string()),
+        "the proxy, not the feed: {reason}"
+    );
+}
+
+/// The CLI reads HTTP_PROXY, and NO_PROXY bypasses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_takes_the_proxy_from_the_environment_unless_no_proxy_says_otherwise() {
+    let ws = Simulator::start(SimConfig::default()).await.unwrap();
+    let proxy = tinyproxy(None);
+    let first_state = |envs: &[(&str, String)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_uplink"));
+        cmd.args([
+            "watch",
+            &ws.url(),
+            "--max-reconnect-attempts",
+            "1",
+            "--reconnect-base-delay",
+            "0.05",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+        for k in [
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ] {
+            cmd.env_remove(k);
+        }
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let mut result = None;
+        for line in out.lines() {
+            let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+            if v["event"] == "state" && matches!(v["state"].as_str(), Some("connected" | "error")) {
+                result = Some(v);
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        result.expect("a state")
+    };
+    let via = format!("http://127.0.0.1:{}", proxy.port);
+    let before = proxy.log().matches("CONNECT").count();
+    assert_eq!(
+        first_state(&[("http_proxy", via.clone())])["state"],
+        "connected"
+    );
+    assert!(
+        proxy.log().matches("CONNECT").count() > before,
+        "it went through the proxy"
+    );
+
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let v = first_state(&[("HTTP_PROXY", dead.clone())]);
+    assert_eq!(v["state"], "error");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach the proxy"),
+        "{v}"
+    );
+
+    let v = first_state(&[
+        ("HTTP_PROXY", dead),
+        ("NO_PROXY", "localhost,127.0.0.1".into()),
+    ]);
+    assert_eq!(v["state"], "connected", "NO_PROXY bypasses it: {v}");
+}
