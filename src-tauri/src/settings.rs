@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use uplink_engine::core::{RateLimit, UnackedOrders};
-use uplink_engine::{ClientConfig, TokenPlacement};
+use uplink_engine::core::{Heartbeat, PongMatch, RateLimit, UnackedOrders};
+use uplink_engine::{ClientConfig, ProxySetting, TokenPlacement};
 
 /// Which notifications the user wants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -90,6 +90,27 @@ pub struct Settings {
     /// On a backup feed this long, probe the primary and switch back once it
     /// answers; 0 = never.
     pub failback_after_secs: f64,
+    /// How the link is kept alive: the seed's JSON ping, WebSocket Ping frames, a
+    /// custom ping, or none.
+    pub heartbeat: HeartbeatSetting,
+    /// With `heartbeat = custom`: the text sent as a ping, e.g. `{"op":"ping"}`.
+    pub ping_text: String,
+    /// With `heartbeat = custom`: the answer is a message of this `type` …
+    pub pong_type: String,
+    /// … or has this top-level field, `name=value` (value as JSON, else a string).
+    pub pong_field: String,
+    /// "" = from the environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY),
+    /// "direct" = none, or `http://[user:pass@]host:port` / `socks5://…`. Its
+    /// password is masked like the token in what the window sees.
+    pub proxy: String,
+    /// A PEM file of extra CA certificates to trust, besides the system's and the
+    /// bundled web roots ("" = none).
+    pub ca_file: String,
+    /// Extra headers for the WebSocket upgrade, `Name: value`; values are masked in
+    /// what the window sees.
+    pub headers: Vec<String>,
+    /// Where the token goes.
+    pub token_placement: Placement,
     /// Notifications on/off by kind.
     pub notify: NotifySettings,
     /// Start hidden in the tray.
@@ -119,6 +140,14 @@ impl Default for Settings {
             rate_limit_max: 100,
             rate_limit_window_secs: 60.0,
             failback_after_secs: 300.0,
+            heartbeat: HeartbeatSetting::Json,
+            ping_text: String::new(),
+            pong_type: String::new(),
+            pong_field: String::new(),
+            proxy: String::new(),
+            ca_file: String::new(),
+            headers: Vec::new(),
+            token_placement: Placement::Both,
             notify: NotifySettings::default(),
             start_minimized: false,
             launch_at_login: false,
@@ -129,7 +158,8 @@ impl Default for Settings {
     }
 }
 
-/// What the UI sees of the settings: the token only as "set or not".
+/// What the UI sees of the settings: the token only as "set or not"; the proxy's
+/// password and header values masked.
 #[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct SettingsView {
     /// All settings but the token.
@@ -139,6 +169,57 @@ pub struct SettingsView {
     pub token_set: bool,
     /// The token masked for display ("" when none).
     pub token_masked: String,
+    /// Things the trader should know about these settings (e.g. a token sent in the
+    /// clear).
+    pub warnings: Vec<String>,
+}
+
+/// How the link is kept alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum HeartbeatSetting {
+    /// `{"type":"ping"}` / `pong`.
+    #[default]
+    Json,
+    /// WebSocket protocol Ping/Pong frames.
+    Websocket,
+    /// `ping_text`, answered as `pong_type` / `pong_field` say.
+    Custom,
+    /// No ping: inbound data alone proves the link.
+    None,
+}
+
+/// Where the token goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Placement {
+    /// `?token=…` in the URL.
+    Query,
+    /// `Authorization: Bearer …`.
+    Header,
+    /// Both.
+    #[default]
+    Both,
+}
+
+/// What the window shows for a secret it must not see.
+const MASK: &str = "***";
+
+/// `url` with its password masked.
+fn mask_proxy(url: &str) -> String {
+    if url.contains('@') {
+        uplink_engine::mask_url_str(url)
+    } else {
+        url.to_owned()
+    }
+}
+
+/// `Name: value` with the value masked.
+fn mask_header(h: &str) -> String {
+    match h.split_once(':') {
+        Some((name, _)) => format!("{}: {MASK}", name.trim()),
+        None => h.to_owned(),
+    }
 }
 
 /// What the UI sends to change the settings.
@@ -160,7 +241,10 @@ impl Settings {
     pub fn view(&self) -> SettingsView {
         let mut settings = self.clone();
         let token_set = settings.token.take().is_some();
+        settings.proxy = mask_proxy(&settings.proxy);
+        settings.headers = settings.headers.iter().map(|h| mask_header(h)).collect();
         SettingsView {
+            warnings: self.warnings(),
             settings,
             token_set,
             token_masked: if token_set {
@@ -169,6 +253,24 @@ impl Settings {
                 String::new()
             },
         }
+    }
+
+    /// Things the trader should know: a token sent unencrypted over `ws://` to a host
+    /// that is not this machine.
+    pub fn warnings(&self) -> Vec<String> {
+        if self.token.is_none() {
+            return Vec::new();
+        }
+        self.feed_urls
+            .iter()
+            .filter_map(|u| url::Url::parse(u).ok())
+            .filter(|u| u.scheme() == "ws")
+            .filter_map(|u| u.host_str().map(str::to_owned))
+            .filter(|h| !is_loopback(h))
+            .map(|h| {
+                format!("The token is sent unencrypted over ws:// to {h}: anyone on the way can read it. Use wss://.")
+            })
+            .collect()
     }
 
     /// Applies a change from the UI to these settings (validation comes after).
@@ -180,6 +282,25 @@ impl Settings {
             .map(|u| u.trim().to_owned())
             .filter(|u| !u.is_empty())
             .collect();
+        // What the window got masked and sent back unchanged keeps its secret.
+        if next.proxy == mask_proxy(&self.proxy) {
+            next.proxy = self.proxy.clone();
+        }
+        next.proxy = next.proxy.trim().to_owned();
+        next.headers = next
+            .headers
+            .iter()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .map(|h| {
+                self.headers
+                    .iter()
+                    .find(|old| mask_header(old) == h && h.ends_with(MASK))
+                    .cloned()
+                    .unwrap_or(h)
+            })
+            .collect();
+        next.ca_file = next.ca_file.trim().to_owned();
         next.token = match input.token_change {
             None => self.token.clone(),
             Some(t) if t.trim().is_empty() => None,
@@ -292,6 +413,49 @@ impl Settings {
         if let Err(err) = uplink_engine::core::validate_symbols(&self.watchlist) {
             e.insert("watchlist".into(), err.to_string());
         }
+        if self.heartbeat == HeartbeatSetting::Custom {
+            if self.ping_text.trim().is_empty() {
+                e.insert(
+                    "ping_text".into(),
+                    "a custom heartbeat needs the ping's text".into(),
+                );
+            }
+            let field_ok = self
+                .pong_field
+                .split_once('=')
+                .is_some_and(|(k, _)| !k.trim().is_empty());
+            if self.pong_type.trim().is_empty() && !field_ok {
+                e.insert(
+                    "pong_field".into(),
+                    "give the answer's type, or a field as name=value".into(),
+                );
+            }
+        }
+        if !self.ca_file.is_empty() && !std::path::Path::new(&self.ca_file).is_file() {
+            e.insert("ca_file".into(), "no such file".into());
+        }
+        for h in &self.headers {
+            match h.split_once(':') {
+                Some((k, _)) if !k.trim().is_empty() => {}
+                _ => {
+                    e.insert(
+                        "headers".into(),
+                        format!("{h:?}: write each as Name: value"),
+                    );
+                }
+            }
+        }
+        if !self.proxy.is_empty() && !matches!(self.proxy.as_str(), "direct" | "none") {
+            let ok = url::Url::parse(&self.proxy).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "socks5" | "socks5h") && u.host_str().is_some()
+            });
+            if !ok {
+                e.insert(
+                    "proxy".into(),
+                    "use http://host:port or socks5://host:port (user:password@ optional), direct, or leave empty".into(),
+                );
+            }
+        }
         if e.is_empty() {
             // Last word to the engine, with a placeholder URL for the demo feed.
             if let Err(err) = self.client_config("ws://127.0.0.1:9/ws").validate() {
@@ -325,6 +489,24 @@ impl Settings {
         c.core.order_ttl = d(self.order_ttl_secs);
         c.core.unacked_orders = self.unacked_orders;
         c.core.failback_after = d(self.failback_after_secs);
+        c.core.heartbeat = self.core_heartbeat();
+        c.proxy = match self.proxy.as_str() {
+            "" => ProxySetting::FromEnvironment,
+            "direct" | "none" => ProxySetting::Direct,
+            u => ProxySetting::Url(u.to_owned()),
+        };
+        c.extra_ca_file = (!self.ca_file.is_empty()).then(|| PathBuf::from(&self.ca_file));
+        c.headers = self
+            .headers
+            .iter()
+            .filter_map(|h| h.split_once(':'))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        c.token_placement = match self.token_placement {
+            Placement::Query => TokenPlacement::Query,
+            Placement::Header => TokenPlacement::Header,
+            Placement::Both => TokenPlacement::Both,
+        };
         c.core.rate_limit = (self.rate_limit_max > 0).then(|| RateLimit {
             max: self.rate_limit_max,
             window: d(self.rate_limit_window_secs),
@@ -345,10 +527,41 @@ impl Settings {
             && self.queue_size == other.queue_size
     }
 
+    /// The core's heartbeat for these settings (custom fields checked by `validate`).
+    fn core_heartbeat(&self) -> Heartbeat {
+        match self.heartbeat {
+            HeartbeatSetting::Json => Heartbeat::Json,
+            HeartbeatSetting::Websocket => Heartbeat::WebSocket,
+            HeartbeatSetting::None => Heartbeat::None,
+            HeartbeatSetting::Custom => {
+                let pong = match self.pong_field.split_once('=') {
+                    Some((k, v)) if self.pong_type.trim().is_empty() => PongMatch::Field {
+                        name: k.trim().to_owned(),
+                        value: serde_json::from_str(v.trim())
+                            .unwrap_or_else(|_| serde_json::Value::String(v.trim().to_owned())),
+                    },
+                    _ => PongMatch::Type(self.pong_type.trim().to_owned()),
+                };
+                Heartbeat::Custom {
+                    ping: self.ping_text.clone(),
+                    pong,
+                }
+            }
+        }
+    }
+
     /// Whether the built-in demo feed is in use.
     pub fn uses_demo(&self) -> bool {
         self.feed_urls.is_empty()
     }
+}
+
+/// Whether `host` is this machine.
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim_matches(['[', ']']);
+    h == "localhost"
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Feeds at most (a primary and its backups).
@@ -607,6 +820,77 @@ mod tests {
         assert_eq!(
             (c.url.as_str(), c.backups.as_slice()),
             ("ws://a/ws", &["ws://b/ws".to_string()][..])
+        );
+    }
+
+    #[test]
+    fn proxy_passwords_and_header_values_never_reach_the_window_and_survive_a_save() {
+        let stored = Settings {
+            feed_urls: vec!["wss://feed.example/ws".into()],
+            proxy: "http://alice:pa55@proxy.corp:3128".into(),
+            headers: vec!["X-Api-Key: k3y".into()],
+            ..Settings::default()
+        };
+        let view = stored.view();
+        let json = serde_json::to_string(&view).unwrap();
+        assert!(!json.contains("pa55") && !json.contains("k3y"), "{json}");
+        assert_eq!(view.settings.proxy, "http://alice:***@proxy.corp:3128/");
+        assert_eq!(view.settings.headers, ["X-Api-Key: ***"]);
+        // The window sends back what it was shown: the secrets are kept.
+        let back = stored.apply(SettingsInput {
+            settings: view.settings.clone(),
+            token_change: None,
+        });
+        assert_eq!(back.proxy, stored.proxy);
+        assert_eq!(back.headers, stored.headers);
+        let c = back.client_config("");
+        assert_eq!(c.headers, [("X-Api-Key".to_string(), "k3y".to_string())]);
+    }
+
+    #[test]
+    fn a_token_over_plain_ws_to_another_host_is_warned_about() {
+        let mut s = Settings {
+            feed_urls: vec!["ws://feed.example/ws".into(), "ws://127.0.0.1:9/ws".into()],
+            token: Some("t".into()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            s.view().warnings,
+            ["The token is sent unencrypted over ws:// to feed.example: anyone on the way can read it. Use wss://."]
+        );
+        s.feed_urls[0] = "wss://feed.example/ws".into();
+        assert!(s.view().warnings.is_empty(), "loopback and wss are fine");
+    }
+
+    #[test]
+    fn heartbeat_proxy_ca_and_headers_are_validated() {
+        let s = Settings {
+            heartbeat: HeartbeatSetting::Custom,
+            proxy: "ftp://x".into(),
+            ca_file: "/no/such/ca.pem".into(),
+            headers: vec!["no colon".into()],
+            ..Settings::default()
+        };
+        let e = s.validate().unwrap_err();
+        for k in ["ping_text", "pong_field", "proxy", "ca_file", "headers"] {
+            assert!(e.contains_key(k), "{k}: {e:?}");
+        }
+        let ok = Settings {
+            heartbeat: HeartbeatSetting::Custom,
+            ping_text: r#"{"op":"ping"}"#.into(),
+            pong_field: "op=pong".into(),
+            ..Settings::default()
+        };
+        ok.validate().unwrap();
+        assert_eq!(
+            ok.client_config("ws://demo/ws").core.heartbeat,
+            Heartbeat::Custom {
+                ping: r#"{"op":"ping"}"#.into(),
+                pong: PongMatch::Field {
+                    name: "op".into(),
+                    value: serde_json::json!("pong")
+                }
+            }
         );
     }
 }

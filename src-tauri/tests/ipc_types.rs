@@ -10,7 +10,9 @@ use uplink_app::commands::{ApiError, Snapshot};
 use uplink_app::model::{
     Level, LogEntry, OrderState, OrderStep, OrderView, Quote, UiLatency, UiMarket, UiStatus,
 };
-use uplink_app::settings::{NotifySettings, Settings, SettingsInput, SettingsView};
+use uplink_app::settings::{
+    HeartbeatSetting, NotifySettings, Placement, Settings, SettingsInput, SettingsView,
+};
 use uplink_engine::core::{
     BreakerState, EndpointStatus, LastError, LatencySummary, StatsSnapshot, SymbolHealth, Toggle,
     UnackedOrders,
@@ -42,6 +44,8 @@ fn generated() -> String {
         Level::decl(&cfg),
         LogEntry::decl(&cfg),
         NotifySettings::decl(&cfg),
+        HeartbeatSetting::decl(&cfg),
+        Placement::decl(&cfg),
         Settings::decl(&cfg),
         SettingsView::decl(&cfg),
         SettingsInput::decl(&cfg),

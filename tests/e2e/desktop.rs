@@ -977,3 +977,37 @@ async fn s15_the_backup_takes_over_and_the_tray_says_so() {
         .count();
     assert_eq!(n, 1);
 }
+
+/// The app reaches its feed through a proxy named in its settings (tinyproxy, a real
+/// HTTP CONNECT proxy); the window never sees the proxy's password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s16_the_app_goes_through_a_proxy_from_its_settings() {
+    let s = sim(SimConfig::default()).await;
+    let proxy = uplink_sim::peers::tinyproxy(Some(("trader", "pr0xy-pw")));
+    let mut settings = fast(&s.url(), 10);
+    settings["proxy"] = json!(format!("http://trader:pr0xy-pw@127.0.0.1:{}", proxy.port));
+    let d = Desk::start("s16-proxy", Some(settings)).await;
+    d.tray_is("green", T).await;
+    d.price_moves("AAPL").await;
+    assert!(proxy.connects() >= 1, "through the proxy: {}", proxy.log());
+    let shown = d
+        .app()
+        .exec(
+            "return document.querySelector('[data-testid=setting-proxy]').value",
+            json!([]),
+        )
+        .unwrap();
+    assert_eq!(
+        shown.as_str(),
+        Some(format!("http://trader:***@127.0.0.1:{}/", proxy.port).as_str())
+    );
+    let html = d
+        .app()
+        .exec("return document.documentElement.outerHTML", json!([]))
+        .unwrap();
+    assert!(
+        !html.as_str().unwrap().contains("pr0xy-pw"),
+        "the password never reaches the window"
+    );
+    d.shot("through-proxy");
+}

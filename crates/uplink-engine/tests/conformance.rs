@@ -141,11 +141,7 @@ fn run(port: u16, dialect: &str, extra: &[&str]) -> Seen {
                 }
                 early_states.push(s);
             }
-            Some("stats") => {
-                if connected_at.is_some_and(|c| at - c < SILENT_AFTER) {
-                    stats = v;
-                }
-            }
+            Some("stats") if connected_at.is_some_and(|c| at - c < SILENT_AFTER) => stats = v,
             _ => {}
         }
     };

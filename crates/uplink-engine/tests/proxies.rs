@@ -4,133 +4,18 @@
 //! the environment variables with NO_PROXY through the CLI.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use uplink_engine::core::Config;
 use uplink_engine::{
     ClientConfig, Engine, EngineEvent, ErrorKind, EventStream, ProxySetting, StateKind,
 };
+use uplink_sim::peers::{free_port, microsocks, tinyproxy};
 use uplink_sim::{SimConfig, Simulator};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("uplink-proxy-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// A proxy server process, killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-    log: Option<PathBuf>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn wait_ready(self) -> Server {
-        let until = Instant::now() + WAIT;
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < until,
-                "proxy on {} did not start",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self
-    }
-
-    fn log(&self) -> String {
-        self.log
-            .as_ref()
-            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
-            .unwrap_or_default()
-    }
-}
-
-fn tinyproxy(auth: Option<(&str, &str)>) -> Server {
-    let port = free_port();
-    let dir = scratch(&format!("tinyproxy-{port}"));
-    let log = dir.join("tinyproxy.log");
-    let mut conf = format!(
-        "Port {port}\nListen 127.0.0.1\nTimeout 60\nMaxClients 50\nAllow 127.0.0.1\nLogLevel Connect\nLogFile \"{}\"\n",
-        log.display()
-    );
-    if nix_root() {
-        conf.push_str("User nobody\nGroup nogroup\n");
-        // The log file must be writable by the user tinyproxy becomes.
-        std::fs::write(&log, "").unwrap();
-        let _ = Command::new("chmod")
-            .args(["666", log.to_str().unwrap()])
-            .status();
-        let _ = Command::new("chmod")
-            .args(["777", dir.to_str().unwrap()])
-            .status();
-    }
-    if let Some((u, p)) = auth {
-        conf.push_str(&format!("BasicAuth {u} {p}\n"));
-    }
-    let path = dir.join("tinyproxy.conf");
-    std::fs::write(&path, conf).unwrap();
-    let child = Command::new("tinyproxy")
-        .args(["-d", "-c", path.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tinyproxy is installed (scripts/install-deps.sh --test)");
-    Server {
-        child,
-        port,
-        log: Some(log),
-    }
-    .wait_ready()
-}
-
-fn microsocks(auth: Option<(&str, &str)>) -> Server {
-    let port = free_port();
-    let mut cmd = Command::new("microsocks");
-    cmd.args(["-i", "127.0.0.1", "-p", &port.to_string()]);
-    if let Some((u, p)) = auth {
-        cmd.args(["-u", u, "-P", p]);
-    }
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("microsocks is installed (scripts/install-deps.sh --test)");
-    Server {
-        child,
-        port,
-        log: None,
-    }
-    .wait_ready()
-}
-
-fn nix_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0"))
-}
 
 fn config(url: &str, proxy: &str) -> ClientConfig {
     let mut c = ClientConfig::new(url);
@@ -188,7 +73,9 @@ async fn tls_sim() -> (Simulator, PathBuf) {
     })
     .await
     .unwrap();
-    let ca = scratch("ca").join(format!("ca-{}.pem", s.addr().port()));
+    let dir = std::env::temp_dir().join(format!("uplink-proxy-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join(format!("ca-{}.pem", s.addr().port()));
     std::fs::write(&ca, s.ca_pem().unwrap()).unwrap();
     (s, ca)
 }

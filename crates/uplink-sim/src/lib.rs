@@ -21,10 +21,12 @@
 //! JSON or an oversized frame, flap.
 //!
 //! Module tour: [`market`] holds prices and orders, `conn` serves one client,
-//! [`control`] is the HTTP fault switchboard, `tls` makes the certificate.
+//! [`control`] is the HTTP fault switchboard, `tls` makes the certificate, and [`peers`]
+//! starts real proxy servers (tinyproxy, microsocks) for tests.
 
-pub mod control;
+mod control;
 pub mod market;
+pub mod peers;
 
 mod conn;
 mod tls;

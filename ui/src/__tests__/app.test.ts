@@ -184,3 +184,38 @@ describe("settings", () => {
     expect(document.body.textContent).not.toContain("s3cret");
   });
 });
+
+describe("network settings", () => {
+  it("shows the backend's warnings and sends the proxy, headers and heartbeat", async () => {
+    const { SettingsForm } = await import("../views/settings");
+    const { settingsView } = await import("./fixtures");
+    const saved: unknown[] = [];
+    const form = new SettingsForm({
+      save: async (s) => {
+        saved.push(s);
+        return settingsView(s);
+      },
+    });
+    form.show(
+      settingsView({
+        feed_urls: ["ws://feed.example/ws"],
+        proxy: "http://alice:***@proxy:3128/",
+        headers: ["X-Api-Key: ***"],
+        warnings: ["The token is sent unencrypted over ws:// to feed.example: anyone on the way can read it. Use wss://."],
+      }),
+    );
+    const q = (id: string) => form.el.querySelector(`[data-testid="${id}"]`) as HTMLInputElement;
+    expect(q("settings-warnings").textContent).toContain("unencrypted over ws://");
+    expect(q("setting-proxy").value).toBe("http://alice:***@proxy:3128/");
+    (form.el.querySelector('[data-testid="setting-heartbeat"]') as HTMLSelectElement).value = "custom";
+    q("setting-ping_text").value = '{"op":"ping"}';
+    q("setting-pong_field").value = "op=pong";
+    expect(await form.submit()).toBe(true);
+    const s = saved[0] as Record<string, unknown>;
+    expect(s.heartbeat).toBe("custom");
+    expect(s.pong_field).toBe("op=pong");
+    expect(s.proxy).toBe("http://alice:***@proxy:3128/");
+    expect(s.headers).toEqual(["X-Api-Key: ***"]);
+    expect(s.token_placement).toBe("both");
+  });
+});

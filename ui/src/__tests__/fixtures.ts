@@ -30,6 +30,8 @@ export function status(over: Partial<Status> = {}): Status {
       queue_dropped: 0,
       awaiting_ack: 0,
       unknown_acks: 0,
+      unexpected_messages: 0,
+      unreadable_timestamps: 0,
     },
     queue_capacity: 1000,
     subscriptions: ["AAPL"],
@@ -66,6 +68,14 @@ export const defaults: Settings = {
   rate_limit_max: 100,
   rate_limit_window_secs: 60,
   failback_after_secs: 300,
+  heartbeat: "json",
+  ping_text: "",
+  pong_type: "",
+  pong_field: "",
+  proxy: "",
+  ca_file: "",
+  headers: [],
+  token_placement: "both",
   notify: { on_error: true, on_give_up: true, on_recover: false, on_order_fill: false, on_order_reject: true, on_stale: true, on_outage: true, sound: false, on_switch: true },
   start_minimized: false,
   launch_at_login: false,
@@ -73,7 +83,7 @@ export const defaults: Settings = {
 };
 
 export function settingsView(over: Partial<SettingsView> = {}): SettingsView {
-  return { ...defaults, token_set: false, token_masked: "", ...over };
+  return { ...defaults, token_set: false, token_masked: "", warnings: [], ...over };
 }
 
 export function snapshot(over: Partial<Snapshot> = {}): Snapshot {

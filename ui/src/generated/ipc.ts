@@ -113,6 +113,15 @@ queue_depth: number,
  */
 queue_dropped: number, 
 /**
+ * Messages that were JSON but did not fit the protocol (a known type with an
+ * unexpected body, or no string `type`): passed on as raw JSON.
+ */
+unexpected_messages: number, 
+/**
+ * Timestamps that were neither a string nor a number: dropped.
+ */
+unreadable_timestamps: number, 
+/**
  * Orders written and not yet acknowledged by the feed.
  */
 awaiting_ack: number, 
@@ -561,6 +570,10 @@ sound: boolean,
  */
 on_switch: boolean, };
 
+export type HeartbeatSetting = "json" | "websocket" | "custom" | "none";
+
+export type Placement = "query" | "header" | "both";
+
 export type Settings = { 
 /**
  * Feed URLs, the primary first, then its backups in order of preference; none
@@ -632,6 +645,43 @@ rate_limit_window_secs: number,
  */
 failback_after_secs: number, 
 /**
+ * How the link is kept alive: the seed's JSON ping, WebSocket Ping frames, a
+ * custom ping, or none.
+ */
+heartbeat: HeartbeatSetting, 
+/**
+ * With `heartbeat = custom`: the text sent as a ping, e.g. `{"op":"ping"}`.
+ */
+ping_text: string, 
+/**
+ * With `heartbeat = custom`: the answer is a message of this `type` …
+ */
+pong_type: string, 
+/**
+ * … or has this top-level field, `name=value` (value as JSON, else a string).
+ */
+pong_field: string, 
+/**
+ * "" = from the environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY),
+ * "direct" = none, or `http://[user:pass@]host:port` / `socks5://…`. Its
+ * password is masked like the token in what the window sees.
+ */
+proxy: string, 
+/**
+ * A PEM file of extra CA certificates to trust, besides the system's and the
+ * bundled web roots ("" = none).
+ */
+ca_file: string, 
+/**
+ * Extra headers for the WebSocket upgrade, `Name: value`; values are masked in
+ * what the window sees.
+ */
+headers: Array<string>, 
+/**
+ * Where the token goes.
+ */
+token_placement: Placement, 
+/**
  * Notifications on/off by kind.
  */
 notify: NotifySettings, 
@@ -657,6 +707,11 @@ token_set: boolean,
  * The token masked for display ("" when none).
  */
 token_masked: string, 
+/**
+ * Things the trader should know about these settings (e.g. a token sent in the
+ * clear).
+ */
+warnings: Array<string>, 
 /**
  * Feed URLs, the primary first, then its backups in order of preference; none
  * means the built-in demo feed. An older file's single `feed_url` is read as a
@@ -726,6 +781,43 @@ rate_limit_window_secs: number,
  * answers; 0 = never.
  */
 failback_after_secs: number, 
+/**
+ * How the link is kept alive: the seed's JSON ping, WebSocket Ping frames, a
+ * custom ping, or none.
+ */
+heartbeat: HeartbeatSetting, 
+/**
+ * With `heartbeat = custom`: the text sent as a ping, e.g. `{"op":"ping"}`.
+ */
+ping_text: string, 
+/**
+ * With `heartbeat = custom`: the answer is a message of this `type` …
+ */
+pong_type: string, 
+/**
+ * … or has this top-level field, `name=value` (value as JSON, else a string).
+ */
+pong_field: string, 
+/**
+ * "" = from the environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY),
+ * "direct" = none, or `http://[user:pass@]host:port` / `socks5://…`. Its
+ * password is masked like the token in what the window sees.
+ */
+proxy: string, 
+/**
+ * A PEM file of extra CA certificates to trust, besides the system's and the
+ * bundled web roots ("" = none).
+ */
+ca_file: string, 
+/**
+ * Extra headers for the WebSocket upgrade, `Name: value`; values are masked in
+ * what the window sees.
+ */
+headers: Array<string>, 
+/**
+ * Where the token goes.
+ */
+token_placement: Placement, 
 /**
  * Notifications on/off by kind.
  */
@@ -817,6 +909,43 @@ rate_limit_window_secs: number,
  * answers; 0 = never.
  */
 failback_after_secs: number, 
+/**
+ * How the link is kept alive: the seed's JSON ping, WebSocket Ping frames, a
+ * custom ping, or none.
+ */
+heartbeat: HeartbeatSetting, 
+/**
+ * With `heartbeat = custom`: the text sent as a ping, e.g. `{"op":"ping"}`.
+ */
+ping_text: string, 
+/**
+ * With `heartbeat = custom`: the answer is a message of this `type` …
+ */
+pong_type: string, 
+/**
+ * … or has this top-level field, `name=value` (value as JSON, else a string).
+ */
+pong_field: string, 
+/**
+ * "" = from the environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY),
+ * "direct" = none, or `http://[user:pass@]host:port` / `socks5://…`. Its
+ * password is masked like the token in what the window sees.
+ */
+proxy: string, 
+/**
+ * A PEM file of extra CA certificates to trust, besides the system's and the
+ * bundled web roots ("" = none).
+ */
+ca_file: string, 
+/**
+ * Extra headers for the WebSocket upgrade, `Name: value`; values are masked in
+ * what the window sees.
+ */
+headers: Array<string>, 
+/**
+ * Where the token goes.
+ */
+token_placement: Placement, 
 /**
  * Notifications on/off by kind.
  */

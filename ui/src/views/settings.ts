@@ -46,6 +46,22 @@ export class SettingsForm {
   private result = h("div", { class: "result", "data-testid": "settings-result", role: "status" });
   private tokenState = h("span", { class: "muted", "data-testid": "token-state" });
   private current: SettingsView | null = null;
+  private warnings = h("div", { class: "warn", "data-testid": "settings-warnings", role: "alert" });
+  private heartbeat = h(
+    "select",
+    { id: "set-heartbeat", "data-testid": "setting-heartbeat" },
+    h("option", { value: "json", text: "JSON ping/pong (the seed's)" }),
+    h("option", { value: "websocket", text: "WebSocket Ping/Pong frames" }),
+    h("option", { value: "custom", text: "Custom ping and answer" }),
+    h("option", { value: "none", text: "None: data alone" }),
+  );
+  private placement = h(
+    "select",
+    { id: "set-token_placement", "data-testid": "setting-token_placement" },
+    h("option", { value: "both", text: "Query and Authorization header" }),
+    h("option", { value: "query", text: "Query (?token=…)" }),
+    h("option", { value: "header", text: "Authorization: Bearer" }),
+  );
   private unacked = h(
     "select",
     { id: "set-unacked_orders", "data-testid": "setting-unacked_orders" },
@@ -83,6 +99,20 @@ export class SettingsForm {
       ),
       field("token", "Token", h("input", { type: "password", autocomplete: "off", placeholder: "unchanged" })),
       h("div", { class: "field" }, this.tokenState, h("button", { type: "button", class: "link", "data-testid": "clear-token", text: "Remove token" })),
+      h("div", { class: "field" }, h("label", { for: "set-token_placement", text: "Send the token in" }), this.placement),
+      this.warnings,
+      field("proxy", "Proxy", h("input", { type: "text", placeholder: "empty = from the environment", autocomplete: "off", spellcheck: "false" }), "http://host:port or socks5://host:port (user:password@ optional); direct for none"),
+      field("ca_file", "Extra CA file", h("input", { type: "text", placeholder: "none", autocomplete: "off", spellcheck: "false" }), "PEM; trusted besides the system's store and the web roots"),
+      field(
+        "headers",
+        "Extra headers",
+        h("textarea", { rows: 2, placeholder: "X-Api-Key: …", autocomplete: "off", spellcheck: "false" }) as unknown as HTMLInputElement,
+        "one per line, Name: value; values are never shown again",
+      ),
+      h("div", { class: "field" }, h("label", { for: "set-heartbeat", text: "Heartbeat" }), this.heartbeat),
+      field("ping_text", "Custom ping", h("input", { type: "text", placeholder: '{"op":"ping"}', autocomplete: "off", spellcheck: "false" })),
+      field("pong_type", "Answer's type", h("input", { type: "text", placeholder: "pong", autocomplete: "off" })),
+      field("pong_field", "… or answer's field", h("input", { type: "text", placeholder: "op=pong", autocomplete: "off" })),
       h(
         "div",
         { class: "grid" },
@@ -146,6 +176,15 @@ export class SettingsForm {
     set("token", "");
     for (const k of NUM_KEYS) set(k, v[k]);
     this.unacked.value = v.unacked_orders;
+    this.heartbeat.value = v.heartbeat;
+    this.placement.value = v.token_placement;
+    set("proxy", v.proxy);
+    set("ca_file", v.ca_file);
+    set("headers", v.headers.join("\n"));
+    set("ping_text", v.ping_text);
+    set("pong_type", v.pong_type);
+    set("pong_field", v.pong_field);
+    setText(this.warnings, v.warnings.join(" "));
     for (const k of Object.keys(v.notify) as NotifyKey[]) set(`notify.${k}`, v.notify[k]);
     set("start_minimized", v.start_minimized);
     set("launch_at_login", v.launch_at_login);
@@ -172,6 +211,17 @@ export class SettingsForm {
       stale_after_secs: n("stale_after_secs"),
       alert_after_secs: n("alert_after_secs"),
       unacked_orders: this.unacked.value === "hold" ? "hold" : "resend",
+      heartbeat: this.heartbeat.value as Settings["heartbeat"],
+      ping_text: val("ping_text"),
+      pong_type: val("pong_type"),
+      pong_field: val("pong_field"),
+      proxy: val("proxy").trim(),
+      ca_file: val("ca_file").trim(),
+      headers: val("headers")
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l !== ""),
+      token_placement: this.placement.value as Settings["token_placement"],
       ack_timeout_secs: n("ack_timeout_secs"),
       order_ttl_secs: n("order_ttl_secs"),
       rate_limit_max: n("rate_limit_max"),
