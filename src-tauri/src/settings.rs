@@ -649,22 +649,37 @@ impl SettingsStore {
         })
     }
 
+    /// Writes atomically: one save at a time (a process-wide lock), a temporary file
+    /// of its own (created new, 0600), flushed to disk, renamed over the old file, and
+    /// the folder flushed so the rename survives a crash.
     fn write(&self, s: &Settings) -> std::io::Result<()> {
         use std::io::Write;
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        static SAVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let _one_at_a_time = SAVING.lock().unwrap_or_else(|p| p.into_inner());
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let tmp = self.path.with_extension("json.tmp");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        f.write_all(serde_json::to_string_pretty(s)?.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &self.path)
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = self
+            .path
+            .with_extension(format!("json.{}.{n}.tmp", std::process::id()));
+        let written = (|| {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            f.write_all(serde_json::to_string_pretty(s)?.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &self.path)?;
+            std::fs::File::open(dir)?.sync_all()
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 }
 

@@ -64,6 +64,7 @@ mod health;
 mod latency;
 mod orders;
 mod queue;
+pub mod redact;
 mod stats;
 mod status;
 
@@ -82,6 +83,7 @@ pub use health::{feed_delay_ms, parse_rfc3339_ms, ClockEstimator, SKEW_WARN_MS};
 pub use latency::{ms as duration_ms, LatencySummary, LatencyTracker};
 pub use orders::{AckTracker, Awaiting, RateLimiter};
 pub use queue::{OutboundQueue, Queued};
+pub use redact::Redactor;
 pub use stats::{ErrorKind, LastError, StatsSnapshot};
 pub use status::{fmt_secs, shorten, Status, SymbolHealth, Toggle};
 pub use uplink_proto as proto;
@@ -383,6 +385,9 @@ struct Connected {
     probe: Option<Dialing>,
     /// The payload of the outstanding WebSocket Ping (`heartbeat = websocket`).
     ping_payload: [u8; 8],
+    /// How long the outstanding ping may wait for its answer: `pong_timeout`, or less
+    /// for the probe after a resume or a network change.
+    pong_wait: Duration,
 }
 
 /// A subscribed symbol's clock.
@@ -478,6 +483,8 @@ pub struct Connection {
     skewed: bool,
     /// The feed's delay per timestamped message, corrected by the clock offset.
     delay: LatencyTracker,
+    /// Removes secrets from every reason and error before anyone sees them.
+    redactor: Redactor,
     /// Round-trip samples.
     latency: LatencyTracker,
     /// Orders written and not yet acknowledged.
@@ -541,6 +548,7 @@ impl Connection {
             queue: OutboundQueue::new(config.queue_size),
             stats: Stats::default(),
             latency: LatencyTracker::new(config.latency_window),
+            redactor: Redactor::default(),
             acks: AckTracker::default(),
             endpoints: Endpoints::new(config.endpoints, breaker_config(&config)),
             endpoint: 0,
@@ -582,6 +590,12 @@ impl Connection {
     /// The endpoint dialing or connected (0 = the primary).
     pub fn endpoint(&self) -> usize {
         self.endpoint
+    }
+
+    /// The secrets of the configuration in force (token, proxy passwords, header
+    /// values): never shown in a reason, an error or the status.
+    pub fn set_redactor(&mut self, redactor: Redactor) {
+        self.redactor = redactor;
     }
 
     /// Tells the core what wall-clock time (Unix ms) `now` is. The driver calls it at
@@ -670,7 +684,7 @@ impl Connection {
             State::Reconnecting(Retry::Waiting { at }) => Some(*at),
             State::Connected(c) => {
                 let heartbeat = match (c.ping_sent_at, &self.config.heartbeat) {
-                    (Some(sent), _) => sent + self.config.pong_timeout,
+                    (Some(sent), _) => sent + c.pong_wait,
                     (None, Heartbeat::None) => c.last_inbound + self.idle_limit(),
                     (None, _) => c.next_ping_at,
                 };
@@ -766,16 +780,35 @@ impl Connection {
     ///
     /// In `error` this re-arms the connection; while waiting to retry it dials at once;
     /// while connected it sends a ping right away, since the link may have died in sleep.
+    ///
+    /// A rejected credential (`auth`) stays in `error`: a new network does not fix a
+    /// wrong token. While connected, the probe ping gets at most [`RESUME_PROBE`] for its
+    /// answer, so the state tells the truth within seconds of a resume.
     pub fn handle_network_up(&mut self, now: Instant) {
         match &mut self.state {
+            State::Error {
+                kind: ErrorKind::Auth,
+                ..
+            } => return,
             State::Error { .. } => {
                 self.attempt = 0;
                 self.dial_first(now, Some("network is back".into()));
             }
             State::Reconnecting(Retry::Waiting { at }) => *at = now,
             State::Connected(c) => {
-                if c.ping_sent_at.is_none() {
+                if c.ping_sent_at.is_none() && self.config.heartbeat != Heartbeat::None {
                     c.next_ping_at = now;
+                    self.handle_timeout(now);
+                    if let State::Connected(c) = &mut self.state {
+                        c.pong_wait = self.config.pong_timeout.min(RESUME_PROBE);
+                    }
+                    return;
+                }
+                // No ping to send: the silence watchdog decides, from now.
+                if let Some(sent) = c.ping_sent_at {
+                    c.pong_wait = c
+                        .pong_wait
+                        .min(now.saturating_duration_since(sent) + RESUME_PROBE);
                 }
             }
             _ => return,
@@ -1009,6 +1042,7 @@ impl Connection {
                 .then(|| now + self.config.failback_after),
             probe: None,
             ping_payload: [0; 8],
+            pong_wait: self.config.pong_timeout,
         };
         for clock in self.symbol_clocks.values_mut() {
             clock.since = now;
@@ -1228,11 +1262,8 @@ impl Connection {
             }
             State::Connected(c) => {
                 if let Some(sent) = c.ping_sent_at {
-                    if now >= sent + self.config.pong_timeout {
-                        let msg = format!(
-                            "no pong within {} of a ping",
-                            fmt_duration(self.config.pong_timeout)
-                        );
+                    if now >= sent + c.pong_wait {
+                        let msg = format!("no pong within {} of a ping", fmt_duration(c.pong_wait));
                         self.fail(now, ErrorKind::HeartbeatTimeout, &msg);
                         return;
                     }
@@ -1414,7 +1445,7 @@ impl Connection {
         let kind_before = self.state();
         self.state = state;
         self.since = now;
-        self.reason = reason;
+        self.reason = reason.map(|r| self.redactor.clean(&r));
         let kind = self.state();
         self.touch();
         if kind != kind_before {
@@ -1549,6 +1580,7 @@ impl Connection {
     }
 
     fn report_error(&mut self, now: Instant, kind: ErrorKind, message: &str) {
+        let message = &self.redactor.clean(message);
         self.stats.record_error(now, kind, message);
         self.touch();
         self.events.push_back(Event::Error {
@@ -1701,6 +1733,7 @@ impl Connection {
         }
         c.ping_sent_at = Some(now);
         c.next_ping_at = now + self.config.heartbeat_interval;
+        c.pong_wait = self.config.pong_timeout;
         let conn = c.conn;
         match &self.config.heartbeat {
             Heartbeat::Json => self.transmit_control(conn, Envelope::ping().encode()),
@@ -1794,6 +1827,9 @@ fn breaker_config(c: &Config) -> BreakerConfig {
         max_cooldown: c.breaker_max_cooldown.max(c.breaker_cooldown),
     }
 }
+
+/// After a resume or a network change, the probe ping's answer must come this soon.
+pub const RESUME_PROBE: Duration = Duration::from_secs(2);
 
 /// Feed-delay samples are taken at most this often.
 pub const DELAY_SAMPLE_EVERY: Duration = Duration::from_millis(10);

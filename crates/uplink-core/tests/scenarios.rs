@@ -564,10 +564,33 @@ fn an_auth_failure_goes_straight_to_error_and_waits_for_a_person() {
     w.actions();
     w.advance(3600 * SEC);
     assert!(w.actions().is_empty());
-    // The network coming back re-arms it; so does a manual reconnect.
+    // A new network does not fix a wrong token: network-up and resume leave it be.
     w.core.handle_network_up(w.now);
+    assert!(w.actions().is_empty());
+    assert_eq!(w.core.state(), StateKind::Error);
+    // A person does: a manual reconnect dials.
+    w.core.handle_reconnect(w.now);
     w.expect_dial();
     assert_eq!(w.core.state(), StateKind::Connecting);
+}
+
+#[test]
+fn after_a_resume_the_probe_tells_the_truth_within_two_seconds() {
+    let mut w = World::exact();
+    let conn = w.connected();
+    w.now += 5 * SEC;
+    // The machine slept; the link may be dead although nothing said so.
+    w.core.handle_network_up(w.now);
+    assert!(
+        w.transmits().iter().any(|(_, t)| t == PING),
+        "a probe at once"
+    );
+    let t0 = w.now;
+    w.run_to_next_timeout();
+    assert_eq!(w.now - t0, 2 * SEC, "not the 10 s pong deadline");
+    assert_eq!(w.core.state(), StateKind::Reconnecting);
+    assert_eq!(w.status().error_kind, Some(ErrorKind::HeartbeatTimeout));
+    let _ = conn;
 }
 
 #[test]

@@ -11,18 +11,10 @@ use url::Url;
 use crate::proxy::{Proxy, ProxySetting};
 use crate::EngineError;
 
-/// Text from outside (an HTTP status line, a close reason) made safe to show: control
-/// characters escaped, at most 200 characters.
+/// Text from outside (an HTTP status line) made safe to show: control characters
+/// escaped, at most 200 characters.
 pub(crate) fn scrub(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars().take(200) {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    uplink_core::redact::escape_and_bound(s, 200)
 }
 
 /// Where the token goes.
@@ -143,6 +135,8 @@ pub(crate) struct Prepared {
     pub core: uplink_core::Config,
     pub stats_interval: Duration,
     pub event_buffer: usize,
+    /// The secrets of this configuration, removed from every message.
+    pub redactor: uplink_core::Redactor,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -154,19 +148,6 @@ impl std::fmt::Debug for Prepared {
     }
 }
 
-/// Query keys whose values are secrets.
-const SECRET_KEYS: &[&str] = &[
-    "token",
-    "access_token",
-    "auth",
-    "key",
-    "api_key",
-    "apikey",
-    "password",
-    "secret",
-    "signature",
-];
-
 /// The URL with any password and secret query values replaced by `***`.
 pub fn mask_url(url: &Url) -> String {
     let mut u = url.clone();
@@ -177,7 +158,8 @@ pub fn mask_url(url: &Url) -> String {
         let pairs: Vec<(String, String)> = u
             .query_pairs()
             .map(|(k, v)| {
-                let secret = SECRET_KEYS.contains(&k.to_ascii_lowercase().as_str());
+                let secret =
+                    uplink_core::redact::SECRET_KEYS.contains(&k.to_ascii_lowercase().as_str());
                 (
                     k.into_owned(),
                     if secret {
@@ -303,7 +285,17 @@ impl ClientConfig {
         } else {
             None
         };
+        let mut secrets: Vec<String> = self.token.iter().cloned().collect();
+        secrets.extend(
+            endpoints
+                .iter()
+                .filter_map(|t| t.proxy.as_ref()?.auth.as_ref())
+                .map(|(_, pass)| pass.clone()),
+        );
+        secrets.extend(self.headers.iter().map(|(_, v)| v.clone()));
+        let redactor = uplink_core::Redactor::new(secrets);
         Ok(Prepared {
+            redactor,
             masked_url: endpoints[0].masked_url.clone(),
             endpoints,
             headers,

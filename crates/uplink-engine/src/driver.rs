@@ -40,6 +40,8 @@ type Dialing = Pin<Box<dyn Future<Output = DialResult> + Send>>;
 
 /// Frames handled per wake-up before the loop looks at commands and timers again.
 const READ_BATCH: usize = 256;
+/// The most the WebSocket write buffer may hold (tungstenite's default is unbounded).
+pub(crate) const MAX_WRITE_BUFFER: usize = 8 << 20;
 /// How long a graceful close may wait for the server's answer.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// A wall-clock jump this much larger than the monotonic clock means the machine slept.
@@ -225,6 +227,7 @@ impl Driver {
                 }
                 let urls: Vec<String> = p.endpoints.iter().map(|t| t.masked_url.clone()).collect();
                 self.core.set_urls(&urls);
+                self.core.set_redactor(p.redactor.clone());
                 tracing::info!(url = %p.masked_url, "settings changed");
                 self.cfg = Arc::new(p);
                 if self.core.state() != uplink_core::StateKind::Disconnected {
@@ -269,7 +272,9 @@ impl Driver {
                                 code: CloseCode::Normal,
                                 reason: "failing back to the primary".into(),
                             };
-                            if old.close(Some(frame)).await.is_ok() {
+                            let closed =
+                                tokio::time::timeout(CLOSE_GRACE, old.close(Some(frame))).await;
+                            if matches!(closed, Ok(Ok(()))) {
                                 drain_close(old).await;
                             }
                         }));
@@ -318,7 +323,7 @@ impl Driver {
                 Some(Ok(Message::Pong(p))) => self.core.handle_ws_pong(now, conn, &p),
                 Some(Ok(Message::Frame(_))) => {}
                 Some(Ok(Message::Close(frame))) => {
-                    let msg = describe_close(frame.as_ref());
+                    let msg = self.cfg.redactor.clean(&describe_close(frame.as_ref()));
                     tracing::warn!("{msg}");
                     self.core
                         .handle_connection_lost(now, conn, ErrorKind::ServerClosed, &msg);
@@ -330,6 +335,7 @@ impl Driver {
                 }
                 Some(Err(e)) => {
                     let (kind, msg) = classify_read(e);
+                    let msg = self.cfg.redactor.clean(&msg);
                     tracing::warn!("{msg}");
                     self.core.handle_connection_lost(now, conn, kind, &msg);
                     self.socket = None;
@@ -415,7 +421,7 @@ impl Driver {
                     Ok(Ok(())) => self.core.handle_written(now, conn, id, len),
                     Ok(Err(e)) => {
                         let (kind, msg) = classify_read(e);
-                        let msg = format!("write failed: {msg}");
+                        let msg = self.cfg.redactor.clean(&format!("write failed: {msg}"));
                         tracing::warn!("{msg}");
                         self.socket = None;
                         self.core.handle_connection_lost(now, conn, kind, &msg);
@@ -459,7 +465,8 @@ impl Driver {
                             code: CloseCode::from(code),
                             reason: reason.into(),
                         };
-                        if ws.close(Some(frame)).await.is_ok() {
+                        let closed = tokio::time::timeout(CLOSE_GRACE, ws.close(Some(frame))).await;
+                        if matches!(closed, Ok(Ok(()))) {
                             drain_close(ws).await;
                         }
                     }));
@@ -632,6 +639,14 @@ fn target_url(cfg: &Prepared, endpoint: usize) -> String {
 
 /// Opens the WebSocket: TCP, TLS for wss, the upgrade with our headers.
 async fn dial(cfg: Arc<Prepared>, endpoint: usize) -> DialResult {
+    let redactor = cfg.redactor.clone();
+    dial_raw(cfg, endpoint)
+        .await
+        .map_err(|(kind, msg)| (kind, redactor.clean(&msg)))
+}
+
+/// [`dial`] before its errors are cleaned of secrets.
+async fn dial_raw(cfg: Arc<Prepared>, endpoint: usize) -> DialResult {
     let Some(ep) = cfg.endpoints.get(endpoint) else {
         return Err((
             ErrorKind::ConnectFailed,
@@ -647,9 +662,12 @@ async fn dial(cfg: Arc<Prepared>, endpoint: usize) -> DialResult {
     for (k, v) in &cfg.headers {
         req.headers_mut().append(k.clone(), v.clone());
     }
+    // A peer that floods Pings and never reads cannot grow the write buffer (each Ping
+    // queues a Pong) past this: the write fails and the link is replaced.
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(cfg.max_message_size))
-        .max_frame_size(Some(cfg.max_frame_size));
+        .max_frame_size(Some(cfg.max_frame_size))
+        .max_write_buffer_size(MAX_WRITE_BUFFER);
     let connector = match &cfg.tls {
         Some(tls) => Connector::Rustls(Arc::clone(tls)),
         None => Connector::Plain,

@@ -53,6 +53,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use config::{mask_url, mask_url_str, ClientConfig, TokenPlacement};
 pub use event::{EngineEvent, LatencyEvent};
 pub use proxy::ProxySetting;
+pub use uplink_core::Redactor;
 pub use uplink_core::{
     self as core, CommandError, ConfigError, ErrorKind, Expiry, MessageId, StateKind, Status,
     Toggle, UnackedOrders, Unconfirmed,
@@ -168,6 +169,7 @@ impl Engine {
             .map(|t| t.masked_url.clone())
             .collect();
         core.set_urls(&urls);
+        core.set_redactor(prepared.redactor.clone());
         let (tx, rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::channel(batches(prepared.event_buffer));
         let (status_tx, status_rx) = watch::channel(core.status(now, SystemTime::now()));

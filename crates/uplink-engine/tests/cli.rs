@@ -166,6 +166,10 @@ fn invalid_arguments_get_a_clear_error_before_connecting() {
             "expected N/SECONDS",
         ),
         (
+            vec!["watch", "ws://127.0.0.1:1/ws", "--connect-timeout", "1e19"],
+            "is too long: at most",
+        ),
+        (
             vec!["watch", "ws://127.0.0.1:1/ws", "--backup", "http://x/ws"],
             "the scheme must be ws or wss",
         ),

@@ -930,3 +930,54 @@ async fn the_first_live_endpoint_in_order_is_used_and_dead_ones_are_skipped() {
     );
     h.shutdown().await;
 }
+
+/// A server that echoes the request line (token and all) in its 401 body: the reason,
+/// the last error and every event are free of the token; a newline in the body cannot
+/// start a forged line.
+#[tokio::test]
+async fn a_server_echoing_the_token_never_gets_it_into_any_output() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 4096];
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let line = req.lines().next().unwrap_or("").to_owned();
+            let body = format!("denied: {line}\nINFO forged line");
+            let resp = format!(
+                "HTTP/1.1 401 Unauthorized\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = s.write_all(resp.as_bytes()).await;
+        }
+    });
+    let mut c = fast(&format!("ws://{addr}/ws"));
+    c.token = Some("s3cr3t-t0ken-123".into());
+    let (h, mut ev) = Engine::start(c).unwrap();
+    h.connect().unwrap();
+    let mut seen = Vec::new();
+    let st = loop {
+        let e = tokio::time::timeout(WAIT, ev.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        seen.push(serde_json::to_string(&e).unwrap());
+        if let EngineEvent::State(st) = e {
+            if st.state == StateKind::Error {
+                break *st;
+            }
+        }
+    };
+    let status = serde_json::to_string(&*h.status().borrow()).unwrap();
+    let all = format!("{status}\n{}", seen.join("\n"));
+    assert!(!all.contains("s3cr3t"), "{all}");
+    let reason = st.reason.unwrap();
+    assert!(reason.contains("token=***"), "{reason}");
+    assert!(
+        reason.contains("\\nINFO forged line") && !reason.contains('\n'),
+        "{reason}"
+    );
+    h.shutdown().await;
+}

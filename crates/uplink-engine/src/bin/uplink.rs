@@ -75,7 +75,13 @@ enum Placement {
     Both,
 }
 
-/// Seconds, possibly fractional, strictly positive.
+/// Events printed per wake-up before signals are looked at again.
+const DRAIN_BATCH: usize = 4096;
+
+/// The longest duration any flag takes: a year.
+const MAX_SECS: f64 = 365.0 * 86_400.0;
+
+/// Seconds, possibly fractional, strictly positive, at most a year.
 fn secs(s: &str) -> Result<Duration, String> {
     let v: f64 = s
         .trim()
@@ -83,6 +89,11 @@ fn secs(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("{s:?} is not a number of seconds"))?;
     if !v.is_finite() || v <= 0.0 {
         return Err(format!("{s} must be a positive number of seconds"));
+    }
+    if v > MAX_SECS {
+        return Err(format!(
+            "{s} is too long: at most {MAX_SECS} seconds (a year)"
+        ));
     }
     Duration::try_from_secs_f64(v).map_err(|e| e.to_string())
 }
@@ -342,16 +353,26 @@ async fn watch(w: Watch) -> Result<ExitCode> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut engine_died = false;
     loop {
         tokio::select! {
+            // Signals first: a flood of events must never keep SIGTERM waiting.
+            biased;
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
             ev = events.recv() => {
-                let Some(ev) = ev else { break };
+                let Some(ev) = ev else {
+                    // Nobody asked it to stop: the engine ended on its own (a panic).
+                    engine_died = true;
+                    break;
+                };
                 if print(&mut out, &ev).is_err() {
                     break; // stdout closed (e.g. piped into head)
                 }
-                // Batch what is already there, then flush once.
+                // Batch what is already there (a bounded amount), then flush once.
                 let mut ok = true;
-                while let Some(ev) = events.try_recv() {
+                for _ in 0..DRAIN_BATCH {
+                    let Some(ev) = events.try_recv() else { break };
                     ok &= print(&mut out, &ev).is_ok();
                 }
                 if !ok || out.flush().is_err() {
@@ -368,9 +389,12 @@ async fn watch(w: Watch) -> Result<ExitCode> {
                     break;
                 }
             }
-            _ = tokio::signal::ctrl_c() => break,
-            _ = term.recv() => break,
         }
+    }
+    if engine_died {
+        let _ = out.flush();
+        eprintln!("error: the connection engine stopped unexpectedly");
+        return Ok(ExitCode::FAILURE);
     }
     tracing::info!("shutting down");
     handle.shutdown().await;

@@ -1,0 +1,192 @@
+//! The one choke point for text that comes from outside or may carry a secret: every
+//! error, close reason, HTTP body and log line the engine produces passes through
+//! [`Redactor::clean`] before it reaches an event, the status or a log.
+//!
+//! It removes the configured token and proxy password wherever they appear, masks the
+//! values of secret-looking query keys (`token=…`, `jwt=…`, …) and the password of
+//! any `user:password@` in URLs, escapes control characters (a newline in a close
+//! reason cannot start a forged log line), and bounds the length.
+
+/// Query keys whose values are secrets (compared case-insensitively).
+pub const SECRET_KEYS: &[&str] = &[
+    "token",
+    "access_token",
+    "auth",
+    "key",
+    "api_key",
+    "apikey",
+    "apitoken",
+    "api_token",
+    "jwt",
+    "password",
+    "passwd",
+    "secret",
+    "signature",
+    "sig",
+];
+
+/// The longest text kept from outside (an error body, a close reason).
+pub const MAX_TEXT: usize = 300;
+
+/// Removes the secrets of one configuration from text.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    /// Exact strings never to show: the token, the proxy passwords, header values.
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redactor({} secrets)", self.secrets.len())
+    }
+}
+
+impl Redactor {
+    /// A redactor for these secrets (empty and very short ones are ignored: masking
+    /// every "a" would say nothing).
+    pub fn new(secrets: impl IntoIterator<Item = String>) -> Redactor {
+        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| s.len() >= 3).collect();
+        // Longest first, so a secret containing another is masked whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Redactor { secrets }
+    }
+
+    /// `text`, safe to show anywhere.
+    pub fn clean(&self, text: &str) -> String {
+        let mut s = text.to_owned();
+        for secret in &self.secrets {
+            if s.contains(secret.as_str()) {
+                s = s.replace(secret.as_str(), "***");
+            }
+        }
+        let s = mask_secret_params(&s);
+        let s = mask_userinfo(&s);
+        escape_and_bound(&s, MAX_TEXT)
+    }
+}
+
+/// `key=value` for a secret key anywhere in text (a URL's query, a form body, a
+/// request line echoed by a server): the value becomes `***`.
+fn mask_secret_params(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < s.len() {
+        // A key starts after a separator (or at the start).
+        let at_start = i == 0
+            || matches!(
+                bytes[i - 1],
+                b'?' | b'&' | b' ' | b';' | b',' | b'"' | b'\'' | b'(' | b'\n'
+            );
+        if at_start {
+            if let Some(eq) = s[i..].find('=') {
+                let key = &s[i..i + eq];
+                if !key.is_empty()
+                    && key.len() <= 32
+                    && key
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                    && SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str())
+                {
+                    out.push_str(key);
+                    out.push_str("=***");
+                    let mut j = i + eq + 1;
+                    while j < s.len()
+                        && !matches!(
+                            bytes[j],
+                            b'&' | b' ' | b'#' | b'"' | b'\'' | b')' | b';' | b',' | b'\n' | b'\r'
+                        )
+                    {
+                        j += 1;
+                    }
+                    i = j;
+                    continue;
+                }
+            }
+        }
+        let c = s[i..].chars().next().expect("in bounds");
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+/// `scheme://user:password@host` anywhere in text: the password becomes `***`.
+fn mask_userinfo(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find("://") {
+        let (head, tail) = rest.split_at(pos + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let userinfo = &authority[..at];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => {
+                        out.push_str(user);
+                        out.push_str(":***");
+                    }
+                    None => out.push_str(userinfo),
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Control characters escaped (`\n` shows as the two characters `\n`), at most
+/// `max` characters, with an ellipsis when cut.
+pub fn escape_and_bound(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (n, c) in s.chars().enumerate() {
+        if n == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_and_secret_keys_never_get_through() {
+        let r = Redactor::new(["s3cr3t-t0ken".to_string(), "pr0xy-pw".into()]);
+        let body = "400 Bad Request: GET /ws?token=s3cr3t-t0ken&jwt=eyJhbGc.x&symbol=AAPL HTTP/1.1";
+        let clean = r.clean(body);
+        assert!(
+            !clean.contains("s3cr3t") && !clean.contains("eyJ"),
+            "{clean}"
+        );
+        assert!(clean.contains("symbol=AAPL"), "{clean}");
+        assert_eq!(r.clean("auth failed for pr0xy-pw"), "auth failed for ***");
+        assert_eq!(
+            r.clean("cannot reach socks5://bob:hunter2@proxy:1080/x"),
+            "cannot reach socks5://bob:***@proxy:1080/x"
+        );
+        assert_eq!(r.clean("apitoken=abc; Key=zzz"), "apitoken=***; Key=***");
+    }
+
+    #[test]
+    fn newlines_cannot_forge_log_lines_and_length_is_bounded() {
+        let r = Redactor::default();
+        assert_eq!(r.clean("bye\nINFO forged"), "bye\\nINFO forged");
+        let long = "x".repeat(10_000);
+        assert_eq!(r.clean(&long).chars().count(), MAX_TEXT + 1);
+    }
+}
