@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
 
 use serde::Serialize;
-use uplink_engine::core::{fmt_secs, LatencySummary, LatencyTracker};
+use uplink_engine::core::{fmt_secs, shorten, LatencySummary, LatencyTracker};
 use uplink_engine::proto::{OrderStatus, OrderUpdate, Payload, Side};
 use uplink_engine::{EngineEvent, ErrorKind, Expiry, MessageId, StateKind, Status, Unconfirmed};
 
@@ -30,6 +30,9 @@ pub mod names {
     /// [`super::LogEntry`]: state changes, retries, errors, drops.
     pub const LOG: &str = "uplink://log";
 }
+
+/// An identical log line within this many milliseconds is counted, not repeated.
+const REPEAT_WINDOW_MS: u64 = 10_000;
 
 /// Log lines kept for a window that opens later.
 pub const LOG_KEPT: usize = 300;
@@ -248,6 +251,12 @@ pub struct AppModel {
     log: VecDeque<LogEntry>,
     /// When to notify.
     policy: NotifyPolicy,
+    /// The last log line, when it was first written, and how often it came again
+    /// since (not repeated in the log).
+    repeat: Option<(String, u64, u64)>,
+    /// Symbols on the watchlist: quotes for others are not kept (a feed cannot fill
+    /// the book with symbols nobody asked for).
+    watchlist: BTreeSet<String>,
     /// When the oldest frame behind the market data not yet flushed was read.
     unflushed_since: Option<Instant>,
     /// Frame read to window, per market flush.
@@ -282,6 +291,8 @@ impl AppModel {
             by_id: HashMap::new(),
             log: VecDeque::new(),
             policy: NotifyPolicy::new(),
+            repeat: None,
+            watchlist: BTreeSet::new(),
             unflushed_since: None,
             window_lag: LatencyTracker::new(100),
         }
@@ -290,6 +301,13 @@ impl AppModel {
     /// Marks whether the built-in demo feed is in use (after a settings change).
     pub fn set_demo(&mut self, demo: bool) {
         self.demo = demo;
+    }
+
+    /// The symbols on the watchlist; quotes of any other are ignored.
+    pub fn set_watchlist(&mut self, symbols: &[String]) {
+        self.watchlist = symbols.iter().cloned().collect();
+        let keep = &self.watchlist;
+        self.quotes.retain(|s, _| keep.contains(s));
     }
 
     /// Which notifications the user wants (after a settings change).
@@ -324,6 +342,32 @@ impl AppModel {
     }
 
     fn push_log(&mut self, out: &mut Vec<Out>, at_unix_ms: u64, level: Level, message: String) {
+        // The same line again within REPEAT_WINDOW (a flood of malformed frames or feed
+        // errors) is counted, not repeated; the count goes out with the next new line.
+        if let Some((last, at, n)) = &mut self.repeat {
+            if *last == message && at_unix_ms.saturating_sub(*at) < REPEAT_WINDOW_MS {
+                *n += 1;
+                return;
+            }
+        }
+        if let Some((last, _, n)) = self.repeat.take() {
+            if n > 0 {
+                let summary = LogEntry {
+                    at_unix_ms,
+                    level: Level::Info,
+                    message: format!(
+                        "(the line \"{}\" repeated {n} more times)",
+                        shorten(&last, 80)
+                    ),
+                };
+                if self.log.len() == LOG_KEPT {
+                    self.log.pop_front();
+                }
+                self.log.push_back(summary.clone());
+                out.push(Out::Log(summary));
+            }
+        }
+        self.repeat = Some((message.clone(), at_unix_ms, 0));
         let e = LogEntry {
             at_unix_ms,
             level,
@@ -487,7 +531,7 @@ impl AppModel {
                         q.change_percent = u.change_percent;
                         q.volume = u.volume;
                         q.updates += 1;
-                    } else {
+                    } else if self.watchlist.contains(&u.symbol) {
                         self.quotes.insert(
                             u.symbol.clone(),
                             Quote {
@@ -500,7 +544,8 @@ impl AppModel {
                             },
                         );
                     }
-                    if !self.dirty_quotes.contains(&u.symbol) {
+                    if self.quotes.contains_key(&u.symbol) && !self.dirty_quotes.contains(&u.symbol)
+                    {
                         self.dirty_quotes.insert(u.symbol);
                     }
                 }
@@ -845,7 +890,9 @@ mod tests {
     }
 
     fn model(demo: bool) -> AppModel {
-        AppModel::new(demo, NotifySettings::default())
+        let mut m = AppModel::new(demo, NotifySettings::default());
+        m.set_watchlist(&["AAPL".into(), "MSFT".into()]);
+        m
     }
 
     #[test]
@@ -996,6 +1043,17 @@ mod tests {
         for i in 0..(LOG_KEPT + 50) {
             b.note(Level::Info, format!("line {i}"), 0);
         }
+        // Quotes only for the watchlist, whatever the feed sends.
+        for i in 0..1000 {
+            b.apply(
+                msg(&format!(
+                    r#"{{"type":"update","data":{{"symbol":"JUNK{i}","price":1}}}}"#
+                )),
+                Instant::now(),
+                0,
+            );
+        }
+        assert!(b.quotes().is_empty());
         assert_eq!(b.log().len(), LOG_KEPT);
         assert_eq!(b.log()[0].message, "line 50");
         for i in 0..(ORDERS_KEPT as u64 + 10) {
@@ -1080,5 +1138,32 @@ mod tests {
         // A late "sent" for an expired order changes nothing.
         b.apply(EngineEvent::Sent { id: MessageId(1) }, now, 3);
         assert_eq!(by_key(&b, "k1").status, OrderState::Expired);
+    }
+
+    #[test]
+    fn a_flood_of_identical_errors_is_one_line_and_a_count() {
+        let mut b = model(false);
+        let now = Instant::now();
+        let err = |b: &mut AppModel, ms| {
+            b.apply(
+                EngineEvent::Error {
+                    kind: ErrorKind::MalformedMessage,
+                    message: "malformed message: expected value".into(),
+                },
+                now,
+                ms,
+            )
+        };
+        assert_eq!(err(&mut b, 0).len(), 1);
+        for ms in 1..1000 {
+            assert!(err(&mut b, ms).is_empty(), "counted, not repeated");
+        }
+        b.note(Level::Info, "something else".into(), 2000);
+        let log = b.log();
+        assert_eq!(log.len(), 3, "{log:?}");
+        assert_eq!(
+            log[1].message,
+            "(the line \"Malformed message: malformed message: expected value\" repeated 999 more times)"
+        );
     }
 }

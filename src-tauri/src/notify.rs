@@ -85,6 +85,8 @@ pub struct NotifyPolicy {
     outage_alerted: bool,
     /// Endpoint switches seen (each gets its own notification).
     switches: u64,
+    /// Notifications suppressed since the last one shown.
+    suppressed: u64,
 }
 
 /// Order outcomes remembered for "once per order"; past this the oldest half is
@@ -331,9 +333,17 @@ impl NotifyPolicy {
             self.recent.pop_front();
         }
         if self.recent.len() >= BURST_LIMIT {
-            tracing::info!(?kind, "notification suppressed by the rate limit");
+            // One log line per burst window, not one per suppressed notification.
+            if self.suppressed == 0 {
+                tracing::info!(
+                    ?kind,
+                    "notifications suppressed by the rate limit for a minute"
+                );
+            }
+            self.suppressed += 1;
             return None;
         }
+        self.suppressed = 0;
         self.recent.push_back(now);
         self.last_by_key.insert(key, now);
         Some(Notification {

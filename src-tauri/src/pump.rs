@@ -142,7 +142,9 @@ mod tests {
         let (engine, stream) = Engine::start(ClientConfig::new(sim.url())).unwrap();
         engine.subscribe(vec!["AAPL".into()]).unwrap();
         engine.connect().unwrap();
-        let model = Arc::new(Mutex::new(AppModel::new(false, NotifySettings::default())));
+        let mut m = AppModel::new(false, NotifySettings::default());
+        m.set_watchlist(&["AAPL".into()]);
+        let model = Arc::new(Mutex::new(m));
         let sink = Arc::new(Recorder::default());
         let a = tokio::spawn(events(Arc::clone(&sink), stream, Arc::clone(&model)));
         let b = tokio::spawn(status(Arc::clone(&sink), engine.status(), model));

@@ -85,6 +85,7 @@ impl Service {
         }
         engine.connect()?;
         let mut model = AppModel::new(settings.uses_demo(), settings.notify.clone());
+        model.set_watchlist(&settings.watchlist);
         if let Some(e) = load_error {
             model.note(Level::Error, e, now_ms());
         }
@@ -150,6 +151,7 @@ impl Service {
         if let Err(e) = self.store.save(&s) {
             tracing::warn!("watchlist not saved: {e:?}");
         }
+        self.model.lock().unwrap().set_watchlist(&s.watchlist);
         Ok(s.watchlist.clone())
     }
 
@@ -211,6 +213,7 @@ impl Service {
     /// Validates, saves and applies new settings; invalid ones change nothing.
     pub async fn save_settings(&self, input: SettingsInput) -> Result<Saved, ApiError> {
         let current = self.settings();
+        let token_kept = input.token_change.is_none();
         let next = current.apply(input);
         let invalid = |fields: settings::FieldErrors| ApiError {
             code: "invalid_settings",
@@ -222,6 +225,15 @@ impl Service {
             retry_in_secs: None,
         };
         next.validate().map_err(invalid)?;
+        if let Some(host) = token_kept
+            .then(|| current.token_goes_to_new_host(&next))
+            .flatten()
+        {
+            return Err(invalid(settings::FieldErrors::from([(
+                "token".to_owned(),
+                format!("the feed moved to {host}: enter the token again to send it there, or remove it"),
+            )])));
+        }
         let demo_url = if next.uses_demo() {
             self.ensure_demo().await?
         } else {
@@ -265,6 +277,7 @@ impl Service {
             m.remove_symbols(&removed);
             m.set_demo(next.uses_demo());
             m.set_prefs(next.notify.clone());
+            m.set_watchlist(&next.watchlist);
         }
         let saved = Saved {
             view: next.view(),

@@ -255,6 +255,22 @@ impl Settings {
         }
     }
 
+    /// With `next` in force, would the stored token go to a host it was not going to
+    /// before? Returns that host: the token must then be entered again, not carried
+    /// along silently to whoever the new URL names.
+    pub fn token_goes_to_new_host(&self, next: &Settings) -> Option<String> {
+        next.token.as_ref()?;
+        let hosts = |s: &Settings| -> Vec<String> {
+            s.feed_urls
+                .iter()
+                .filter_map(|u| url::Url::parse(u).ok())
+                .filter_map(|u| u.host_str().map(str::to_owned))
+                .collect()
+        };
+        let before = hosts(self);
+        hosts(next).into_iter().find(|h| !before.contains(h))
+    }
+
     /// Things the trader should know: a token sent unencrypted over `ws://` to a host
     /// that is not this machine.
     pub fn warnings(&self) -> Vec<String> {
@@ -907,5 +923,32 @@ mod tests {
                 }
             }
         );
+    }
+
+    #[test]
+    fn the_stored_token_does_not_follow_the_feed_to_a_new_host_silently() {
+        let current = Settings {
+            feed_urls: vec!["wss://feed.example/ws".into()],
+            token: Some("t0k".into()),
+            ..Settings::default()
+        };
+        let moved = Settings {
+            feed_urls: vec!["wss://evil.example/ws".into()],
+            ..current.clone()
+        };
+        assert_eq!(
+            current.token_goes_to_new_host(&moved).as_deref(),
+            Some("evil.example")
+        );
+        let same_host = Settings {
+            feed_urls: vec!["wss://feed.example/other".into()],
+            ..current.clone()
+        };
+        assert_eq!(current.token_goes_to_new_host(&same_host), None);
+        let no_token = Settings {
+            token: None,
+            ..moved
+        };
+        assert_eq!(current.token_goes_to_new_host(&no_token), None);
     }
 }

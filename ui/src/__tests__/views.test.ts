@@ -181,3 +181,15 @@ describe("failover", () => {
     expect(text(v.el, "state-detail")).toBe("Connected · backup 1 · 12 ms");
   });
 });
+
+describe("bounds", () => {
+  it("keeps at most ORDERS_SHOWN order rows, the newest", async () => {
+    const { Orders, ORDERS_SHOWN } = await import("../views/market");
+    const o = new Orders({ add: async () => null, remove: () => {}, order: async () => null, act: async () => null });
+    const order = (i: number) => ({ key: `k${i}`, id: null, symbol: "A", side: "buy", qty: 1, status: "sent" as const, filled_qty: 0, avg_price: null, reason: null, updated_unix_ms: 0, held: false, history: [] });
+    o.apply(Array.from({ length: ORDERS_SHOWN + 50 }, (_, i) => order(i)));
+    const rows = o.el.querySelectorAll("tbody tr");
+    expect(rows.length).toBe(ORDERS_SHOWN);
+    expect((rows[0] as HTMLElement).dataset.testid).toBe(`order-k${ORDERS_SHOWN + 49}`);
+  });
+});

@@ -128,6 +128,9 @@ export class Watchlist {
   }
 }
 
+/** Order rows kept in the window (the backend keeps the same number). */
+export const ORDERS_SHOWN = 200;
+
 export class Orders {
   readonly el: HTMLElement;
   private body = h("tbody");
@@ -166,6 +169,13 @@ export class Orders {
         tr = h("tr", { "data-testid": `order-${o.key}` });
         this.rows.set(o.key, tr);
         this.body.prepend(tr);
+        // As many rows as the backend keeps: the oldest leaves.
+        while (this.rows.size > ORDERS_SHOWN) {
+          const oldest = this.body.lastElementChild as HTMLTableRowElement | null;
+          if (!oldest) break;
+          oldest.remove();
+          for (const [k, r] of this.rows) if (r === oldest) this.rows.delete(k);
+        }
       }
       const status = h("td", { class: `order-status ${o.status}`, "data-testid": "order-status", text: o.status.replaceAll("_", " ") });
       // The whole life with times, and why it ended where it did, on hover.
