@@ -598,6 +598,12 @@ impl Connection {
         self.redactor = redactor;
     }
 
+    /// A subscriber was behind and lost `n` price updates (the driver's delivery
+    /// policy); counted in the status.
+    pub fn note_events_dropped(&mut self, n: u64) {
+        self.stats.events_dropped += n;
+    }
+
     /// Tells the core what wall-clock time (Unix ms) `now` is. The driver calls it at
     /// start and every stats tick; timestamps (feed delay, clock offset) are compared
     /// through it.
@@ -1380,6 +1386,7 @@ impl Connection {
                 queue_depth: self.queue.len(),
                 queue_dropped: self.queue.dropped(),
                 unexpected_messages: s.unexpected_messages,
+                events_dropped: s.events_dropped,
                 unreadable_timestamps: s.unreadable_timestamps,
                 awaiting_ack: self.acks.len(),
                 unknown_acks: self.acks.unknown_acks(),

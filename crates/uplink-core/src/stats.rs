@@ -82,6 +82,8 @@ pub(crate) struct Stats {
     pub closed_uptime: Duration,
     /// JSON that did not fit the protocol, passed on raw.
     pub unexpected_messages: u64,
+    /// Price updates a slow subscriber lost.
+    pub events_dropped: u64,
     /// Timestamps that could not be read, dropped.
     pub unreadable_timestamps: u64,
 }
@@ -130,6 +132,9 @@ pub struct StatsSnapshot {
     pub unexpected_messages: u64,
     /// Timestamps that were neither a string nor a number: dropped.
     pub unreadable_timestamps: u64,
+    /// Price updates lost by a subscriber that fell behind (the engine never waits
+    /// for one): it sees the next price instead.
+    pub events_dropped: u64,
     /// Orders written and not yet acknowledged by the feed.
     pub awaiting_ack: usize,
     /// Inbound order messages whose `client_order_id` was never sent from here

@@ -32,7 +32,7 @@ use uplink_core::{Action, ConnId, Connection, ErrorKind, Event, Status};
 
 use crate::config::Prepared;
 use crate::event::{EngineEvent, LatencyEvent};
-use crate::{Batch, Command, OrderOp};
+use crate::{Batch, Command, OrderOp, Subscriber};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 type DialResult = Result<Ws, (ErrorKind, String)>;
@@ -79,7 +79,10 @@ pub(crate) struct Driver {
     /// Commands from handles.
     cmds: mpsc::UnboundedReceiver<Command>,
     /// Event subscribers; closed ones are removed as they are found.
-    subs: Vec<mpsc::Sender<Batch>>,
+    subs: Vec<Subscriber>,
+    /// Bytes of the frames read since the last batch was delivered (for the bound on
+    /// what a subscriber may have waiting).
+    bytes_read: usize,
     /// When the first frame behind the events not yet delivered was read.
     read_at: Option<Instant>,
     /// Where the status is published.
@@ -105,7 +108,7 @@ impl Driver {
         core: Connection,
         cfg: Prepared,
         cmds: mpsc::UnboundedReceiver<Command>,
-        first: mpsc::Sender<Batch>,
+        first: Subscriber,
         status: watch::Sender<Status>,
     ) -> Driver {
         Driver {
@@ -114,6 +117,7 @@ impl Driver {
             cfg: Arc::new(cfg),
             cmds,
             subs: vec![first],
+            bytes_read: 0,
             read_at: None,
             status,
             socket: None,
@@ -183,6 +187,9 @@ impl Driver {
                         self.core.handle_network_up(t.0);
                     }
                     self.publish_status();
+                    for sub in &mut self.subs {
+                        sub.flush();
+                    }
                 }
             }
         }
@@ -212,7 +219,7 @@ impl Driver {
             Command::Unsubscribe(s) => {
                 let _ = self.core.handle_unsubscribe(now, &s);
             }
-            Command::Events(tx) => self.subs.push(tx),
+            Command::Events(sub) => self.subs.push(sub),
             Command::Reconfigure(p) => {
                 let p = *p;
                 if let Err(e) = self.core.handle_config(p.core.clone()) {
@@ -317,8 +324,14 @@ impl Driver {
                 return;
             };
             match frame {
-                Some(Ok(Message::Text(t))) => self.core.handle_text(now, conn, t.as_str()),
-                Some(Ok(Message::Binary(b))) => self.core.handle_binary(now, conn, &b),
+                Some(Ok(Message::Text(t))) => {
+                    self.bytes_read += t.len();
+                    self.core.handle_text(now, conn, t.as_str())
+                }
+                Some(Ok(Message::Binary(b))) => {
+                    self.bytes_read += b.len();
+                    self.core.handle_binary(now, conn, &b)
+                }
                 Some(Ok(Message::Ping(p))) => self.core.handle_control_frame(now, conn, p.len()),
                 Some(Ok(Message::Pong(p))) => self.core.handle_ws_pong(now, conn, &p),
                 Some(Ok(Message::Frame(_))) => {}
@@ -379,14 +392,20 @@ impl Driver {
             if !batch.is_empty() {
                 did = true;
                 let read_at = self.read_at.take().unwrap_or_else(now);
+                let bytes = std::mem::take(&mut self.bytes_read);
                 self.deliver(Batch {
                     read_at,
                     events: batch,
-                })
-                .await;
+                    bytes,
+                });
+                // Give the subscribers a chance to run between batches.
+                tokio::task::yield_now().await;
             }
             if !did {
                 self.closing.retain(|h| !h.is_finished());
+                for sub in &mut self.subs {
+                    sub.flush();
+                }
                 return;
             }
         }
@@ -602,23 +621,29 @@ impl Driver {
             .send_replace(self.core.status(now(), SystemTime::now()));
     }
 
-    /// Hands a batch of events to every subscriber, waiting for any that is full
-    /// (events are never dropped); forgets subscribers that went away.
-    async fn deliver(&mut self, ev: Batch) {
+    /// Hands a batch of events to every subscriber, never waiting for one: a
+    /// subscriber that is behind (its channel full, or more than
+    /// [`crate::MAX_BEHIND_BYTES`] of frames waiting for it) loses the market data of this batch (counted in
+    /// `events_dropped`); everything else (state, orders, errors, round trips) waits in
+    /// its backlog, at most [`crate::MAX_BACKLOG`] events (beyond that the oldest are dropped,
+    /// counted). Reading, heartbeats and commands never stop for a slow subscriber.
+    fn deliver(&mut self, batch: Batch) {
         let n = self.subs.len();
-        let mut gone = false;
-        let mut ev = Some(ev);
-        for (i, tx) in self.subs.iter().enumerate() {
+        let mut dropped = 0u64;
+        let mut batch = Some(batch);
+        for (i, sub) in self.subs.iter_mut().enumerate() {
             // Clone for all but the last subscriber, which takes the original.
-            let ev = if i + 1 == n { ev.take() } else { ev.clone() }.expect("one per subscriber");
-            match tx.try_send(ev) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(ev)) => gone |= tx.send(ev).await.is_err(),
-                Err(mpsc::error::TrySendError::Closed(_)) => gone = true,
+            let b = if i + 1 == n {
+                batch.take()
+            } else {
+                batch.clone()
             }
+            .expect("one per subscriber");
+            dropped += sub.offer(b);
         }
-        if gone {
-            self.subs.retain(|tx| !tx.is_closed());
+        self.subs.retain(|s| !s.tx.is_closed());
+        if dropped > 0 {
+            self.core.note_events_dropped(dropped);
         }
     }
 }

@@ -43,7 +43,7 @@ mod driver;
 mod event;
 mod proxy;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -60,6 +60,7 @@ pub use uplink_core::{
 };
 use uplink_core::{RateLimit, RateLimiter};
 pub use uplink_proto as proto;
+use uplink_proto::Payload;
 pub use uplink_proto::{OrderRequest, Outbound, OutboundError};
 
 /// Why the engine refused something.
@@ -128,7 +129,7 @@ pub(crate) enum Command {
     Send(MessageId, Outbound),
     Subscribe(Vec<String>),
     Unsubscribe(Vec<String>),
-    Events(mpsc::Sender<Batch>),
+    Events(Subscriber),
     Reconfigure(Box<config::Prepared>),
     Tune(Box<uplink_core::Config>),
     Order(
@@ -171,9 +172,9 @@ impl Engine {
         core.set_urls(&urls);
         core.set_redactor(prepared.redactor.clone());
         let (tx, rx) = mpsc::unbounded_channel();
-        let (ev_tx, ev_rx) = mpsc::channel(batches(prepared.event_buffer));
+        let (first, stream) = subscriber(prepared.event_buffer);
         let (status_tx, status_rx) = watch::channel(core.status(now, SystemTime::now()));
-        let task = tokio::spawn(driver::Driver::new(core, prepared, rx, ev_tx, status_tx).run());
+        let task = tokio::spawn(driver::Driver::new(core, prepared, rx, first, status_tx).run());
         let session = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -185,7 +186,7 @@ impl Engine {
             session: Arc::from(format!("u{session:x}")),
             task: Arc::new(std::sync::Mutex::new(Some(task))),
         };
-        Ok((handle, EventStream::new(ev_rx)))
+        Ok((handle, stream))
     }
 }
 
@@ -308,12 +309,13 @@ impl Handle {
         self.status.clone()
     }
 
-    /// A new event stream; it receives every event from now on, and must be read
-    /// (a full stream makes the engine wait: events are never dropped).
+    /// A new event stream; it receives every event from now on. A stream that falls
+    /// behind never makes the engine wait: it loses price updates (counted in the
+    /// status's `events_dropped`), never state changes, order events or errors.
     pub fn events(&self, buffer: usize) -> Result<EventStream, EngineError> {
-        let (tx, rx) = mpsc::channel(batches(buffer));
-        self.cmd(Command::Events(tx))?;
-        Ok(EventStream::new(rx))
+        let (sub, stream) = subscriber(buffer);
+        self.cmd(Command::Events(sub))?;
+        Ok(stream)
     }
 
     /// Apply a new configuration. Validated first (an invalid one changes nothing);
@@ -375,6 +377,79 @@ pub(crate) struct Batch {
     pub(crate) read_at: Instant,
     /// The events, in order.
     pub(crate) events: Vec<EngineEvent>,
+    /// Bytes of the frames behind them.
+    pub(crate) bytes: usize,
+}
+
+/// The most frame bytes one subscriber may have waiting before it loses market data.
+pub const MAX_BEHIND_BYTES: usize = 64 << 20;
+/// The most non-market events kept for a subscriber that is behind.
+pub const MAX_BACKLOG: usize = 10_000;
+
+/// The engine's side of one event stream.
+#[derive(Debug)]
+pub(crate) struct Subscriber {
+    /// Batches to the stream.
+    pub(crate) tx: mpsc::Sender<Batch>,
+    /// Frame bytes sent and not yet taken by the stream.
+    pub(crate) behind: Arc<AtomicUsize>,
+    /// Events waiting because the stream was behind (never market data).
+    pub(crate) backlog: std::collections::VecDeque<EngineEvent>,
+}
+
+impl Subscriber {
+    /// Sends what waits in the backlog, if the stream has room now.
+    pub(crate) fn flush(&mut self) {
+        if !self.backlog.is_empty() && self.tx.capacity() > 0 {
+            let b = Batch {
+                read_at: driver::now(),
+                events: self.backlog.drain(..).collect(),
+                bytes: 0,
+            };
+            let _ = self.tx.try_send(b);
+        }
+    }
+
+    /// Offers a batch without waiting; returns how many events were dropped.
+    pub(crate) fn offer(&mut self, mut b: Batch) -> u64 {
+        let mut dropped = 0u64;
+        let behind = self.behind.load(Ordering::Relaxed) > MAX_BEHIND_BYTES;
+        if !self.backlog.is_empty() || behind || self.tx.capacity() == 0 {
+            // Behind: keep what matters, drop the prices (a newer one will come).
+            let before = b.events.len();
+            b.events.retain(|e| !matches!(e, EngineEvent::Message { message } if matches!(message.payload, Payload::Update(_))));
+            dropped += (before - b.events.len()) as u64;
+            b.bytes = 0;
+            self.backlog.extend(b.events.drain(..));
+            while self.backlog.len() > MAX_BACKLOG {
+                self.backlog.pop_front();
+                dropped += 1;
+            }
+            if self.tx.capacity() > 0 && !self.backlog.is_empty() {
+                b.events = self.backlog.drain(..).collect();
+                let _ = self.tx.try_send(b);
+            }
+            return dropped;
+        }
+        self.behind.fetch_add(b.bytes, Ordering::Relaxed);
+        if let Err(mpsc::error::TrySendError::Full(b)) = self.tx.try_send(b) {
+            self.behind.fetch_sub(b.bytes, Ordering::Relaxed);
+            self.backlog.extend(b.events);
+        }
+        dropped
+    }
+}
+
+/// A subscriber and its stream, buffering about `events` events.
+fn subscriber(events: usize) -> (Subscriber, EventStream) {
+    let (tx, rx) = mpsc::channel(batches(events));
+    let behind = Arc::new(AtomicUsize::new(0));
+    let sub = Subscriber {
+        tx,
+        behind: Arc::clone(&behind),
+        backlog: std::collections::VecDeque::new(),
+    };
+    (sub, EventStream::new(rx, behind))
 }
 
 /// A subscriber's events, in order, and how far behind the socket the subscriber is.
@@ -388,22 +463,26 @@ pub struct EventStream {
     read_at: Option<Instant>,
     /// This subscriber's lag: frame read to event received, per batch.
     lag: uplink_core::LatencyTracker,
+    /// Frame bytes sent to this stream and not yet taken (shared with the engine).
+    behind: Arc<AtomicUsize>,
 }
 
 /// Batches whose lag is kept for [`EventStream::lag`].
 const LAG_WINDOW: usize = 100;
 
 impl EventStream {
-    fn new(rx: mpsc::Receiver<Batch>) -> Self {
+    fn new(rx: mpsc::Receiver<Batch>, behind: Arc<AtomicUsize>) -> Self {
         EventStream {
             rx,
             pending: Vec::new().into_iter(),
             read_at: None,
             lag: uplink_core::LatencyTracker::new(LAG_WINDOW),
+            behind,
         }
     }
 
     fn take(&mut self, b: Batch) {
+        self.behind.fetch_sub(b.bytes, Ordering::Relaxed);
         self.lag
             .record(driver::now().saturating_duration_since(b.read_at));
         self.read_at = Some(b.read_at);

@@ -981,3 +981,82 @@ async fn a_server_echoing_the_token_never_gets_it_into_any_output() {
     );
     h.shutdown().await;
 }
+
+/// Resident memory of this process, from /proc.
+fn rss_mb() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: f64 = s
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb / 1024.0
+}
+
+/// A subscriber that never reads, under a firehose: the engine keeps reading, keeps
+/// its heartbeat and answers commands; the stalled stream loses price updates
+/// (counted), never state changes; memory stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_subscriber_never_stalls_the_engine() {
+    let s = Simulator::start(SimConfig {
+        rate: 0.0,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut c = fast(&s.url());
+    c.core.heartbeat_interval = Duration::from_millis(200);
+    c.core.pong_timeout = Duration::from_secs(2);
+    c.core.idle_timeout = Duration::from_secs(5);
+    let (h, mut stalled) = Engine::start(c).unwrap();
+    h.subscribe(vec!["AAPL".into(), "MSFT".into()]).unwrap();
+    h.connect().unwrap();
+    let start_rss = rss_mb();
+    // Nobody reads `stalled` for three seconds of firehose.
+    let until = Instant::now() + Duration::from_secs(3);
+    let mut peak = start_rss;
+    let mut samples_seen = Vec::new();
+    while Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        peak = peak.max(rss_mb());
+        samples_seen.push(h.status().borrow().latency.samples);
+    }
+    let st = h.status().borrow().clone();
+    assert_eq!(st.state, StateKind::Connected, "{:?}", st.reason);
+    assert!(
+        st.stats.events_dropped > 0,
+        "the stalled stream lost prices: {:?}",
+        st.stats
+    );
+    assert!(
+        samples_seen.last() > samples_seen.first(),
+        "heartbeats went on: {samples_seen:?}"
+    );
+    assert!(
+        peak - start_rss < 200.0,
+        "memory bounded: {start_rss:.0} → {peak:.0} MB"
+    );
+    // Commands still work at once.
+    h.disconnect().unwrap();
+    status_when(&h, "disconnected", |s| s.state == StateKind::Disconnected).await;
+    // The stalled stream still gets every state change, in order.
+    let mut states = Vec::new();
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_secs(2), stalled.recv()).await {
+        if let EngineEvent::State(st) = e {
+            states.push(st.state);
+            if st.state == StateKind::Disconnected {
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        states,
+        [
+            StateKind::Connecting,
+            StateKind::Connected,
+            StateKind::Disconnected
+        ]
+    );
+    h.shutdown().await;
+}

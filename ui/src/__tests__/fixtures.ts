@@ -32,6 +32,7 @@ export function status(over: Partial<Status> = {}): Status {
       unknown_acks: 0,
       unexpected_messages: 0,
       unreadable_timestamps: 0,
+      events_dropped: 0,
     },
     queue_capacity: 1000,
     subscriptions: ["AAPL"],

@@ -122,6 +122,11 @@ unexpected_messages: number,
  */
 unreadable_timestamps: number, 
 /**
+ * Price updates lost by a subscriber that fell behind (the engine never waits
+ * for one): it sees the next price instead.
+ */
+events_dropped: number, 
+/**
  * Orders written and not yet acknowledged by the feed.
  */
 awaiting_ack: number, 
