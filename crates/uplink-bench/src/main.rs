@@ -203,6 +203,36 @@ fn rss_mib() -> Option<f64> {
 }
 
 fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("soak") {
+        let cycles = match args.iter().position(|a| a == "--cycles") {
+            Some(i) => args
+                .get(i + 1)
+                .and_then(|v| v.parse().ok())
+                .context("--cycles takes a whole number")?,
+            None => 1000,
+        };
+        let r = client_rt().block_on(uplink_bench::soak(cycles, 4))?;
+        println!("uplink soak: {} forced reconnect cycles (TCP resets and close frames, alternately), prices at 500/s, {} orders", r.cycles, r.orders);
+        println!("reconnections:            {:>10}", r.reconnections);
+        println!("orders lost:              {:>10}   (must be 0)", r.lost);
+        println!(
+            "orders executed twice:    {:>10}   (must be 0)",
+            r.duplicated
+        );
+        println!("orders re-sent (deduplicated by the feed): {}", r.resent);
+        println!("queue drops:              {:>10}", r.queue_dropped);
+        println!("price updates received:   {:>10}", r.updates);
+        println!(
+            "resident memory:          {:.1} MiB at start, {:.1} MiB at end",
+            r.rss_start_mib, r.rss_end_mib
+        );
+        println!("took {:.1} s", r.elapsed.as_secs_f64());
+        if r.lost > 0 || r.duplicated > 0 {
+            anyhow::bail!("lost or duplicated orders");
+        }
+        return Ok(());
+    }
     if std::env::var_os("RUST_LOG").is_some() {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
