@@ -23,7 +23,10 @@ if [ -z "${INSIDE_UPLINK_E2E:-}" ]; then
     export DISPLAY="$disp"
   fi
   export INSIDE_UPLINK_E2E=1 NO_AT_BRIDGE=1
-  exec dbus-run-session -- "$0" "$@"
+  # Not `exec`: the shell must stay to run the EXIT trap that stops Xvfb.
+  rc=0
+  dbus-run-session -- "$0" "$@" || rc=$?
+  exit "$rc"
 fi
 
 # Inside the private session bus.

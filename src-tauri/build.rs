@@ -1,4 +1,14 @@
 fn main() {
+    // Tauri embeds the built UI; without it its macro fails with a cryptic panic. Say
+    // what to run instead.
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist/index.html");
+    println!("cargo:rerun-if-changed=../ui/dist/index.html");
+    if !dist.exists() {
+        eprintln!(
+            "error: the window's UI is not built yet: run `cd ui && npm ci && npm run build` (or ./scripts/run.sh, which does it) before cargo build or cargo test"
+        );
+        std::process::exit(1);
+    }
     // Every command the UI may call gets an allow-<command> permission; the capability
     // in capabilities/main.json grants exactly these to the main window, nothing else.
     let manifest = tauri_build::AppManifest::new().commands(&[
