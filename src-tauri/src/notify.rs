@@ -20,6 +20,7 @@ use uplink_engine::proto::{OrderStatus, OrderUpdate};
 use uplink_engine::{StateKind, Status};
 
 use crate::settings::NotifySettings;
+use uplink_engine::core::redact::escape_and_bound;
 
 /// The same failure is not notified again within this window.
 pub const DEDUPE_WINDOW: Duration = Duration::from_secs(600);
@@ -346,10 +347,11 @@ impl NotifyPolicy {
         self.suppressed = 0;
         self.recent.push_back(now);
         self.last_by_key.insert(key, now);
+        // Text from the feed (a rejection reason) reaches the desktop escaped and short.
         Some(Notification {
             kind,
-            title,
-            body,
+            title: escape_and_bound(&title, 120),
+            body: escape_and_bound(&body, 300),
             sound: false,
         })
     }
@@ -625,5 +627,28 @@ mod health_tests {
     fn lists_are_cut_short() {
         let s: Vec<String> = (1..=7).map(|i| format!("S{i}")).collect();
         assert_eq!(list(&s, 5), "S1, S2, S3, S4, S5 and 2 more");
+    }
+
+    #[test]
+    fn feed_text_in_a_notification_is_escaped_and_short() {
+        let mut p = NotifyPolicy::new();
+        let o = OrderUpdate {
+            id: Some("o1".into()),
+            client_order_id: None,
+            symbol: "AAPL".into(),
+            side: uplink_engine::proto::Side::Buy,
+            qty: 1.0,
+            status: Some(OrderStatus::Rejected),
+            filled_qty: None,
+            avg_price: None,
+            filled_at: None,
+            reason: Some(format!("no\nforged{}", "x".repeat(1000))),
+        };
+        let n = p
+            .on_order(Instant::now(), &o, &NotifySettings::default())
+            .unwrap();
+        assert!(n.body.starts_with("o1: no\\nforged"), "{}", n.body);
+        assert!(!n.body.contains('\n'));
+        assert!(n.body.chars().count() <= 301);
     }
 }

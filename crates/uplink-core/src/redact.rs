@@ -146,16 +146,20 @@ fn mask_userinfo(s: &str) -> String {
 /// `max` characters, with an ellipsis when cut.
 pub fn escape_and_bound(s: &str, max: usize) -> String {
     let mut out = String::new();
-    for (n, c) in s.chars().enumerate() {
-        if n == max {
+    let mut n = 0;
+    for c in s.chars() {
+        let piece: String = if c.is_control() {
+            c.escape_default().collect()
+        } else {
+            c.to_string()
+        };
+        let len = piece.chars().count();
+        if n + len > max {
             out.push('…');
             break;
         }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+        out.push_str(&piece);
+        n += len;
     }
     out
 }
