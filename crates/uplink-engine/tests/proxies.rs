@@ -210,48 +210,7 @@ async fn a_proxy_that_is_not_there_is_named_in_the_error() {
 async fn the_cli_takes_the_proxy_from_the_environment_unless_no_proxy_says_otherwise() {
     let ws = Simulator::start(SimConfig::default()).await.unwrap();
     let proxy = tinyproxy(None);
-    let first_state = |envs: &[(&str, String)]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_uplink"));
-        cmd.args([
-            "watch",
-            &ws.url(),
-            "--max-reconnect-attempts",
-            "1",
-            "--reconnect-base-delay",
-            "0.05",
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-        for k in [
-            "HTTP_PROXY",
-            "http_proxy",
-            "HTTPS_PROXY",
-            "https_proxy",
-            "ALL_PROXY",
-            "all_proxy",
-            "NO_PROXY",
-            "no_proxy",
-        ] {
-            cmd.env_remove(k);
-        }
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        let mut result = None;
-        for line in out.lines() {
-            let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
-            if v["event"] == "state" && matches!(v["state"].as_str(), Some("connected" | "error")) {
-                result = Some(v);
-                break;
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        result.expect("a state")
-    };
+    let first_state = |envs: &[(&str, String)]| cli_outcome(&ws.url(), &[], envs);
     let via = format!("http://127.0.0.1:{}", proxy.port);
     let before = proxy.log().matches("CONNECT").count();
     assert_eq!(
@@ -279,4 +238,82 @@ async fn the_cli_takes_the_proxy_from_the_environment_unless_no_proxy_says_other
         ("NO_PROXY", "localhost,127.0.0.1".into()),
     ]);
     assert_eq!(v["state"], "connected", "NO_PROXY bypasses it: {v}");
+}
+
+/// Runs `uplink watch URL ARGS` with `envs` (and no proxy variable of the caller's)
+/// until its first `connected` or `error` state line, which it returns.
+fn cli_outcome(url: &str, args: &[&str], envs: &[(&str, String)]) -> serde_json::Value {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_uplink"));
+    cmd.args([
+        "watch",
+        url,
+        "--max-reconnect-attempts",
+        "1",
+        "--reconnect-base-delay",
+        "0.05",
+    ])
+    .args(args)
+    .env("RUST_LOG", "warn")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    for k in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ] {
+        cmd.env_remove(k);
+    }
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let mut result = None;
+    for line in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if v["event"] == "state" && matches!(v["state"].as_str(), Some("connected" | "error")) {
+            result = Some(v);
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    result.expect("a state")
+}
+
+/// The proxy matrix through the CLI process: HTTP CONNECT and SOCKS5, ws and wss
+/// (TLS inside the tunnel), with credentials, and wrong credentials named and masked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_goes_through_both_kinds_of_proxy_for_ws_and_wss() {
+    let ws = plain_sim().await;
+    let (wss, ca) = tls_sim().await;
+    let http = tinyproxy(Some(("alice", "pa55")));
+    let socks = microsocks(Some(("bob", "hunter2")));
+    let ca = ca.to_str().unwrap().to_owned();
+    for proxy in [
+        format!("http://alice:pa55@127.0.0.1:{}", http.port),
+        format!("socks5://bob:hunter2@127.0.0.1:{}", socks.port),
+    ] {
+        let token = ["--token", "s3cr3t-token"];
+        let v = cli_outcome(&ws.url(), &[&token[..], &["--proxy", &proxy]].concat(), &[]);
+        assert_eq!(v["state"], "connected", "ws through {proxy}: {v}");
+        let v = cli_outcome(
+            &wss.url(),
+            &[&token[..], &["--proxy", &proxy, "--ca-file", &ca]].concat(),
+            &[],
+        );
+        assert_eq!(v["state"], "connected", "wss through {proxy}: {v}");
+    }
+    let wrong = format!("socks5://bob:nope@127.0.0.1:{}", socks.port);
+    let v = cli_outcome(&ws.url(), &["--proxy", &wrong], &[]);
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("SOCKS5 proxy socks5://bob:***@") && !reason.contains("nope"),
+        "{reason}"
+    );
 }
