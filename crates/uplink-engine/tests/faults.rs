@@ -270,3 +270,107 @@ async fn a_ping_flood_from_a_peer_that_never_reads_stays_bounded() {
     );
     h.shutdown().await;
 }
+
+/// A certificate that has expired, and one for another name, each trusted as a CA
+/// file: `error` (tls) at once, no retry loop, no insecure fallback, and the reason
+/// says which check failed and what to do.
+#[tokio::test]
+async fn expired_and_misnamed_certificates_are_refused_with_the_reason() {
+    for (kind, says) in [
+        (uplink_sim::CertKind::Expired, "has expired"),
+        (
+            uplink_sim::CertKind::OtherName,
+            "for another name than the one in the URL",
+        ),
+    ] {
+        let s = Simulator::start(SimConfig {
+            tls: true,
+            cert: kind,
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let dir = std::env::temp_dir().join(format!("uplink-faults-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join(format!("{kind:?}.pem"));
+        std::fs::write(&ca, s.ca_pem().unwrap()).unwrap();
+        let mut c = config(&s.url());
+        c.extra_ca_file = Some(ca);
+        let (h, states, _) = observe(c, |_, s| s.last() == Some(&StateKind::Error)).await;
+        assert_eq!(
+            states,
+            [StateKind::Connecting, StateKind::Error],
+            "{kind:?}: no retry loop"
+        );
+        let st = h.status().borrow().clone();
+        assert_eq!(st.error_kind, Some(ErrorKind::Tls), "{kind:?}");
+        let reason = st.reason.unwrap();
+        assert!(reason.contains(says), "{kind:?}: {reason}");
+        assert_eq!(s.stats().connections_total, 0, "{kind:?}: never connected");
+        h.shutdown().await;
+    }
+}
+
+/// SIGTERM while the feed sends as fast as it can: the CLI stops within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_stops_promptly_on_sigterm_under_a_firehose() {
+    use std::io::Read;
+    let s = Simulator::start(SimConfig {
+        rate: 0.0,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_uplink"))
+        .args([
+            "watch",
+            &s.url(),
+            "--subscribe",
+            "AAPL",
+            "--subscribe",
+            "MSFT",
+        ])
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    // Read the flood (a reader that keeps up), then ask the CLI to stop.
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        let mut total = 0usize;
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            total += n;
+        }
+        total
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let asked = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "still running 5 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let took = asked.elapsed();
+    assert!(status.success(), "{status:?}");
+    let bytes = reader.join().unwrap();
+    assert!(bytes > 1_000_000, "it was a flood: {bytes} bytes");
+    assert!(
+        took < Duration::from_secs(2),
+        "stopped {took:?} after SIGTERM"
+    );
+}

@@ -56,6 +56,8 @@ pub struct SimConfig {
     pub token: Option<String>,
     /// Serve `wss` with a self-signed certificate for `localhost` and 127.0.0.1.
     pub tls: bool,
+    /// Which certificate `tls` serves: a valid one, or a faulty one for tests.
+    pub cert: CertKind,
     /// Seed of the price book.
     pub seed: u64,
     /// Updates per second per connection, spread over its subscriptions; 0 = unlimited.
@@ -71,6 +73,7 @@ impl Default for SimConfig {
             control_addr: None,
             token: None,
             tls: false,
+            cert: CertKind::Valid,
             seed: 1,
             rate: 20.0,
             order_step: Duration::from_millis(300),
@@ -140,6 +143,18 @@ pub struct Faults {
     pub clock_offset_ms: i64,
     /// What happens to the next order (once, on whichever connection gets it).
     pub order_fault: Option<OrderFault>,
+}
+
+/// The certificate the simulator serves with `tls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CertKind {
+    /// Valid now, for `localhost` and 127.0.0.1.
+    #[default]
+    Valid,
+    /// Expired (valid in 2020 only).
+    Expired,
+    /// Valid now, but for `other.example`.
+    OtherName,
 }
 
 /// A one-shot fault for the next order.
@@ -288,7 +303,7 @@ impl Simulator {
             source,
         })?;
         let (tls, ca_pem) = if config.tls {
-            let (acceptor, pem) = tls::self_signed().map_err(SimError::Tls)?;
+            let (acceptor, pem) = tls::self_signed(config.cert).map_err(SimError::Tls)?;
             (Some(acceptor), Some(pem))
         } else {
             (None, None)

@@ -103,6 +103,7 @@ async fn main() -> Result<()> {
         seed: a.seed,
         rate: a.rate,
         order_step: Duration::from_millis(a.order_step_ms),
+        ..SimConfig::default()
     })
     .await?;
     if let (Some(path), Some(pem)) = (&a.cert_out, sim.ca_pem()) {
