@@ -239,6 +239,21 @@ pub fn run_app<R: Runtime>(app: tauri::App<R>) {
     });
 }
 
+/// The name of WebKitGTK's switch for its DMABUF renderer.
+pub const DMABUF_SWITCH: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
+
+/// Sets what the webview should inherit. Without GPU acceleration (virtual machines,
+/// remote desktops, some drivers) WebKitGTK's DMABUF renderer burns a core to redraw a
+/// few table cells; with it disabled the same window costs a fraction of that, and
+/// machines with a GPU still render. A value the user set, either way, is kept. Call
+/// it first thing in `main`, before any thread exists.
+pub fn prepare_environment() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os(DMABUF_SWITCH).is_none() {
+        std::env::set_var(DMABUF_SWITCH, "1");
+    }
+}
+
 /// Builds and runs the desktop app until Quit.
 pub fn run() {
     use tauri_plugin_window_state::StateFlags;

@@ -190,7 +190,45 @@ async fn s1_first_start_uses_the_demo_feed_and_shows_live_data() {
         "no notification on a healthy start: {:?}",
         d.notes.seen()
     );
+    // The webview renders without the DMABUF renderer, which burns a core on machines
+    // without GPU acceleration: the app set that for its web process, not this harness.
+    // (The name is `uplink_app::DMABUF_SWITCH`; spelled out so this crate does not
+    // link the app.)
+    const SWITCH: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
+    assert!(
+        std::env::var_os(SWITCH).is_none(),
+        "the harness must not set {SWITCH} itself"
+    );
+    let web = webkit_web_process_environments();
+    assert!(!web.is_empty(), "a WebKitWebProcess is running");
+    let wanted = format!("{SWITCH}=1");
+    assert!(
+        web.iter().all(|env| env.contains(&wanted)),
+        "every web process inherits {wanted}"
+    );
     eprintln!("s1: latency {latency}, first AAPL {first}");
+}
+
+/// The environments of this user's running WebKitGTK web processes, read from /proc.
+/// Scenarios run one at a time, so these are the app's.
+fn webkit_web_process_environments() -> Vec<Vec<String>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let dir = entry.path();
+        // The kernel keeps 15 characters of the name.
+        match std::fs::read_to_string(dir.join("comm")) {
+            Ok(comm) if comm.trim_end() == "WebKitWebProces" => {}
+            _ => continue,
+        }
+        if let Ok(raw) = std::fs::read(dir.join("environ")) {
+            found.push(
+                raw.split(|b| *b == 0)
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .collect(),
+            );
+        }
+    }
+    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
