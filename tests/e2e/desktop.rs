@@ -91,6 +91,18 @@ impl Desk {
         .await;
     }
 
+    /// Waits until the settings form shows the backend's settings; it cannot be
+    /// edited before.
+    async fn settings_loaded(&self) {
+        wait_for("the settings form to load", T, || async {
+            match self.app().attr("[data-testid=settings]", "data-loaded") {
+                Ok(v) if v == "true" => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await;
+    }
+
     async fn label(&self) -> String {
         self.tray
             .prop(&self.item, "XAyatanaLabel")
@@ -504,6 +516,7 @@ async fn s7_settings_are_validated_applied_and_kept_across_a_restart() {
     let b = sim(SimConfig::default()).await;
     let mut d = Desk::start("s7-settings", Some(fast(&a.url(), 10))).await;
     d.window_is("connected", T).await;
+    d.settings_loaded().await;
     let file = d.dir.join("config/settings.json");
     let before = std::fs::read_to_string(&file).unwrap();
 
@@ -562,6 +575,7 @@ async fn s7_settings_are_validated_applied_and_kept_across_a_restart() {
     // After a restart the settings are still there.
     d.restart().await;
     d.window_is("connected", T).await;
+    d.settings_loaded().await;
     let field = d
         .app()
         .exec(
@@ -694,6 +708,7 @@ async fn s10_start_minimized_and_launch_at_login() {
     window_viewable(false).await;
     d.tray.click(&d.item, "Open Uplink").await.unwrap();
     window_viewable(true).await;
+    d.settings_loaded().await;
 
     // Launch at login: the desktop's autostart entry follows the setting.
     let entry = d.dir.join("home/.config/autostart/Uplink.desktop");
@@ -1028,6 +1043,7 @@ async fn s16_the_app_goes_through_a_proxy_from_its_settings() {
     d.tray_is("green", T).await;
     d.price_moves("AAPL").await;
     assert!(proxy.connects() >= 1, "through the proxy: {}", proxy.log());
+    d.settings_loaded().await;
     let shown = d
         .app()
         .exec(

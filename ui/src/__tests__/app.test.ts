@@ -185,6 +185,32 @@ describe("settings", () => {
   });
 });
 
+describe("settings before they load", () => {
+  it("cannot be edited or saved until the backend's settings are shown", async () => {
+    const { SettingsForm } = await import("../views/settings");
+    const { settingsView } = await import("./fixtures");
+    const saved: unknown[] = [];
+    const form = new SettingsForm({
+      save: async (s) => {
+        saved.push(s);
+        return settingsView(s);
+      },
+    });
+    const login = form.el.querySelector('[data-testid="setting-launch_at_login"]') as HTMLInputElement;
+    expect(login.disabled).toBe(true);
+    expect(form.el.dataset.loaded).toBeUndefined();
+    expect(await form.submit()).toBe(false);
+    expect(saved).toEqual([]);
+    expect(form.el.querySelector('[data-testid="settings-result"]')?.textContent).toContain("have not loaded yet");
+    form.show(settingsView({ feed_urls: ["ws://feed.example/ws"] }));
+    expect(login.disabled).toBe(false);
+    expect(form.el.dataset.loaded).toBe("true");
+    login.checked = true;
+    expect(await form.submit()).toBe(true);
+    expect((saved[0] as Record<string, unknown>).launch_at_login).toBe(true);
+  });
+});
+
 describe("network settings", () => {
   it("shows the backend's warnings and sends the proxy, headers and heartbeat", async () => {
     const { SettingsForm } = await import("../views/settings");

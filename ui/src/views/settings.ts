@@ -156,6 +156,9 @@ export class SettingsForm {
       h("div", { class: "actions" }, h("button", { type: "submit", class: "primary", "data-testid": "save-settings", text: "Save" }), this.result),
     );
     this.errors.set("_", this.el.querySelector('[data-testid="error-_"]') as HTMLElement);
+    // Nothing can be edited until the backend's settings are shown: an edit made
+    // earlier would be overwritten when they arrive, and a save would store defaults.
+    this.setEnabled(false);
     this.el.querySelector('[data-testid="clear-token"]')?.addEventListener("click", () => void this.submit(""));
     this.el.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -164,8 +167,15 @@ export class SettingsForm {
     });
   }
 
+  private setEnabled(on: boolean): void {
+    for (const el of this.el.querySelectorAll<HTMLInputElement>("input, select, textarea, button")) el.disabled = !on;
+    if (on) this.el.dataset.loaded = "true";
+    else delete this.el.dataset.loaded;
+  }
+
   show(v: SettingsView): void {
     this.current = v;
+    this.setEnabled(true);
     const set = (k: string, val: string | number | boolean) => {
       const i = this.inputs.get(k);
       if (!i) return;
@@ -259,6 +269,10 @@ export class SettingsForm {
   async submit(tokenChange?: string): Promise<boolean> {
     for (const el of this.errors.values()) setText(el, "");
     setText(this.result, "");
+    if (this.current === null) {
+      setText(this.result, "Not saved: the settings have not loaded yet.");
+      return false;
+    }
     const s = this.read();
     const local = this.localErrors(s);
     if (Object.keys(local).length) {
