@@ -185,17 +185,23 @@ describe("settings", () => {
   });
 });
 
+/** A settings form whose saves are recorded and echoed back as the backend would. */
+async function recordingForm() {
+  const { SettingsForm } = await import("../views/settings");
+  const { settingsView } = await import("./fixtures");
+  const saved: unknown[] = [];
+  const form = new SettingsForm({
+    save: async (s) => {
+      saved.push(s);
+      return settingsView(s);
+    },
+  });
+  return { form, saved, settingsView };
+}
+
 describe("settings before they load", () => {
   it("cannot be edited or saved until the backend's settings are shown", async () => {
-    const { SettingsForm } = await import("../views/settings");
-    const { settingsView } = await import("./fixtures");
-    const saved: unknown[] = [];
-    const form = new SettingsForm({
-      save: async (s) => {
-        saved.push(s);
-        return settingsView(s);
-      },
-    });
+    const { form, saved, settingsView } = await recordingForm();
     const login = form.el.querySelector('[data-testid="setting-launch_at_login"]') as HTMLInputElement;
     expect(login.disabled).toBe(true);
     expect(form.el.dataset.loaded).toBeUndefined();
@@ -213,15 +219,7 @@ describe("settings before they load", () => {
 
 describe("network settings", () => {
   it("shows the backend's warnings and sends the proxy, headers and heartbeat", async () => {
-    const { SettingsForm } = await import("../views/settings");
-    const { settingsView } = await import("./fixtures");
-    const saved: unknown[] = [];
-    const form = new SettingsForm({
-      save: async (s) => {
-        saved.push(s);
-        return settingsView(s);
-      },
-    });
+    const { form, saved, settingsView } = await recordingForm();
     form.show(
       settingsView({
         feed_urls: ["ws://feed.example/ws"],

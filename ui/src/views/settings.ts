@@ -39,6 +39,15 @@ const NUM_KEYS: NumKey[] = [
 const WHOLE_KEYS: NumKey[] = ["max_reconnect_attempts", "queue_size", "rate_limit_max"];
 type NotifyKey = keyof Settings["notify"];
 
+/** A `<select>` for the setting `key`, with `[value, label]` options. */
+function choice(key: string, options: [string, string][]): HTMLSelectElement {
+  return h(
+    "select",
+    { id: `set-${key}`, "data-testid": `setting-${key}` },
+    ...options.map(([value, text]) => h("option", { value, text })),
+  );
+}
+
 export class SettingsForm {
   readonly el: HTMLFormElement;
   private inputs = new Map<string, HTMLInputElement>();
@@ -47,27 +56,21 @@ export class SettingsForm {
   private tokenState = h("span", { class: "muted", "data-testid": "token-state" });
   private current: SettingsView | null = null;
   private warnings = h("div", { class: "warn", "data-testid": "settings-warnings", role: "alert" });
-  private heartbeat = h(
-    "select",
-    { id: "set-heartbeat", "data-testid": "setting-heartbeat" },
-    h("option", { value: "json", text: "JSON ping/pong (the seed's)" }),
-    h("option", { value: "websocket", text: "WebSocket Ping/Pong frames" }),
-    h("option", { value: "custom", text: "Custom ping and answer" }),
-    h("option", { value: "none", text: "None: data alone" }),
-  );
-  private placement = h(
-    "select",
-    { id: "set-token_placement", "data-testid": "setting-token_placement" },
-    h("option", { value: "both", text: "Query and Authorization header" }),
-    h("option", { value: "query", text: "Query (?token=…)" }),
-    h("option", { value: "header", text: "Authorization: Bearer" }),
-  );
-  private unacked = h(
-    "select",
-    { id: "set-unacked_orders", "data-testid": "setting-unacked_orders" },
-    h("option", { value: "resend", text: "Resend them" }),
-    h("option", { value: "hold", text: "Hold them for me" }),
-  );
+  private heartbeat = choice("heartbeat", [
+    ["json", "JSON ping/pong (the seed's)"],
+    ["websocket", "WebSocket Ping/Pong frames"],
+    ["custom", "Custom ping and answer"],
+    ["none", "None: data alone"],
+  ]);
+  private placement = choice("token_placement", [
+    ["both", "Query and Authorization header"],
+    ["query", "Query (?token=…)"],
+    ["header", "Authorization: Bearer"],
+  ]);
+  private unacked = choice("unacked_orders", [
+    ["resend", "Resend them"],
+    ["hold", "Hold them for me"],
+  ]);
 
   constructor(private readonly actions: SettingsActions) {
     const field = (key: string, label: string, input: HTMLInputElement, hint = "") => {
