@@ -4,7 +4,7 @@
 //! the environment variables with NO_PROXY through the CLI.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,22 @@ async fn connect_through(url: &str, proxy: &str, ca: Option<PathBuf>) -> uplink_
     st
 }
 
+/// Both the plain and the TLS feed are reached through `proxy`.
+async fn connects_to_both(ws: &Simulator, wss: &Simulator, ca: &Path, proxy: &str) {
+    assert_eq!(
+        connect_through(&ws.url(), proxy, None).await.state,
+        StateKind::Connected,
+        "ws:// through {proxy}"
+    );
+    assert_eq!(
+        connect_through(&wss.url(), proxy, Some(ca.to_path_buf()))
+            .await
+            .state,
+        StateKind::Connected,
+        "wss:// through {proxy}"
+    );
+}
+
 async fn tls_sim() -> (Simulator, PathBuf) {
     let s = Simulator::start(SimConfig {
         tls: true,
@@ -97,16 +113,7 @@ async fn http_connect_through_tinyproxy_for_ws_and_wss_with_and_without_credenti
     let guarded = tinyproxy(Some(("alice", "pa55")));
 
     let p = format!("http://127.0.0.1:{}", open.port);
-    assert_eq!(
-        connect_through(&ws.url(), &p, None).await.state,
-        StateKind::Connected
-    );
-    assert_eq!(
-        connect_through(&wss.url(), &p, Some(ca.clone()))
-            .await
-            .state,
-        StateKind::Connected
-    );
+    connects_to_both(&ws, &wss, &ca, &p).await;
     assert!(
         open.log()
             .contains(&format!("CONNECT 127.0.0.1:{}", ws.addr().port())),
@@ -159,16 +166,7 @@ async fn socks5_through_microsocks_for_ws_and_wss_with_and_without_credentials()
     let guarded = microsocks(Some(("bob", "hunter2")));
 
     let p = format!("socks5://127.0.0.1:{}", open.port);
-    assert_eq!(
-        connect_through(&ws.url(), &p, None).await.state,
-        StateKind::Connected
-    );
-    assert_eq!(
-        connect_through(&wss.url(), &p, Some(ca.clone()))
-            .await
-            .state,
-        StateKind::Connected
-    );
+    connects_to_both(&ws, &wss, &ca, &p).await;
     let good = format!("socks5://bob:hunter2@127.0.0.1:{}", guarded.port);
     assert_eq!(
         connect_through(&wss.url(), &good, Some(ca)).await.state,
