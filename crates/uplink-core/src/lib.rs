@@ -1634,6 +1634,18 @@ impl Connection {
         if is_data(&env.payload) {
             self.note_data(now, &env);
         }
+        // Any `order` message that echoes a client_order_id acknowledges that order,
+        // whether or not its body fits the protocol's order type.
+        if let Some(echo) = env.order_echo() {
+            if let Some(a) = self.acks.ack(echo.client_order_id) {
+                self.events.push_back(Event::Acked {
+                    id: a.id,
+                    order_id: echo.order_id,
+                    status: echo.status,
+                });
+                self.touch();
+            }
+        }
         match &env.payload {
             Payload::Pong => {
                 let json = self.config.heartbeat == Heartbeat::Json;
@@ -1648,19 +1660,6 @@ impl Connection {
                 if let Some(conn) = self.current_conn() {
                     self.transmit_control(conn, Envelope::new(Payload::Pong).encode());
                 }
-            }
-            Payload::Order(o) => {
-                if let Some(cid) = o.client_order_id.as_deref() {
-                    if let Some(a) = self.acks.ack(cid) {
-                        self.events.push_back(Event::Acked {
-                            id: a.id,
-                            order_id: o.id.clone(),
-                            status: o.status,
-                        });
-                        self.touch();
-                    }
-                }
-                self.events.push_back(Event::Message(env));
             }
             Payload::Error(e) => {
                 let msg = format!("feed error {}: {}", e.code, e.message);

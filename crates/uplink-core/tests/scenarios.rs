@@ -1257,6 +1257,46 @@ fn an_order_is_sent_then_acknowledged_when_the_feed_echoes_its_client_order_id()
 }
 
 #[test]
+fn a_venue_that_answers_with_only_ids_and_its_own_status_still_acknowledges_the_order() {
+    let mut w = World::exact();
+    let conn = w.connected();
+    w.send_text(1, ORDER_A);
+    w.send_text(2, ORDER_B);
+    w.write_all(conn);
+    assert_eq!(w.order_events(), ["sent 1", "sent 2"]);
+    // No symbol, side or quantity, and "new" is not one of the protocol's statuses.
+    w.core.handle_text(
+        w.now,
+        conn,
+        r#"{"type":"order","data":{"id":"V1","client_order_id":"A","status":"new"}}"#,
+    );
+    // A numeric order id and the quantity as a string.
+    w.core.handle_text(
+        w.now,
+        conn,
+        r#"{"type":"order","data":{"id":42,"client_order_id":"B","qty":"2","status":"accepted"}}"#,
+    );
+    assert_eq!(
+        w.order_events(),
+        [
+            r#"acked 1 Some("V1") None"#,
+            r#"acked 2 Some("42") Some(Accepted)"#
+        ],
+        "acknowledged; a status of the venue's own is not guessed at"
+    );
+    let st = w.status().stats;
+    assert_eq!(st.awaiting_ack, 0);
+    assert_eq!(
+        st.unexpected_messages, 2,
+        "still counted as not the protocol's shape"
+    );
+    // Nothing is re-sent after a reconnect: both were acknowledged.
+    let conn = w.lose_and_reconnect(conn);
+    let wire = w.write_all(conn);
+    assert!(!wire.iter().any(|t| t.contains("\"order\"")), "{wire:?}");
+}
+
+#[test]
 fn unacknowledged_orders_are_resent_once_after_a_reconnect_before_newer_messages() {
     let mut w = World::exact();
     w.subscribe(&["AAPL"]);

@@ -2,7 +2,10 @@
 //! with Python's `websockets` package and nothing of Uplink's, speaks the dialects
 //! real feeds use. For each, the CLI connects, stays connected for 10 s with latency
 //! measured and nothing counted as malformed, then detects the dead link within
-//! interval + deadline once the feed goes silent.
+//! interval + deadline once the feed goes silent. On its two order paths, orders are
+//! executed once per `client_order_id`, acknowledged once, and the order the feed
+//! reset on is re-sent and recognised as a repeat, in the protocol's answer shape and
+//! in a venue's.
 //!
 //! Needs /usr/bin/python3 with Debian's python3-websockets (`scripts/install-deps.sh
 //! --test` installs it).
@@ -25,6 +28,9 @@ const DEADLINE: f64 = 1.0;
 struct Fixture {
     child: Child,
     port: u16,
+    /// What the fixture reported after its first line (one JSON object per line:
+    /// orders executed, repeated or rejected).
+    reports: mpsc::Receiver<Value>,
 }
 
 impl Drop for Fixture {
@@ -48,16 +54,27 @@ fn fixture() -> Fixture {
                 script.display()
             )
         });
+    let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    out.read_line(&mut first).unwrap();
     let v: Value = serde_json::from_str(&first).unwrap_or_else(|e| {
         panic!("the fixture did not start ({e}): {first:?}; is python3-websockets installed?")
+    });
+    // Keep reading, so the fixture's reports never meet a closed pipe.
+    let (tx, reports) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in out.lines() {
+            let Ok(line) = line else { break };
+            let v: Value = serde_json::from_str(&line).expect("the fixture reports JSON lines");
+            if tx.send(v).is_err() {
+                break;
+            }
+        }
     });
     Fixture {
         child,
         port: v["port"].as_u64().unwrap() as u16,
+        reports,
     }
 }
 
@@ -237,5 +254,158 @@ fn the_cli_keeps_real_dialects_alive_and_detects_their_silence() {
             seen.detected_after
         );
         check(d, &seen, ts);
+    }
+}
+
+/// Order events the CLI printed for one dialect, and what the feed reported.
+#[derive(Debug)]
+struct OrderRun {
+    /// `(event, id)` for sent, resent, acked, unconfirmed, expired, queue_dropped.
+    events: Vec<(String, u64)>,
+    /// The `acked` lines.
+    acks: Vec<Value>,
+    /// The fixture's reports for this dialect.
+    reports: Vec<Value>,
+}
+
+/// The CLI queues `orders` (no `client_order_id`: the engine gives each one) and
+/// connects to the fixture's `dialect` path, until every order is acknowledged or
+/// 20 s pass.
+fn run_orders(f: &Fixture, dialect: &str, orders: usize) -> OrderRun {
+    let order = r#"{"type":"order","data":{"symbol":"AAPL","side":"buy","qty":1}}"#;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_uplink"));
+    cmd.args(["watch", &format!("ws://127.0.0.1:{}/{dialect}", f.port)])
+        .args(["--reconnect-base-delay", "0.2", "--stats-interval", "60"])
+        .args(["--stale-after", "0"]);
+    for _ in 0..orders {
+        cmd.args(["--send", order]);
+    }
+    let mut child = cmd
+        .env("RUST_LOG", "warn")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            let v: Value = serde_json::from_str(&line).expect("JSON lines");
+            if tx.send(v).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut run = OrderRun {
+        events: Vec::new(),
+        acks: Vec::new(),
+        reports: Vec::new(),
+    };
+    while run.acks.len() < orders {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(v) = rx.recv_timeout(left) else {
+            break;
+        };
+        let event = v["event"].as_str().unwrap_or_default().to_owned();
+        if let (
+            "sent" | "resent" | "acked" | "unconfirmed" | "expired" | "queue_dropped",
+            Some(id),
+        ) = (event.as_str(), v["id"].as_u64())
+        {
+            run.events.push((event.clone(), id));
+        }
+        if event == "acked" {
+            run.acks.push(v);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // Give the fixture a moment to report a late repeat, then take what it said.
+    std::thread::sleep(Duration::from_millis(300));
+    run.reports = f.reports.try_iter().collect();
+    run
+}
+
+/// The delivery guarantee of the README, against a feed we did not write: an order
+/// the feed executed but never answered (it reset the connection) is re-sent with the
+/// same `client_order_id` after the reconnect, the feed recognises the repeat, and the
+/// order is executed once and acknowledged once, whether the feed answers with the
+/// whole order or, as many venues do, with only its ids and a status of its own.
+#[test]
+fn orders_are_resent_after_a_reset_and_executed_once_by_an_independent_feed() {
+    let f = fixture();
+    for dialect in ["orders", "orders_venue"] {
+        let run = run_orders(&f, dialect, 3);
+        eprintln!("{dialect}: {run:?}");
+        let of = |id: u64| -> Vec<&str> {
+            run.events
+                .iter()
+                .filter(|(_, i)| *i == id)
+                .map(|(e, _)| e.as_str())
+                .collect()
+        };
+        assert_eq!(
+            of(1),
+            ["sent", "resent", "acked"],
+            "{dialect}: the order the feed reset on"
+        );
+        for id in 2..=3 {
+            let seen = of(id);
+            assert_eq!(
+                seen.last(),
+                Some(&"acked"),
+                "{dialect}: order {id} acknowledged: {seen:?}"
+            );
+            assert_eq!(
+                seen.iter().filter(|e| **e == "acked").count(),
+                1,
+                "{dialect}: order {id} acknowledged once: {seen:?}"
+            );
+        }
+        let nothing_lost = run
+            .events
+            .iter()
+            .all(|(e, _)| ["sent", "resent", "acked"].contains(&e.as_str()));
+        assert!(nothing_lost, "{dialect}: {:?}", run.events);
+
+        let field =
+            |k: &str| -> Vec<&str> { run.reports.iter().filter_map(|r| r[k].as_str()).collect() };
+        assert!(field("rejected").is_empty(), "{dialect}: {:?}", run.reports);
+        let executed = field("executed");
+        let mut distinct = executed.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(
+            (executed.len(), distinct.len()),
+            (3, 3),
+            "{dialect}: each order executed exactly once: {:?}",
+            run.reports
+        );
+        let repeats = field("duplicate");
+        assert!(
+            repeats.contains(&executed[0]),
+            "{dialect}: the re-send of the first order reached the feed as a repeat: {:?}",
+            run.reports
+        );
+        // The acknowledgement names the feed's order id for the order it executed first.
+        let first_ack = run.acks.iter().find(|a| a["id"] == 1).unwrap();
+        let first_exec = run
+            .reports
+            .iter()
+            .find(|r| r.get("executed").is_some())
+            .unwrap();
+        assert_eq!(first_ack["order_id"], first_exec["order_id"], "{dialect}");
+        let status = if dialect == "orders" {
+            Value::from("accepted")
+        } else {
+            Value::Null // "new" is not one of the protocol's statuses: not guessed at
+        };
+        assert_eq!(first_ack["status"], status, "{dialect}: {first_ack}");
     }
 }

@@ -468,6 +468,50 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
     }
 }
 
+/// What an inbound `order` message says about one of the client's orders: enough to
+/// acknowledge it. Read tolerantly, because venues answer in shapes of their own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderEcho<'a> {
+    /// The client's reference the feed echoed: what matches the order.
+    pub client_order_id: &'a str,
+    /// The feed's order id, if it gave one (a number is kept as its digits).
+    pub order_id: Option<String>,
+    /// The status, if it is one of the protocol's; a venue's own word (such as
+    /// `"new"`) is not guessed at.
+    pub status: Option<OrderStatus>,
+}
+
+impl Envelope {
+    /// The order this message acknowledges, if it is an `order` message with a string
+    /// `data.client_order_id`: a typed [`OrderUpdate`], or one that did not fit the
+    /// type (many venues answer with only `{id, client_order_id, status}`, or with
+    /// quantities as strings).
+    pub fn order_echo(&self) -> Option<OrderEcho<'_>> {
+        match &self.payload {
+            Payload::Order(o) => Some(OrderEcho {
+                client_order_id: o.client_order_id.as_deref()?,
+                order_id: o.id.clone(),
+                status: o.status,
+            }),
+            Payload::Other(m) if m.get("type").and_then(Value::as_str) == Some("order") => {
+                let data = m.get("data")?;
+                Some(OrderEcho {
+                    client_order_id: data.get("client_order_id")?.as_str()?,
+                    order_id: match data.get("id") {
+                        Some(Value::String(s)) => Some(s.clone()),
+                        Some(Value::Number(n)) => Some(n.to_string()),
+                        _ => None,
+                    },
+                    status: data
+                        .get("status")
+                        .and_then(|s| OrderStatus::deserialize(s).ok()),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Builders for the messages a client sends.
 impl Envelope {
     /// `{"type":"ping"}`.
@@ -494,6 +538,43 @@ impl Envelope {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_order_echo_is_read_from_the_protocol_shape_and_from_venue_shapes() {
+        let echo = |text: &str| {
+            let env = Envelope::decode(text).unwrap();
+            env.order_echo()
+                .map(|e| (e.client_order_id.to_owned(), e.order_id.clone(), e.status))
+        };
+        let full = r#"{"type":"order","data":{"id":"o1","client_order_id":"c1","symbol":"AAPL","side":"buy","qty":1,"status":"filled"}}"#;
+        assert_eq!(
+            echo(full),
+            Some(("c1".into(), Some("o1".into()), Some(OrderStatus::Filled)))
+        );
+        // Only the ids and a status of the venue's own: acknowledged, status unknown.
+        let venue = r#"{"type":"order","data":{"id":"V7","client_order_id":"c1","status":"new"}}"#;
+        assert_eq!(echo(venue), Some(("c1".into(), Some("V7".into()), None)));
+        // A numeric id and a quantity as a string.
+        let numeric = r#"{"type":"order","data":{"id":991,"client_order_id":"c1","symbol":"AAPL","side":"buy","qty":"1.5","status":"accepted"}}"#;
+        assert_eq!(
+            echo(numeric),
+            Some(("c1".into(), Some("991".into()), Some(OrderStatus::Accepted)))
+        );
+        // Nothing to match by: not an acknowledgement.
+        assert_eq!(
+            echo(r#"{"type":"order","data":{"id":"V7","status":"new"}}"#),
+            None
+        );
+        assert_eq!(
+            echo(r#"{"type":"order","data":{"client_order_id":7}}"#),
+            None
+        );
+        assert_eq!(
+            echo(r#"{"type":"update","data":{"client_order_id":"c1"}}"#),
+            None
+        );
+        assert_eq!(echo(r#"{"type":"order"}"#), None);
+    }
 
     #[test]
     fn decodes_every_seed_example() {
