@@ -28,9 +28,10 @@ const DEADLINE: f64 = 1.0;
 struct Fixture {
     child: Child,
     port: u16,
-    /// What the fixture reported after its first line (one JSON object per line:
-    /// orders executed, repeated or rejected).
-    reports: mpsc::Receiver<Value>,
+    /// What the fixture reported after its first line, one JSON object per line
+    /// (orders executed, repeated or rejected; stalls; handshakes on /auth), with
+    /// when it arrived here.
+    reports: mpsc::Receiver<(Instant, Value)>,
 }
 
 impl Drop for Fixture {
@@ -66,7 +67,7 @@ fn fixture() -> Fixture {
         for line in out.lines() {
             let Ok(line) = line else { break };
             let v: Value = serde_json::from_str(&line).expect("the fixture reports JSON lines");
-            if tx.send(v).is_err() {
+            if tx.send((Instant::now(), v)).is_err() {
                 break;
             }
         }
@@ -89,41 +90,36 @@ struct Seen {
     early_states: Vec<String>,
 }
 
-fn run(port: u16, dialect: &str, extra: &[&str]) -> Seen {
+/// The CLI watching `url` with `args`, its stdout lines as they arrive. Proxy
+/// variables are removed; stderr goes to `stderr`.
+struct Cli {
+    child: Child,
+    lines: mpsc::Receiver<(Instant, Value)>,
+}
+
+impl Drop for Cli {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_cli(url: &str, args: &[&str], stderr: Stdio) -> Cli {
     let mut child = Command::new(env!("CARGO_BIN_EXE_uplink"))
-        .args(["watch", &format!("ws://127.0.0.1:{port}/{dialect}")])
-        .args([
-            "--heartbeat-interval",
-            &INTERVAL.to_string(),
-            "--pong-timeout",
-            &DEADLINE.to_string(),
-        ])
-        .args([
-            "--stats-interval",
-            "0.5",
-            "--stale-after",
-            "0",
-            "--subscribe",
-            "AAPL",
-        ])
-        .args([
-            "--reconnect-base-delay",
-            "30",
-            "--reconnect-max-delay",
-            "30",
-        ])
-        .args(extra)
+        .args(["watch", url])
+        .args(args)
         .env("RUST_LOG", "warn")
         .env_remove("HTTP_PROXY")
         .env_remove("http_proxy")
         .env_remove("ALL_PROXY")
         .env_remove("all_proxy")
+        .env_remove("UPLINK_TOKEN")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel::<(Instant, Value)>();
+    let (tx, lines) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(out).lines() {
             let Ok(line) = line else { break };
@@ -133,13 +129,41 @@ fn run(port: u16, dialect: &str, extra: &[&str]) -> Seen {
             }
         }
     });
+    Cli { child, lines }
+}
+
+fn run(port: u16, dialect: &str, extra: &[&str]) -> Seen {
+    let interval = INTERVAL.to_string();
+    let deadline = DEADLINE.to_string();
+    let mut args = vec![
+        "--heartbeat-interval",
+        &interval,
+        "--pong-timeout",
+        &deadline,
+        "--stats-interval",
+        "0.5",
+        "--stale-after",
+        "0",
+        "--subscribe",
+        "AAPL",
+        "--reconnect-base-delay",
+        "30",
+        "--reconnect-max-delay",
+        "30",
+    ];
+    args.extend_from_slice(extra);
+    let cli = spawn_cli(
+        &format!("ws://127.0.0.1:{port}/{dialect}"),
+        &args,
+        Stdio::null(),
+    );
     let deadline = Instant::now() + SILENT_AFTER * 3;
     let mut connected_at = None;
     let mut stats = Value::Null;
     let mut early_states = Vec::new();
-    let seen = loop {
+    loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let Ok((at, v)) = rx.recv_timeout(left) else {
+        let Ok((at, v)) = cli.lines.recv_timeout(left) else {
             panic!("{dialect}: the CLI went quiet; last stats {stats}");
         };
         match v["event"].as_str() {
@@ -161,10 +185,7 @@ fn run(port: u16, dialect: &str, extra: &[&str]) -> Seen {
             Some("stats") if connected_at.is_some_and(|c| at - c < SILENT_AFTER) => stats = v,
             _ => {}
         }
-    };
-    let _ = child.kill();
-    let _ = child.wait();
-    seen
+    }
 }
 
 fn check(dialect: &str, seen: &Seen, timestamps: bool) {
@@ -273,34 +294,16 @@ struct OrderRun {
 /// 20 s pass.
 fn run_orders(f: &Fixture, dialect: &str, orders: usize) -> OrderRun {
     let order = r#"{"type":"order","data":{"symbol":"AAPL","side":"buy","qty":1}}"#;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_uplink"));
-    cmd.args(["watch", &format!("ws://127.0.0.1:{}/{dialect}", f.port)])
-        .args(["--reconnect-base-delay", "0.2", "--stats-interval", "60"])
-        .args(["--stale-after", "0"]);
+    let mut args = vec!["--reconnect-base-delay", "0.2", "--stats-interval", "60"];
+    args.extend(["--stale-after", "0"]);
     for _ in 0..orders {
-        cmd.args(["--send", order]);
+        args.extend(["--send", order]);
     }
-    let mut child = cmd
-        .env("RUST_LOG", "warn")
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("ALL_PROXY")
-        .env_remove("all_proxy")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel::<Value>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            let v: Value = serde_json::from_str(&line).expect("JSON lines");
-            if tx.send(v).is_err() {
-                break;
-            }
-        }
-    });
+    let cli = spawn_cli(
+        &format!("ws://127.0.0.1:{}/{dialect}", f.port),
+        &args,
+        Stdio::null(),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut run = OrderRun {
         events: Vec::new(),
@@ -309,7 +312,7 @@ fn run_orders(f: &Fixture, dialect: &str, orders: usize) -> OrderRun {
     };
     while run.acks.len() < orders {
         let left = deadline.saturating_duration_since(Instant::now());
-        let Ok(v) = rx.recv_timeout(left) else {
+        let Ok((_, v)) = cli.lines.recv_timeout(left) else {
             break;
         };
         let event = v["event"].as_str().unwrap_or_default().to_owned();
@@ -324,11 +327,10 @@ fn run_orders(f: &Fixture, dialect: &str, orders: usize) -> OrderRun {
             run.acks.push(v);
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(cli);
     // Give the fixture a moment to report a late repeat, then take what it said.
     std::thread::sleep(Duration::from_millis(300));
-    run.reports = f.reports.try_iter().collect();
+    run.reports = f.reports.try_iter().map(|(_, v)| v).collect();
     run
 }
 
@@ -408,4 +410,149 @@ fn orders_are_resent_after_a_reset_and_executed_once_by_an_independent_feed() {
         };
         assert_eq!(first_ack["status"], status, "{dialect}: {first_ack}");
     }
+}
+
+/// Stale data against a feed we did not write: its prices stop for 3 s while it goes
+/// on answering pings. The link stays connected; `stale` comes `stale_after` (plus
+/// slack) after the last price the CLI received, once; `fresh` with the first price
+/// after the stall.
+#[test]
+fn a_stall_in_an_independent_feed_is_stale_then_fresh_while_the_link_stays_up() {
+    let f = fixture();
+    let cli = spawn_cli(
+        &format!("ws://127.0.0.1:{}/stall", f.port),
+        &[
+            "--stale-after",
+            "1",
+            "--subscribe",
+            "AAPL",
+            "--heartbeat-interval",
+            "0.5",
+            "--pong-timeout",
+            "1",
+            "--stats-interval",
+            "60",
+        ],
+        Stdio::null(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen: Vec<String> = Vec::new();
+    let mut last_price = None;
+    let mut stale_after = None;
+    while !seen.iter().any(|e| e == "fresh") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok((at, v)) = cli.lines.recv_timeout(left) else {
+            panic!("no `fresh` in time: {seen:?}");
+        };
+        match v["event"].as_str() {
+            Some("message") if v["message"]["type"] == "update" => last_price = Some(at),
+            Some("state") => seen.push(format!("state {}", v["state"].as_str().unwrap())),
+            Some("stale") => {
+                stale_after = last_price.map(|p| at - p);
+                seen.push("stale".into());
+            }
+            Some(e @ ("fresh" | "error" | "retrying")) => seen.push(e.to_owned()),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        seen,
+        ["state connecting", "state connected", "stale", "fresh"],
+        "one episode, and the link never dropped"
+    );
+    let stale_after = stale_after.expect("prices before the stall");
+    eprintln!("stale {stale_after:?} after the last price");
+    // Both times are when the lines reached this process: 50 ms for pipe jitter.
+    assert!(
+        stale_after >= Duration::from_millis(950) && stale_after <= Duration::from_millis(1600),
+        "stale {stale_after:?} after the last price; --stale-after 1"
+    );
+    let reports: Vec<Value> = f.reports.try_iter().map(|(_, v)| v).collect();
+    assert!(
+        reports.iter().any(|r| r.get("resumed").is_some()),
+        "`fresh` only once the feed resumed: {reports:?}"
+    );
+}
+
+/// Token placement and secrecy against a server we did not write: the fixture's
+/// `/auth` path reads the token from the query or the `Authorization` header, and
+/// answers a wrong one with a 401 that echoes the request line and the header back.
+#[test]
+fn the_token_goes_where_placed_and_a_refusal_echoing_it_never_prints_it() {
+    const TOKEN: &str = "fx-7Hq2-secret";
+    let f = fixture();
+    let url = format!("ws://127.0.0.1:{}/auth", f.port);
+    let bearer = Value::from(format!("Bearer {TOKEN}"));
+    for (placement, query, authorization) in [
+        ("query", Value::from(TOKEN), Value::Null),
+        ("header", Value::Null, bearer.clone()),
+        ("both", Value::from(TOKEN), bearer.clone()),
+    ] {
+        let cli = spawn_cli(
+            &url,
+            &["--token", TOKEN, "--token-placement", placement],
+            Stdio::null(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (_, v) = cli
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("{placement}: never connected"));
+            if v["event"] == "state" && v["state"] == "connected" {
+                break;
+            }
+        }
+        drop(cli);
+        let (_, seen) = f.reports.recv_timeout(Duration::from_secs(1)).unwrap();
+        assert_eq!(seen["accepted"], true, "{placement}: {seen}");
+        assert_eq!(seen["auth"]["query"], query, "{placement}: {seen}");
+        assert_eq!(
+            seen["auth"]["authorization"], authorization,
+            "{placement}: {seen}"
+        );
+    }
+
+    // A wrong token: refused once, no retry storm, and the echo never printed, even
+    // in debug logs.
+    const WRONG: &str = "wrong-Zq81-token";
+    let mut cmd = spawn_cli(
+        &url,
+        &["--token", WRONG, "--reconnect-base-delay", "0.1"],
+        Stdio::piped(),
+    );
+    let mut err = cmd.child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut s);
+        s
+    });
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while let Ok((_, v)) = cmd
+        .lines
+        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    {
+        out.push(v);
+    }
+    drop(cmd);
+    let stderr = stderr.join().unwrap();
+    let attempts = f.reports.try_iter().count();
+    let states: Vec<&str> = out
+        .iter()
+        .filter(|v| v["event"] == "state")
+        .filter_map(|v| v["state"].as_str())
+        .collect();
+    assert_eq!(states, ["connecting", "error"], "an auth failure is final");
+    assert_eq!(attempts, 1, "one handshake, no retries: {out:?}");
+    let printed = out.iter().map(Value::to_string).collect::<String>() + &stderr;
+    assert!(
+        printed.contains("401"),
+        "the refusal is reported: {printed}"
+    );
+    assert!(
+        !printed.contains(WRONG),
+        "the token never reaches any output: {printed}"
+    );
 }
