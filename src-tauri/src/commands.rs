@@ -2,13 +2,14 @@
 //! settings. Errors reach the UI as `{code, message, fields?}`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use tauri::State;
 use uplink_engine::EngineError;
 
 use crate::model::{LogEntry, OrderView, Quote, UiStatus};
-use crate::service::{OrderAction, Service};
+use crate::service::{Control, OrderAction, Service};
 use crate::settings::{SettingsInput, SettingsView};
 
 /// An error as the UI receives it.
@@ -75,44 +76,47 @@ pub struct Snapshot {
 }
 
 #[tauri::command]
-pub async fn get_snapshot(service: State<'_, Service>) -> Res<Snapshot> {
+pub async fn get_snapshot(service: State<'_, Arc<Service>>) -> Res<Snapshot> {
     Ok(service.snapshot())
 }
 
 #[tauri::command]
-pub async fn connect(service: State<'_, Service>) -> Res<()> {
-    Ok(service.engine().connect()?)
+pub async fn connect(service: State<'_, Arc<Service>>) -> Res<()> {
+    Ok(service.control(Control::Connect)?)
 }
 
 #[tauri::command]
-pub async fn disconnect(service: State<'_, Service>) -> Res<()> {
-    Ok(service.engine().disconnect()?)
+pub async fn disconnect(service: State<'_, Arc<Service>>) -> Res<()> {
+    Ok(service.control(Control::Disconnect)?)
 }
 
 /// Connect when idle, disconnect otherwise (the status's `toggle` says which).
 #[tauri::command]
-pub async fn toggle(service: State<'_, Service>) -> Res<()> {
-    Ok(service.engine().toggle()?)
+pub async fn toggle(service: State<'_, Arc<Service>>) -> Res<()> {
+    Ok(service.control(Control::Toggle)?)
 }
 
 #[tauri::command]
-pub async fn reconnect(service: State<'_, Service>) -> Res<()> {
-    Ok(service.engine().reconnect()?)
+pub async fn reconnect(service: State<'_, Arc<Service>>) -> Res<()> {
+    Ok(service.control(Control::Reconnect)?)
 }
 
 #[tauri::command]
-pub async fn subscribe(service: State<'_, Service>, symbols: Vec<String>) -> Res<Vec<String>> {
+pub async fn subscribe(service: State<'_, Arc<Service>>, symbols: Vec<String>) -> Res<Vec<String>> {
     service.watch(&symbols, true)
 }
 
 #[tauri::command]
-pub async fn unsubscribe(service: State<'_, Service>, symbols: Vec<String>) -> Res<Vec<String>> {
+pub async fn unsubscribe(
+    service: State<'_, Arc<Service>>,
+    symbols: Vec<String>,
+) -> Res<Vec<String>> {
     service.watch(&symbols, false)
 }
 
 #[tauri::command]
 pub async fn place_order(
-    service: State<'_, Service>,
+    service: State<'_, Arc<Service>>,
     symbol: String,
     side: String,
     qty: f64,
@@ -122,31 +126,31 @@ pub async fn place_order(
 
 /// Cancels an order still queued (offline, or behind others).
 #[tauri::command]
-pub async fn cancel_order(service: State<'_, Service>, key: String) -> Res<()> {
+pub async fn cancel_order(service: State<'_, Arc<Service>>, key: String) -> Res<()> {
     service.order_action(&key, OrderAction::Cancel).await
 }
 
 /// Sends an unconfirmed order again, with the same client order id.
 #[tauri::command]
-pub async fn resend_order(service: State<'_, Service>, key: String) -> Res<()> {
+pub async fn resend_order(service: State<'_, Arc<Service>>, key: String) -> Res<()> {
     service.order_action(&key, OrderAction::Resend).await
 }
 
 /// Forgets an unconfirmed order: it is not sent again.
 #[tauri::command]
-pub async fn discard_order(service: State<'_, Service>, key: String) -> Res<()> {
+pub async fn discard_order(service: State<'_, Arc<Service>>, key: String) -> Res<()> {
     service.order_action(&key, OrderAction::Discard).await
 }
 
 #[tauri::command]
-pub async fn get_settings(service: State<'_, Service>) -> Res<SettingsView> {
+pub async fn get_settings(service: State<'_, Arc<Service>>) -> Res<SettingsView> {
     Ok(service.settings().view())
 }
 
 #[tauri::command]
 pub async fn save_settings<R: tauri::Runtime>(
     app: tauri::AppHandle<R>,
-    service: State<'_, Service>,
+    service: State<'_, Arc<Service>>,
     input: SettingsInput,
 ) -> Res<SettingsView> {
     let saved = service.save_settings(input).await?;

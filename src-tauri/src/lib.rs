@@ -47,7 +47,7 @@ use tauri_plugin_notification::NotificationExt;
 
 use crate::notify::Notification;
 use crate::pump::UiSink;
-use crate::service::Service;
+use crate::service::{Control, Service};
 use crate::tray::TrayController;
 
 /// What differs between the real desktop app and a headless smoke test.
@@ -140,10 +140,10 @@ fn setup<R: Runtime>(
         tauri::async_runtime::block_on(Service::start(&config_dir)).map_err(|e| e.message)?;
     let start_hidden =
         service.settings().start_minimized || std::env::args().any(|a| a == "--minimized");
-    let status = service.engine().status();
+    let service = Arc::new(service);
+    let status = service.status();
     let model = Arc::clone(service.model());
-    let engine = service.engine().clone();
-    app.manage(service);
+    app.manage(Arc::clone(&service));
 
     if opts.tray {
         match TrayController::build(app.handle(), env_dir("UPLINK_TRAY_DIR")) {
@@ -157,9 +157,9 @@ fn setup<R: Runtime>(
     app.on_menu_event(|app, event| on_menu(app, event.id().as_ref()));
     let sink = Arc::new(TauriSink(app.handle().clone()));
     tauri::async_runtime::spawn(pump::status(Arc::clone(&sink), status, Arc::clone(&model)));
-    tauri::async_runtime::spawn(pump::events(sink, events, model));
+    tauri::async_runtime::spawn(pump::supervise(sink, Arc::clone(&service), events));
     if opts.network {
-        tauri::async_runtime::spawn(network::watch(engine));
+        tauri::async_runtime::spawn(network::watch(service));
     }
     if !start_hidden {
         show_main(app.handle());
@@ -168,14 +168,14 @@ fn setup<R: Runtime>(
 }
 
 fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
-    let engine = app.state::<Service>().engine().clone();
+    let service = app.state::<Arc<Service>>();
     let result = match id {
         tray::ids::OPEN => {
             show_main(app);
             Ok(())
         }
-        tray::ids::RECONNECT => engine.reconnect(),
-        tray::ids::TOGGLE => engine.toggle(),
+        tray::ids::RECONNECT => service.control(Control::Reconnect),
+        tray::ids::TOGGLE => service.control(Control::Toggle),
         tray::ids::QUIT => {
             app.exit(0);
             Ok(())
@@ -227,10 +227,10 @@ pub fn run_app<R: Runtime>(app: tauri::App<R>) {
             api, code: None, ..
         } => api.prevent_exit(),
         RunEvent::Exit => {
-            if let Some(service) = app.try_state::<Service>() {
-                let engine = service.engine().clone();
+            if let Some(service) = app.try_state::<Arc<Service>>() {
+                let service = Arc::clone(&service);
                 tauri::async_runtime::block_on(async move {
-                    let _ = tokio::time::timeout(Duration::from_secs(2), engine.shutdown()).await;
+                    service.shutdown(Duration::from_secs(2)).await;
                 });
             }
             tracing::info!("Uplink stopped");

@@ -82,6 +82,10 @@ pub struct Quote {
     pub updates: u64,
 }
 
+/// Why an order is unconfirmed after the engine ended unexpectedly.
+pub const ENGINE_STOPPED_ORDER: &str =
+    "the connection engine stopped before the feed acknowledged it: check with your broker";
+
 /// Where an order is in its life, as the window shows it:
 /// queued → sent → acknowledged → partially filled → filled (or rejected), or
 /// unconfirmed, expired, cancelled, dropped, discarded.
@@ -427,6 +431,50 @@ impl AppModel {
             .map(|(id, _)| *id)
     }
 
+    /// The engine ended without being asked, and `failed` is the `error` status the
+    /// app now shows. Raises the error notification (as for any `error`), logs it,
+    /// and marks every order placed here that the feed had not acknowledged
+    /// (queued, sent or unconfirmed) as unconfirmed: its last events may have died
+    /// with the engine, so it may or may not have reached the feed. The message ids
+    /// of the dead engine are forgotten, so nothing of the next engine's is mistaken
+    /// for them; the feed's later reports still find the rows by client order id.
+    pub fn engine_stopped(&mut self, failed: &Status, now: Instant, now_ms: u64) -> Vec<Out> {
+        let mut out = Vec::new();
+        if let Some(n) = self.policy.on_status(now, failed, &self.prefs) {
+            out.push(Out::Notify(n));
+        }
+        self.push_log(
+            &mut out,
+            now_ms,
+            Level::Error,
+            format!(
+                "{}: a fresh engine is ready, press Connect",
+                failed
+                    .reason
+                    .as_deref()
+                    .unwrap_or("the connection engine stopped")
+            ),
+        );
+        let open = [
+            OrderState::Queued,
+            OrderState::Sent,
+            OrderState::Unconfirmed,
+        ];
+        let ids: Vec<MessageId> = self.by_id.keys().copied().collect();
+        for id in ids {
+            self.step(
+                id,
+                &open,
+                OrderState::Unconfirmed,
+                Some(ENGINE_STOPPED_ORDER.into()),
+                false,
+                now_ms,
+            );
+        }
+        self.by_id.clear();
+        out
+    }
+
     /// Drops quotes of symbols taken off the watchlist.
     pub fn remove_symbols(&mut self, symbols: &[String]) {
         for s in symbols {
@@ -449,6 +497,19 @@ impl AppModel {
             }
         }
         self.orders.push_back(o);
+    }
+
+    /// Records the feed's id of the order `key`, if it has none yet.
+    fn set_feed_id(&mut self, key: &str, order_id: Option<String>) {
+        let Some(order_id) = order_id else { return };
+        if let Some(o) = self
+            .orders
+            .iter_mut()
+            .find(|o| o.key == key && o.id.is_none())
+        {
+            o.id = Some(order_id);
+            self.dirty_orders.insert(key.to_owned());
+        }
     }
 
     /// Moves the order placed here as `id` to `to`, if it is in one of `from` (a late
@@ -636,9 +697,14 @@ impl AppModel {
                     now_ms,
                 );
             }
-            EngineEvent::Acked { id, status, .. } => {
-                // The order message itself carries the details; this catches an
-                // acknowledgement whose status is not newer than what is shown.
+            EngineEvent::Acked {
+                id,
+                order_id,
+                status,
+            } => {
+                // A protocol-shaped order message carries the details; this catches
+                // an acknowledgement whose status is not newer than what is shown,
+                // and a venue's short one (only its id and a status of its own).
                 let to = status.map_or(OrderState::Acknowledged, OrderState::from);
                 self.step(
                     id,
@@ -648,6 +714,9 @@ impl AppModel {
                     false,
                     now_ms,
                 );
+                if let Some(key) = self.by_id.get(&id).cloned() {
+                    self.set_feed_id(&key, order_id);
+                }
             }
             EngineEvent::Resent { id } => {
                 self.step(
@@ -1018,6 +1087,84 @@ mod tests {
             (json["state"].as_str(), json["demo"].as_bool()),
             (Some("error"), Some(true))
         );
+    }
+
+    #[test]
+    fn a_venues_short_acknowledgement_gives_the_row_its_feed_id() {
+        let mut b = model(false);
+        let now = Instant::now();
+        b.order_placed(MessageId(3), "ui-3", "AAPL", Side::Buy, 1.0, 1);
+        b.apply(EngineEvent::Sent { id: MessageId(3) }, now, 2);
+        // {"type":"order","data":{"id":"V9","client_order_id":"ui-3","status":"new"}}
+        b.apply(
+            EngineEvent::Acked {
+                id: MessageId(3),
+                order_id: Some("V9".into()),
+                status: None,
+            },
+            now,
+            3,
+        );
+        let o = &b.orders()[0];
+        assert_eq!(
+            (o.status, o.id.as_deref()),
+            (OrderState::Acknowledged, Some("V9"))
+        );
+    }
+
+    #[test]
+    fn when_the_engine_stops_open_orders_become_unconfirmed_and_old_ids_are_forgotten() {
+        let mut b = model(false);
+        let now = Instant::now();
+        b.order_placed(MessageId(1), "ui-1", "AAPL", Side::Buy, 1.0, 1);
+        b.order_placed(MessageId(2), "ui-2", "AAPL", Side::Buy, 2.0, 1);
+        b.order_placed(MessageId(3), "ui-3", "AAPL", Side::Buy, 3.0, 1);
+        b.apply(EngineEvent::Sent { id: MessageId(2) }, now, 2);
+        b.apply(EngineEvent::Sent { id: MessageId(3) }, now, 2);
+        b.apply(
+            msg(r#"{"type":"order","data":{"id":"o3","client_order_id":"ui-3","symbol":"AAPL","side":"buy","qty":3,"status":"accepted"}}"#),
+            now,
+            3,
+        );
+        let core = Connection::new(Config::default(), 1, now).unwrap();
+        let failed = core
+            .status(now, SystemTime::now())
+            .engine_stopped("the connection engine stopped unexpectedly", 4);
+        let out = b.engine_stopped(&failed, now, 4);
+        assert!(
+            out.iter().any(|o| matches!(o, Out::Notify(n) if n.title == "Uplink connection error" && n.body == "the connection engine stopped unexpectedly")),
+            "{out:?}"
+        );
+        assert!(out.iter().any(|o| matches!(o, Out::Log(l) if l.level == Level::Error
+            && l.message == "the connection engine stopped unexpectedly: a fresh engine is ready, press Connect")));
+        fn by_key(b: &AppModel, k: &str) -> OrderView {
+            b.orders().into_iter().find(|o| o.key == k).unwrap()
+        }
+        for k in ["ui-1", "ui-2"] {
+            let o = by_key(&b, k);
+            assert_eq!(o.status, OrderState::Unconfirmed, "{k}");
+            assert_eq!(o.reason.as_deref(), Some(ENGINE_STOPPED_ORDER));
+            assert!(
+                !o.held,
+                "nothing to resend it with: the engine that had it is gone"
+            );
+        }
+        assert_eq!(
+            by_key(&b, "ui-3").status,
+            OrderState::Acknowledged,
+            "the feed said so"
+        );
+        // The next engine numbers from 1 again: its events are not about these rows.
+        b.apply(EngineEvent::Sent { id: MessageId(1) }, now, 5);
+        assert_eq!(by_key(&b, "ui-1").status, OrderState::Unconfirmed);
+        assert_eq!(b.message_id("ui-1"), None);
+        // The feed's later reports still reach the rows, by client order id.
+        b.apply(
+            msg(r#"{"type":"order","data":{"id":"o3","client_order_id":"ui-3","symbol":"AAPL","side":"buy","qty":3,"status":"filled","filled_qty":3}}"#),
+            now,
+            6,
+        );
+        assert_eq!(by_key(&b, "ui-3").status, OrderState::Filled);
     }
 
     #[test]

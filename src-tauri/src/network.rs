@@ -1,5 +1,5 @@
 //! "The network is back": NetworkManager's `StateChanged` signal, turned into
-//! [`Handle::network_up`]. In `error` that re-arms the connection; while waiting for
+//! [`uplink_engine::Handle::network_up`]. In `error` that re-arms the connection; while waiting for
 //! a retry it dials at once; while connected it probes the link with a ping.
 //!
 //! NetworkManager lives on the system bus; `UPLINK_NETWORK_BUS=session` watches the
@@ -7,7 +7,9 @@
 //! resume from sleep is detected by the engine itself.
 
 use futures_util::StreamExt;
-use uplink_engine::Handle;
+use std::sync::Arc;
+
+use crate::service::Service;
 
 /// `NM_STATE_CONNECTED_GLOBAL`: full connectivity.
 const CONNECTED_GLOBAL: u32 = 70;
@@ -18,13 +20,13 @@ pub fn came_back(prev: Option<u32>, state: u32) -> bool {
 }
 
 /// Watches NetworkManager until the bus goes away.
-pub async fn watch(engine: Handle) {
-    if let Err(e) = run(engine).await {
+pub async fn watch(service: Arc<Service>) {
+    if let Err(e) = run(service).await {
         tracing::info!("network-up detection off: {e}");
     }
 }
 
-async fn run(engine: Handle) -> zbus::Result<()> {
+async fn run(service: Arc<Service>) -> zbus::Result<()> {
     let conn = match std::env::var("UPLINK_NETWORK_BUS").as_deref() {
         Ok("session") => zbus::Connection::session().await?,
         _ => zbus::Connection::system().await?,
@@ -46,8 +48,9 @@ async fn run(engine: Handle) -> zbus::Result<()> {
         };
         if came_back(prev, state) {
             tracing::info!("network is back: reconnecting now");
-            if engine.network_up().is_err() {
-                break;
+            // The engine in use now: it may be a replacement for one that died.
+            if let Err(e) = service.engine().network_up() {
+                tracing::warn!("network is back, but the engine did not take it: {e}");
             }
         }
         prev = Some(state);

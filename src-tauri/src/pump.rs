@@ -7,6 +7,9 @@
 //! * [`events`]: each engine event goes through [`AppModel::apply`]; what it returns
 //!   (log lines, latency samples, notifications) goes out at once, and the coalesced
 //!   market data every [`FLUSH_EVERY`].
+//! * [`supervise`]: runs [`events`] for as long as the app runs; if the engine ends
+//!   without being asked, the service shows it and puts a fresh engine in its place
+//!   (see [`Service::replace_dead_engine`]), and the pump goes on with that one.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,7 +20,7 @@ use uplink_engine::{EventStream, Status};
 
 use crate::model::{names, AppModel, Out};
 use crate::notify::Notification;
-use crate::service::now_ms;
+use crate::service::{now_ms, Service};
 
 /// How often coalesced market data is flushed to the window.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
@@ -75,22 +78,46 @@ pub async fn events<S: UiSink>(sink: Arc<S>, mut events: EventStream, model: Arc
                         outs.extend(m.apply(ev, now, ms));
                     }
                 }
-                for out in outs {
-                    match out {
-                        Out::Latency(l) => sink.emit(names::LATENCY, &l),
-                        Out::Log(l) => sink.emit(names::LOG, &l),
-                        Out::Notify(n) => {
-                            tracing::info!(title = %n.title, body = %n.body, "notification");
-                            sink.notify(&n);
-                        }
-                    }
-                }
+                deliver(&*sink, outs);
             }
             _ = flush.tick() => {
                 let market = model.lock().unwrap().take_market(Instant::now());
                 if let Some(m) = market {
                     sink.emit(names::MARKET, &m);
                 }
+            }
+        }
+    }
+}
+
+/// Sends what the model returned: to the window, or as a notification.
+fn deliver<S: UiSink>(sink: &S, outs: Vec<Out>) {
+    for out in outs {
+        match out {
+            Out::Latency(l) => sink.emit(names::LATENCY, &l),
+            Out::Log(l) => sink.emit(names::LOG, &l),
+            Out::Notify(n) => {
+                tracing::info!(title = %n.title, body = %n.body, "notification");
+                sink.notify(&n);
+            }
+        }
+    }
+}
+
+/// Runs [`events`] over `stream`, and over each engine that replaces a dead one,
+/// until the app quits (see the module docs).
+pub async fn supervise<S: UiSink>(sink: Arc<S>, service: Arc<Service>, mut stream: EventStream) {
+    loop {
+        events(Arc::clone(&sink), stream, Arc::clone(service.model())).await;
+        match service.replace_dead_engine().await {
+            Ok(Some((outs, next))) => {
+                deliver(&*sink, outs);
+                stream = next;
+            }
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!("cannot start a fresh engine: {}", e.message);
+                return;
             }
         }
     }
@@ -119,8 +146,26 @@ mod tests {
 
     impl Recorder {
         async fn wait_for(&self, what: &str, pred: impl Fn(&str, &serde_json::Value) -> bool) {
+            self.wait_after(0, what, pred).await
+        }
+
+        /// How much has been recorded: a mark for [`Recorder::wait_after`].
+        fn mark(&self) -> usize {
+            self.0.lock().unwrap().len()
+        }
+
+        /// Waits for what `pred` accepts among what was recorded after `mark`.
+        async fn wait_after(
+            &self,
+            mark: usize,
+            what: &str,
+            pred: impl Fn(&str, &serde_json::Value) -> bool,
+        ) {
             for _ in 0..500 {
-                if self.0.lock().unwrap().iter().any(|(n, v)| pred(n, v)) {
+                if self.0.lock().unwrap()[mark..]
+                    .iter()
+                    .any(|(n, v)| pred(n, v))
+                {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -179,5 +224,107 @@ mod tests {
         })
         .await
         .expect("pumps end when the engine stops");
+    }
+
+    /// The engine panics (as a bug would): the window and the tray see `error` with
+    /// the reason, the trader is notified, a fresh engine takes its place, and the
+    /// trader's Connect brings prices back. Quitting is not a failure.
+    #[tokio::test]
+    async fn a_dead_engine_is_an_error_with_a_notification_and_connect_restarts_it() {
+        let sim = Simulator::start(SimConfig {
+            rate: 50.0,
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        crate::settings::SettingsStore::new(dir.path())
+            .save(&crate::settings::Settings {
+                feed_urls: vec![sim.url()],
+                watchlist: vec!["AAPL".into()],
+                ..Default::default()
+            })
+            .unwrap();
+        let (service, stream) = Service::start(dir.path()).await.unwrap();
+        let service = Arc::new(service);
+        let sink = Arc::new(Recorder::default());
+        let sup = tokio::spawn(supervise(Arc::clone(&sink), Arc::clone(&service), stream));
+        let shown = service.status();
+        let st = tokio::spawn(status(
+            Arc::clone(&sink),
+            service.status(),
+            Arc::clone(service.model()),
+        ));
+        let is = |state: &'static str| {
+            move |n: &str, v: &serde_json::Value| n == names::STATUS && v["state"] == state
+        };
+        sink.wait_for("connected", is("connected")).await;
+
+        let mark = sink.mark();
+        service.engine().crash().unwrap();
+        sink.wait_after(mark, "the notification", |n, v| {
+            n == "notification"
+                && v["title"] == "Uplink connection error"
+                && v["body"] == crate::service::ENGINE_STOPPED
+        })
+        .await;
+        sink.wait_after(mark, "the log line", |n, v| {
+            n == names::LOG
+                && v["level"] == "error"
+                && v["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(crate::service::ENGINE_STOPPED)
+        })
+        .await;
+        sink.wait_after(mark, "the error status", |n, v| {
+            n == names::STATUS
+                && v["state"] == "error"
+                && v["toggle"] == "connect"
+                && v["label"] == "Error · the connection engine stopped unexpectedly"
+        })
+        .await;
+        // The error stays until the trader acts: the fresh engine is not connected
+        // behind the trader's back, and its `disconnected` is not shown over it.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(shown.borrow().state, uplink_engine::StateKind::Error);
+        let after_error = sink.0.lock().unwrap()[mark..]
+            .iter()
+            .position(|(n, v)| is("error")(n, v))
+            .unwrap();
+        assert!(
+            !sink.0.lock().unwrap()[mark + after_error..]
+                .iter()
+                .any(|(n, v)| n == names::STATUS && v["state"] != "error"),
+            "nothing shown over the error"
+        );
+
+        let mark = sink.mark();
+        service.control(crate::service::Control::Toggle).unwrap();
+        sink.wait_after(mark, "connected again", is("connected"))
+            .await;
+        sink.wait_after(mark, "prices from the fresh engine", |n, v| {
+            n == names::MARKET && !v["quotes"].as_array().unwrap().is_empty()
+        })
+        .await;
+
+        // Quitting: the engine's end is expected, so no second failure.
+        let notes = |sink: &Recorder| {
+            sink.0
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(n, _)| n == "notification")
+                .count()
+        };
+        let notes_before = notes(&sink);
+        service.shutdown(Duration::from_secs(2)).await;
+        tokio::time::timeout(Duration::from_secs(5), sup)
+            .await
+            .expect("the supervisor ends when the app quits")
+            .unwrap();
+        assert_eq!(notes(&sink), notes_before);
+        assert_ne!(shown.borrow().state, uplink_engine::StateKind::Error);
+        st.abort();
     }
 }

@@ -3,16 +3,19 @@
 //! built-in demo feed. Commands are one-line adapters over these methods.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use tokio::sync::watch;
 use uplink_engine::proto::Side;
-use uplink_engine::{Engine, EventStream, Handle, OrderRequest, Outbound, OutboundError};
+use uplink_engine::{
+    Engine, EngineError, EventStream, Handle, OrderRequest, Outbound, OutboundError, Status,
+};
 use uplink_sim::{SimConfig, Simulator};
 
 use crate::commands::{ApiError, Snapshot};
-use crate::model::{AppModel, Level};
+use crate::model::{AppModel, Level, Out};
 use crate::settings::{self, Settings, SettingsInput, SettingsStore, SettingsView};
 
 /// Wall-clock Unix milliseconds.
@@ -38,6 +41,22 @@ pub enum OrderAction {
     Discard,
 }
 
+/// The trader's controls of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Connect (no effect if connected or already trying).
+    Connect,
+    /// Disconnect and stay disconnected.
+    Disconnect,
+    /// Connect when idle, disconnect otherwise.
+    Toggle,
+    /// Drop the connection and dial again now.
+    Reconnect,
+}
+
+/// Why the app shows `error` after its engine ended without being asked.
+pub const ENGINE_STOPPED: &str = "the connection engine stopped unexpectedly";
+
 /// The result of saving settings.
 #[derive(Debug)]
 pub struct Saved {
@@ -50,8 +69,17 @@ pub struct Saved {
 /// The app's services. One per app; shared by the commands, the tray and the pumps.
 #[derive(Debug)]
 pub struct Service {
-    /// The connection.
-    engine: Handle,
+    /// The engine in use. Replaced by a fresh one if it ends without being asked.
+    engine: Mutex<Handle>,
+    /// The status the app shows (window and tray): the engine's, relayed; after an
+    /// engine ended unexpectedly, that failure, until the trader acts.
+    status: watch::Sender<Status>,
+    /// True while the app shows an engine failure: the replacement engine's status
+    /// is held back until the trader connects (or disconnects). Relaying and
+    /// releasing both publish under this lock, so the newest status always wins.
+    held: Arc<Mutex<bool>>,
+    /// Set once the app is quitting: the engine's end is expected, not a failure.
+    stopping: AtomicBool,
     /// Where settings are saved.
     store: SettingsStore,
     /// Settings in force.
@@ -79,18 +107,21 @@ impl Service {
             None
         };
         let demo_url = demo.as_ref().map(Simulator::url).unwrap_or_default();
-        let (engine, events) = Engine::start(settings.client_config(&demo_url))?;
-        if !settings.watchlist.is_empty() {
-            engine.subscribe(settings.watchlist.clone())?;
-        }
+        let (engine, events) = start_engine(&settings, &demo_url)?;
         engine.connect()?;
+        let (status, _) = watch::channel(engine.status().borrow().clone());
+        let held = Arc::new(Mutex::new(false));
+        relay(engine.status(), status.clone(), Arc::clone(&held));
         let mut model = AppModel::new(settings.uses_demo(), settings.notify.clone());
         model.set_watchlist(&settings.watchlist);
         if let Some(e) = load_error {
             model.note(Level::Error, e, now_ms());
         }
         let service = Service {
-            engine,
+            engine: Mutex::new(engine),
+            status,
+            held,
+            stopping: AtomicBool::new(false),
             store,
             settings: Mutex::new(settings),
             model: Arc::new(Mutex::new(model)),
@@ -100,9 +131,80 @@ impl Service {
         Ok((service, events))
     }
 
-    /// The connection.
-    pub fn engine(&self) -> &Handle {
-        &self.engine
+    /// The engine in use (the handle of a replacement, after one ended unexpectedly).
+    pub fn engine(&self) -> Handle {
+        self.engine.lock().unwrap().clone()
+    }
+
+    /// The status the app shows: the engine's, or an engine failure until the trader
+    /// acts. Follow this, not one engine's, so a replacement engine is followed too.
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.status.subscribe()
+    }
+
+    /// The trader's Connect, Disconnect, toggle or Reconnect, on the engine in use.
+    /// After an engine failure this is also the trader's answer to it: the failure's
+    /// `error` gives way to the fresh engine's status.
+    pub fn control(&self, c: Control) -> Result<(), EngineError> {
+        let engine = self.engine();
+        match c {
+            Control::Connect => engine.connect(),
+            Control::Disconnect => engine.disconnect(),
+            Control::Toggle => engine.toggle(),
+            Control::Reconnect => engine.reconnect(),
+        }?;
+        let mut held = self.held.lock().unwrap();
+        if *held {
+            *held = false;
+            self.status.send_replace(engine.status().borrow().clone());
+        }
+        Ok(())
+    }
+
+    /// The app is quitting: stops the engine cleanly (within `grace`); its end is
+    /// then not a failure.
+    pub async fn shutdown(&self, grace: std::time::Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let engine = self.engine();
+        let _ = tokio::time::timeout(grace, engine.shutdown()).await;
+    }
+
+    /// The engine's event stream ended. If the app is quitting, that was asked for:
+    /// `None`. Otherwise the engine died (a bug): the app shows `error`
+    /// ([`ENGINE_STOPPED`]) until the trader acts, the model marks open orders
+    /// unconfirmed and notifies, and a fresh engine with the same settings takes the
+    /// dead one's place, subscribed but not connected: the trader's Connect (window
+    /// or tray) connects it. Returns what the model said, and the new engine's events.
+    pub async fn replace_dead_engine(&self) -> Result<Option<(Vec<Out>, EventStream)>, ApiError> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        tracing::error!("{ENGINE_STOPPED}: starting a fresh one for the trader to connect");
+        let failed = self
+            .engine()
+            .status()
+            .borrow()
+            .engine_stopped(ENGINE_STOPPED, now_ms());
+        {
+            let mut held = self.held.lock().unwrap();
+            *held = true;
+            self.status.send_replace(failed.clone());
+        }
+        let outs = self
+            .model
+            .lock()
+            .unwrap()
+            .engine_stopped(&failed, Instant::now(), now_ms());
+        let settings = self.settings();
+        let demo_url = if settings.uses_demo() {
+            self.ensure_demo().await?
+        } else {
+            String::new()
+        };
+        let (engine, events) = start_engine(&settings, &demo_url)?;
+        relay(engine.status(), self.status.clone(), Arc::clone(&self.held));
+        *self.engine.lock().unwrap() = engine;
+        Ok(Some((outs, events)))
     }
 
     /// The app model, shared with the event pump.
@@ -117,7 +219,7 @@ impl Service {
 
     /// Everything the window needs when it opens.
     pub fn snapshot(&self) -> Snapshot {
-        let status = self.engine.status().borrow().clone();
+        let status = self.status.borrow().clone();
         let m = self.model.lock().unwrap();
         Snapshot {
             status: m.ui_status(&status),
@@ -131,10 +233,11 @@ impl Service {
     /// Adds or removes watchlist symbols: subscribes on the feed and saves the list.
     pub fn watch(&self, symbols: &[String], add: bool) -> Result<Vec<String>, ApiError> {
         let symbols: Vec<String> = symbols.iter().map(|s| normalize_symbol(s)).collect();
+        let engine = self.engine();
         if add {
-            self.engine.subscribe(symbols.clone())?;
+            engine.subscribe(symbols.clone())?;
         } else {
-            self.engine.unsubscribe(symbols.clone())?;
+            engine.unsubscribe(symbols.clone())?;
             self.model.lock().unwrap().remove_symbols(&symbols);
         }
         let mut s = self.settings.lock().unwrap();
@@ -178,7 +281,7 @@ impl Service {
         // Hold the model across the send: the event pump cannot see this order's
         // `sent` before its row exists.
         let mut model = self.model.lock().unwrap();
-        let id = self.engine.send(order)?;
+        let id = self.engine().send(order)?;
         model.order_placed(id, &key, &symbol, side, qty, now_ms());
         Ok(key)
     }
@@ -189,7 +292,7 @@ impl Service {
             self.model.lock().unwrap().message_id(key).ok_or_else(|| {
                 ApiError::input(format!("no order {key} placed from this window"))
             })?;
-        let engine = &self.engine;
+        let engine = self.engine();
         match action {
             OrderAction::Cancel => engine.cancel(id).await?,
             OrderAction::Resend => engine.resend(id).await?,
@@ -253,10 +356,10 @@ impl Service {
                 demo = next.uses_demo(),
                 "connection settings changed: reconnecting"
             );
-            self.engine.reconfigure(&config)?;
+            self.engine().reconfigure(&config)?;
         } else if next.client_config(&demo_url).core != current.client_config(&demo_url).core {
             // Staleness and alert thresholds: no reason to drop a working connection.
-            self.engine.tune(config.core.clone())?;
+            self.engine().tune(config.core.clone())?;
         }
         let not_in = |list: &[String], other: &[String]| -> Vec<String> {
             list.iter()
@@ -267,10 +370,10 @@ impl Service {
         let added = not_in(&next.watchlist, &current.watchlist);
         let removed = not_in(&current.watchlist, &next.watchlist);
         if !added.is_empty() {
-            self.engine.subscribe(added)?;
+            self.engine().subscribe(added)?;
         }
         if !removed.is_empty() {
-            self.engine.unsubscribe(removed.clone())?;
+            self.engine().unsubscribe(removed.clone())?;
         }
         {
             let mut m = self.model.lock().unwrap();
@@ -287,6 +390,36 @@ impl Service {
         *self.settings.lock().unwrap() = next;
         Ok(saved)
     }
+}
+
+/// An engine for `settings` (on the demo feed at `demo_url` if they name no feed),
+/// subscribed to the watchlist, not yet connected.
+fn start_engine(settings: &Settings, demo_url: &str) -> Result<(Handle, EventStream), ApiError> {
+    let (engine, events) = Engine::start(settings.client_config(demo_url))?;
+    if !settings.watchlist.is_empty() {
+        engine.subscribe(settings.watchlist.clone())?;
+    }
+    Ok((engine, events))
+}
+
+/// Publishes every status of one engine as the app's, unless `held` (the app shows
+/// an engine failure). Ends with that engine.
+fn relay(mut from: watch::Receiver<Status>, to: watch::Sender<Status>, held: Arc<Mutex<bool>>) {
+    tokio::spawn(async move {
+        loop {
+            {
+                let held = held.lock().unwrap();
+                // Marked seen even when held, so `changed` waits for the next one.
+                let status = from.borrow_and_update();
+                if !*held {
+                    to.send_replace(status.clone());
+                }
+            }
+            if from.changed().await.is_err() {
+                break;
+            }
+        }
+    });
 }
 
 fn demo_error(e: uplink_sim::SimError) -> ApiError {

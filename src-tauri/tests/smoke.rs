@@ -123,4 +123,45 @@ fn the_app_starts_headless_on_the_demo_feed_and_its_commands_work() {
     snapshot_when(&w, "connected again", |s| {
         s["status"]["state"] == "connected"
     });
+
+    // The engine dies (a bug, made by the test hook): the window's snapshot says so,
+    // with Connect on the toggle; the log says what to do; Connect restarts it.
+    use tauri::Manager;
+    let service = app.state::<std::sync::Arc<uplink_app::service::Service>>();
+    service.engine().crash().unwrap();
+    let snap = snapshot_when(&w, "the engine failure", |s| {
+        s["status"]["state"] == "error"
+    });
+    assert_eq!(
+        snap["status"]["reason"],
+        "the connection engine stopped unexpectedly"
+    );
+    assert_eq!(snap["status"]["toggle"], "connect");
+    assert!(
+        snap["log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["message"]
+                == "the connection engine stopped unexpectedly: a fresh engine is ready, press Connect"),
+        "{snap:#}"
+    );
+    invoke(&w, "toggle", json!({})).unwrap();
+    snapshot_when(&w, "connected on a fresh engine", |s| {
+        s["status"]["state"] == "connected"
+    });
+    let key = invoke(
+        &w,
+        "place_order",
+        json!({"symbol": "MSFT", "side": "sell", "qty": 2}),
+    )
+    .expect("order placed on the fresh engine");
+    let key = key.as_str().unwrap().to_owned();
+    snapshot_when(&w, "the order filled on the fresh engine", |s| {
+        s["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["key"] == key.as_str() && o["status"] == "filled")
+    });
 }

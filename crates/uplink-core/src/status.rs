@@ -175,6 +175,33 @@ impl Status {
     pub fn relabel(&mut self, now_unix_ms: u64) {
         self.label = self.label_at(now_unix_ms);
     }
+
+    /// This status after the engine that published it ended without being asked (a
+    /// bug): `error` with `reason`, no retry pending, the toggle on Connect; counters
+    /// and the endpoint list stay as last published. Nothing is connected any more,
+    /// so nothing claims to be: not stale, no data age. The outage runs from when it
+    /// began (or from `now_unix_ms`).
+    pub fn engine_stopped(&self, reason: &str, now_unix_ms: u64) -> Status {
+        let mut s = Status {
+            state: StateKind::Error,
+            stale: false,
+            toggle: Toggle::for_state(StateKind::Error),
+            reason: Some(reason.to_owned()),
+            error_kind: None,
+            gave_up: false,
+            since_unix_ms: now_unix_ms,
+            attempt: 0,
+            next_retry_unix_ms: None,
+            data_age_secs: None,
+            down_since_unix_ms: Some(self.down_since_unix_ms.unwrap_or(now_unix_ms)),
+            ..self.clone()
+        };
+        for sym in &mut s.symbols {
+            sym.stale = false;
+        }
+        s.relabel(now_unix_ms);
+        s
+    }
 }
 
 /// "42 s", "2 min 14 s", "1 h 3 min".

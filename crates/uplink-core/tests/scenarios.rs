@@ -1799,3 +1799,30 @@ fn epoch_millisecond_timestamps_give_the_clock_offset_and_bad_ones_are_counted()
     assert_eq!(st.stats.unreadable_timestamps, 1);
     assert_eq!(st.stats.malformed_messages, 0, "never a reason to reject");
 }
+
+#[test]
+fn a_status_whose_engine_stopped_is_an_error_that_claims_nothing_and_offers_connect() {
+    let mut w = World::exact();
+    w.subscribe(&["AAPL"]);
+    w.connected();
+    w.advance(31 * SEC);
+    let last = w.status();
+    assert_eq!(last.state, StateKind::Connected);
+    assert!(last.stale, "no prices for 31 s");
+    let now_ms = last.since_unix_ms + 31_000;
+    let stopped = last.engine_stopped("the connection engine stopped unexpectedly", now_ms);
+    assert_eq!(stopped.state, StateKind::Error);
+    assert_eq!(stopped.toggle, uplink_core::Toggle::Connect);
+    assert_eq!(
+        stopped.label,
+        "Error · the connection engine stopped unexpectedly"
+    );
+    assert!(!stopped.stale && stopped.symbols.iter().all(|s| !s.stale));
+    assert_eq!(stopped.data_age_secs, None);
+    assert_eq!(stopped.next_retry_unix_ms, None);
+    assert_eq!(stopped.down_since_unix_ms, Some(now_ms));
+    assert_eq!(
+        stopped.stats, last.stats,
+        "the counters stay as last published"
+    );
+}

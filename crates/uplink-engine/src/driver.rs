@@ -212,6 +212,8 @@ impl Driver {
             Command::Reconnect => self.core.handle_reconnect(now),
             Command::NetworkUp => self.core.handle_network_up(now),
             Command::Toggle => self.core.handle_toggle(now),
+            #[cfg(feature = "test-hooks")]
+            Command::Crash => panic!("test hook: the driver was told to crash"),
             Command::Send(id, message) => self.core.handle_send(now, id, message),
             Command::Subscribe(s) => {
                 let _ = self.core.handle_subscribe(now, &s);

@@ -138,6 +138,10 @@ pub(crate) enum Command {
         oneshot::Sender<Result<(), CommandError>>,
     ),
     Shutdown(oneshot::Sender<()>),
+    /// Panic in the driver (feature `test-hooks`): how tests show what an unexpected
+    /// end of the engine does.
+    #[cfg(feature = "test-hooks")]
+    Crash,
 }
 
 /// What the trader does to one order.
@@ -342,6 +346,13 @@ impl Handle {
         core.validate()?;
         self.set_limit(&core);
         self.cmd(Command::Tune(Box::new(core)))
+    }
+
+    /// Makes the driver panic, as a bug would (feature `test-hooks`, for tests of what
+    /// its users do when the engine ends unexpectedly; never in a release build).
+    #[cfg(feature = "test-hooks")]
+    pub fn crash(&self) -> Result<(), EngineError> {
+        self.cmd(Command::Crash)
     }
 
     /// Close the connection cleanly and stop the engine; waits until it has stopped.

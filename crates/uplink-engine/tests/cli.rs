@@ -242,3 +242,37 @@ async fn watch_prints_stale_once_and_fresh_once() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// The engine ends without being asked (a panic, made by the `test-hooks` build's
+/// hidden `--crash-after`; `cargo test` at the workspace root builds with it): the
+/// CLI says so on stderr and exits 1, not 0.
+#[cfg(feature = "test-hooks")]
+#[tokio::test]
+async fn watch_exits_1_when_the_engine_dies() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let mut child = uplink()
+        .args(["watch", &sim.url(), "--crash-after", "0.5"])
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still running 10 s after the engine died"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: the connection engine stopped unexpectedly"),
+        "{err}"
+    );
+}

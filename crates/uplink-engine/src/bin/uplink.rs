@@ -249,6 +249,11 @@ struct Watch {
     /// Seconds between "stats" events.
     #[arg(long, value_parser = secs, default_value = "1")]
     stats_interval: Duration,
+    /// Test hook (feature `test-hooks` only): make the engine panic this many
+    /// seconds after start, as a bug would.
+    #[cfg(feature = "test-hooks")]
+    #[arg(long, value_parser = secs, hide = true)]
+    crash_after: Option<Duration>,
     /// Seed of the backoff jitter (reproducible runs).
     #[arg(long)]
     seed: Option<u64>,
@@ -344,6 +349,14 @@ async fn watch(w: Watch) -> Result<ExitCode> {
         handle.send(m)?;
     }
     handle.connect()?;
+    #[cfg(feature = "test-hooks")]
+    if let Some(after) = w.crash_after {
+        let h = handle.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = h.crash();
+        });
+    }
     // The published status, printed as a `stats` line every stats interval.
     let status = handle.status();
     let mut stats_tick = tokio::time::interval(w.stats_interval);
