@@ -162,6 +162,63 @@ async fn http_403_is_an_authentication_error_and_500_is_retried() {
     h.shutdown().await;
 }
 
+/// A name that does not resolve (`.invalid` is reserved, RFC 6761: no resolver
+/// answers it): `connect_failed` naming the host and the lookup, the backoff, then
+/// give-up; the queued order stays queued, not lost.
+#[tokio::test]
+async fn a_name_that_does_not_resolve_is_a_connect_failure_that_names_it() {
+    let mut c = config("ws://feed.uplink-test.invalid:9000/ws");
+    c.core.connect_timeout = Duration::from_secs(5);
+    c.core.max_reconnect_attempts = 2;
+    let (h, mut ev) = Engine::start(c).unwrap();
+    let order = uplink_engine::Outbound::json(
+        r#"{"type":"order","data":{"symbol":"AAPL","side":"buy","qty":1}}"#,
+    )
+    .unwrap();
+    h.send(order).unwrap();
+    h.connect().unwrap();
+    let until = Instant::now() + WAIT;
+    let mut states = Vec::new();
+    while states.last() != Some(&StateKind::Error) {
+        let left = until.saturating_duration_since(Instant::now());
+        let Ok(Some(e)) = tokio::time::timeout(left, ev.recv()).await else {
+            panic!("no give-up within {WAIT:?}: {states:?}");
+        };
+        if let EngineEvent::State(st) = e {
+            states.push(st.state);
+        }
+    }
+    assert_eq!(
+        states,
+        [
+            StateKind::Connecting,
+            StateKind::Reconnecting,
+            StateKind::Error
+        ]
+    );
+    let st = h.status().borrow().clone();
+    assert!(st.gave_up);
+    assert_eq!(
+        st.stats.errors_by_kind.get(&ErrorKind::ConnectFailed),
+        Some(&3),
+        "the first dial and two retries: {:?}",
+        st.stats.errors_by_kind
+    );
+    assert_eq!(
+        st.stats.errors_by_kind.len(),
+        1,
+        "{:?}",
+        st.stats.errors_by_kind
+    );
+    let reason = st.reason.unwrap();
+    assert!(
+        reason.contains("feed.uplink-test.invalid:9000") && reason.contains("lookup"),
+        "{reason}"
+    );
+    assert_eq!(st.stats.queue_depth, 1, "the order waits; nothing is lost");
+    h.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_handshake_that_never_completes_times_out_into_the_backoff() {
     let s = Simulator::start(SimConfig::default()).await.unwrap();
