@@ -11,15 +11,18 @@
 //! * [`notify`]: when to notify (dedupe, rate limit), separate from sending;
 //! * [`settings`]: the user's settings, validated per field, stored 0600;
 //! * [`network`]: NetworkManager's "network is back" re-arms the connection;
-//! * [`tray`] and [`icon`]: the tray's own task (it watches the engine's status), its
+//! * [`tray`] and [`icon`]: the tray's own task (it watches the app's status), its
 //!   icons, label and menu;
 //! * [`commands`]: what the window may call, one-line adapters over [`service`];
 //! * `logging`: stderr plus a rotating file.
 //!
-//! Data flow: the engine publishes one [`uplink_engine::Status`] (a `watch`); the tray
-//! task and the status pump both follow it. Engine events go through the model (the
-//! event pump) to the window's log, latency chart, market view and the notifier. The
-//! window never polls.
+//! Data flow: the engine publishes one [`uplink_engine::Status`] (a `watch`); the
+//! service relays it as the app's status ([`service::Service::status`]), which the
+//! tray task and the status pump both follow. Engine events go through the model (the
+//! event pump, under [`pump::supervise`]) to the window's log, latency chart, market
+//! view and the notifier. The window never polls. If the engine ends without being
+//! asked, the app's status becomes that `error` and a fresh engine waits for the
+//! trader's Connect.
 //!
 //! Environment (for tests and packagers): `UPLINK_CONFIG_DIR` and `UPLINK_LOG_DIR`
 //! replace the platform directories; `UPLINK_TRAY_DIR` is where the tray backend

@@ -670,7 +670,6 @@ impl SettingsStore {
     /// the folder flushed so the rename survives a crash.
     fn write(&self, s: &Settings) -> std::io::Result<()> {
         use std::io::Write;
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         static SAVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let _one_at_a_time = SAVING.lock().unwrap_or_else(|p| p.into_inner());
@@ -681,21 +680,48 @@ impl SettingsStore {
             .path
             .with_extension(format!("json.{}.{n}.tmp", std::process::id()));
         let written = (|| {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            let mut f = create_private(&tmp)?;
             f.write_all(serde_json::to_string_pretty(s)?.as_bytes())?;
             f.sync_all()?;
             std::fs::rename(&tmp, &self.path)?;
-            std::fs::File::open(dir)?.sync_all()
+            sync_dir(dir)
         })();
         if written.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
         written
+    }
+}
+
+/// A new file (never an existing one) that only the user can read: mode 0600 on
+/// Unix. On Windows a file in the user's profile inherits the profile's
+/// owner-only access, so nothing more is set there.
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        open.mode(0o600);
+        let f = open.open(path)?;
+        // The umask may have narrowed the mode, never widened it; say it exactly.
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        Ok(f)
+    }
+    #[cfg(not(unix))]
+    open.open(path)
+}
+
+/// Flushes a folder's entries, so a rename in it survives a crash. Unix only: a
+/// folder cannot be opened as a file on Windows, where the rename itself
+/// (MoveFileEx, replacing) is what the platform offers.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    return std::fs::File::open(dir)?.sync_all();
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
     }
 }
 
@@ -796,7 +822,6 @@ mod tests {
 
     #[test]
     fn saved_settings_survive_and_only_the_user_can_read_them() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tmpdir("save");
         let store = SettingsStore::new(&dir);
         assert_eq!(
@@ -811,12 +836,16 @@ mod tests {
             ..Settings::default()
         };
         store.save(&s).unwrap();
-        let mode = std::fs::metadata(store.path())
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
-        assert_eq!(mode, 0o600);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(store.path())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(mode, 0o600);
+        }
         assert_eq!(store.load(), (s.clone(), None));
 
         // Invalid settings are refused and the file is untouched.

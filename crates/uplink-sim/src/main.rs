@@ -128,11 +128,17 @@ async fn main() -> Result<()> {
         "{}",
         serde_json::json!({"url": sim.url(), "control": sim.control_url()})
     );
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
     }
+    // Windows: Ctrl-C and Ctrl-Break (there is no SIGTERM).
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
     sim.shutdown().await;
     Ok(())
 }

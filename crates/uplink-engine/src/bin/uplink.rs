@@ -363,7 +363,7 @@ async fn watch(w: Watch) -> Result<ExitCode> {
     stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     stats_tick.tick().await;
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut stop = StopSignal::new()?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut engine_died = false;
@@ -371,8 +371,7 @@ async fn watch(w: Watch) -> Result<ExitCode> {
         tokio::select! {
             // Signals first: a flood of events must never keep SIGTERM waiting.
             biased;
-            _ = tokio::signal::ctrl_c() => break,
-            _ = term.recv() => break,
+            _ = stop.recv() => break,
             ev = events.recv() => {
                 let Some(ev) = ev else {
                     // Nobody asked it to stop: the engine ended on its own (a panic).
@@ -417,6 +416,34 @@ async fn watch(w: Watch) -> Result<ExitCode> {
     }
     let _ = out.flush();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, and SIGTERM where there is one (Unix; Windows has Ctrl-C and Ctrl-Break).
+struct StopSignal {
+    /// SIGTERM, registered once at start so none is missed.
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    fn new() -> std::io::Result<StopSignal> {
+        Ok(StopSignal {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
+        })
+    }
+
+    /// Resolves when asked to stop. A SIGTERM that arrives between two calls is kept
+    /// for the next one (the handler stays registered).
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// The periodic `stats` line: the engine's published status, tagged like an event.
