@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Writes Uplink's application icons into icons/ (standard library only).
+"""Writes Uplink's application icon, icons/source.png (1024 x 1024), with the
+standard library only. Every format the platforms need (PNGs at each size, .ico,
+.icns) is made from it by the Tauri CLI: `scripts/gen-icons.sh`.
 
 A dark rounded square with a green disc inside a white ring: "connected".
 The tray icons are drawn at run time by src-tauri/src/icon.rs, one per state.
@@ -58,9 +60,8 @@ def icon(n):
 def main():
     dest = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "icons")
     dest.mkdir(parents=True, exist_ok=True)
-    for name, size in [("32x32.png", 32), ("128x128.png", 128), ("icon.png", 256)]:
-        (dest / name).write_bytes(icon(size))
-        print(dest / name)
+    (dest / "source.png").write_bytes(icon(1024))
+    print(dest / "source.png")
 
 
 if __name__ == "__main__":

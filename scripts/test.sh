@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian/Ubuntu machine with no display and no
 # session bus: installs what is missing, checks formatting and lints, runs the Rust
-# and UI unit and integration tests, then the end-to-end suite on a private desktop.
+# and UI unit and integration tests, then the end-to-end suite on a private desktop,
+# then the installed-package test (build the .deb, install it, run it, remove it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -25,5 +26,8 @@ cargo test -p uplink-e2e --lib
 
 step "end to end: the real app under Xvfb with a private D-Bus session"
 scripts/e2e.sh
+
+step "the installed package: build the .deb, install, run, launch at login, remove"
+scripts/package-test.sh
 
 step "all tests passed"

@@ -697,6 +697,19 @@ async fn s8_closing_hides_to_the_tray_and_a_second_launch_shows_the_first() {
     .await;
 }
 
+/// Whether a desktop entry's line is `Exec=` this binary (quoted or not).
+fn exec_is(line: &str, bin: &std::path::Path) -> bool {
+    let Some(cmd) = line.strip_prefix("Exec=") else {
+        return false;
+    };
+    let first = cmd
+        .trim_start_matches('"')
+        .split(['"', ' '])
+        .next()
+        .unwrap_or("");
+    std::path::Path::new(first) == bin
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s10_start_minimized_and_launch_at_login() {
     let s = sim(SimConfig::default()).await;
@@ -717,10 +730,15 @@ async fn s10_start_minimized_and_launch_at_login() {
         .click("[data-testid='setting-launch_at_login']")
         .unwrap();
     d.app().click("[data-testid=save-settings]").unwrap();
+    // It starts this very binary (the installed one, in the installed-package test).
+    let bin = std::fs::canonicalize(uplink_e2e::webdriver::app_binary()).unwrap();
     wait_for("the autostart entry", T, || async {
         match std::fs::read_to_string(&entry) {
-            Ok(t) if t.contains("uplink-app") && t.contains("--minimized") => Ok(()),
-            other => Err(format!("{other:?}")),
+            Ok(t) if t.lines().any(|l| exec_is(l, &bin)) && t.contains("--minimized") => Ok(()),
+            other => Err(format!(
+                "want Exec={} --minimized: {other:?}",
+                bin.display()
+            )),
         }
     })
     .await;
