@@ -12,8 +12,9 @@ if [ "${1:-}" = "--test" ]; then
   pkgs+=(xvfb dbus dbus-x11 dunst webkit2gtk-driver x11-utils)
   # Independent peers: real proxy servers, and a feed written with Python's websockets.
   pkgs+=(tinyproxy microsocks python3 python3-websockets)
-  # The installed-package test: the desktop entry's validator.
-  pkgs+=(desktop-file-utils)
+  # The installed-package test: the desktop entry's validator. Real wall-clock jumps
+  # for one process: libfaketime.
+  pkgs+=(desktop-file-utils faketime)
 fi
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 

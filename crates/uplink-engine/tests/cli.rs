@@ -276,3 +276,164 @@ async fn watch_exits_1_when_the_engine_dies() {
         "{err}"
     );
 }
+
+/// libfaketime: moves this process's wall clock (CLOCK_REALTIME) by the offset in a
+/// file, read on every call, and leaves the monotonic clock alone: a real wall-clock
+/// jump as the driver sees one after a suspend, or when the time is set back.
+const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// The CLI under libfaketime, its wall clock moved by what `offset` holds ("+0",
+/// "+7200", "-7200"); its JSON lines with the time they arrived.
+fn uplink_with_clock(
+    offset: &std::path::Path,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    mpsc::Receiver<(std::time::Instant, Value)>,
+) {
+    assert!(
+        std::path::Path::new(FAKETIME).exists(),
+        "{FAKETIME} is missing: run scripts/install-deps.sh --test (Debian package faketime)"
+    );
+    let mut child = uplink()
+        .args(args)
+        .env("LD_PRELOAD", FAKETIME)
+        .env("FAKETIME_TIMESTAMP_FILE", offset)
+        .env("FAKETIME_NO_CACHE", "1")
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            let Ok(v) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if tx.send((std::time::Instant::now(), v)).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Waits for a line `pred` accepts; returns when it came.
+fn wait_line(
+    rx: &mpsc::Receiver<(std::time::Instant, Value)>,
+    within: Duration,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> std::time::Instant {
+    let until = std::time::Instant::now() + within;
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((at, v)) if pred(&v) => return at,
+            Ok(_) => {}
+            Err(_) => panic!("no {what} within {within:?}"),
+        }
+    }
+}
+
+fn is_state(v: &Value, s: &str) -> bool {
+    v["event"] == "state" && v["state"] == s
+}
+
+/// A real forward jump of the wall clock (as after a suspend), with the feed gone
+/// silent meanwhile: the driver probes the link at once and drops it within its
+/// 2 s deadline, so the CLI shows `reconnecting` within a stats tick + 2 s, not the
+/// heartbeat's 30 s + 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_wall_clock_jump_forward_probes_the_link_at_once() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile_dir("jump-forward");
+    let offset = dir.join("offset");
+    std::fs::write(&offset, "+0").unwrap();
+    let url = sim.url();
+    let (mut child, rx) = uplink_with_clock(
+        &offset,
+        &[
+            "watch",
+            &url,
+            "--stats-interval",
+            "0.5",
+            "--heartbeat-interval",
+            "30",
+        ],
+    );
+    wait_line(&rx, Duration::from_secs(10), "connected", |v| {
+        is_state(v, "connected")
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    sim.set_silent(true);
+    std::fs::write(&offset, "+7200").unwrap();
+    let jumped = std::time::Instant::now();
+    let dropped = wait_line(&rx, Duration::from_secs(10), "reconnecting", |v| {
+        is_state(v, "reconnecting")
+    });
+    let took = dropped - jumped;
+    eprintln!("dead link found {took:?} after a 2 h wall-clock jump");
+    assert!(
+        took <= Duration::from_millis(3500),
+        "{took:?}: a stats tick (0.5 s) + the 2 s probe deadline, with slack"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A real backward jump (the time set back two hours) is not a resume: the live link
+/// is not probed or dropped, and stays connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_wall_clock_jump_backward_leaves_a_live_link_alone() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile_dir("jump-back");
+    let offset = dir.join("offset");
+    std::fs::write(&offset, "+0").unwrap();
+    let url = sim.url();
+    let (mut child, rx) = uplink_with_clock(
+        &offset,
+        &[
+            "watch",
+            &url,
+            "--stats-interval",
+            "0.5",
+            "--heartbeat-interval",
+            "30",
+        ],
+    );
+    wait_line(&rx, Duration::from_secs(10), "connected", |v| {
+        is_state(v, "connected")
+    });
+    std::fs::write(&offset, "-7200").unwrap();
+    // Four stats ticks later: still connected, one connection, no probe's latency
+    // sample (the first ping's is the only one).
+    let until = std::time::Instant::now() + Duration::from_secs(2);
+    let mut stats = 0;
+    while let Ok((_, v)) =
+        rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now()))
+    {
+        assert!(v["event"] != "state", "no state change: {v}");
+        if v["event"] == "stats" {
+            stats += 1;
+            assert_eq!(v["state"], "connected");
+            assert_eq!(v["latency"]["samples"], 1, "no probe: {v}");
+        }
+    }
+    assert!(stats >= 3, "{stats} stats lines");
+    assert_eq!(sim.stats().connections_total, 1);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("uplink-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
