@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The footprint benchmark: what the release app costs a trader's desktop, measured
 # under Xvfb (no GPU) with a private session bus. For the built-in demo feed (about
-# 8 msg/s) and a 100,000 msg/s simulator feed, with the window open and in the tray
-# (started minimized), it prints for the whole process tree (the app and every
+# 8 msg/s) and a 100,000 msg/s simulator feed, with the window open, in the tray after
+# the window was closed, and in the tray when started minimized, it prints for the whole process tree (the app and every
 # WebKit process under it):
 #   * PSS (proportional set size: shared pages split among the processes sharing
 #     them), MB, after the measuring window;
@@ -22,9 +22,11 @@ scripts/install-deps.sh --test >/dev/null
 export CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=symbols
 cargo build -q --release -p uplink-app --features uplink-app/custom-protocol \
   -p uplink-engine -p uplink-sim
+cargo build -q -p uplink-e2e --bin x11-close
 app="$PWD/target/release/uplink-app"
 cli="$PWD/target/release/uplink"
 simbin="$PWD/target/release/uplink-sim"
+close="$PWD/target/debug/x11-close"
 secs=20
 settle=12
 hz=$(getconf CLK_TCK)
@@ -55,11 +57,18 @@ pss_kb() { # PSS of the tree under $1, kB
 }
 
 # Runs "$@" in the background (in the current display and bus), measures its tree;
-# prints "PSS_MB CPU_PERMILLE".
+# prints "PSS_MB CPU_PERMILLE". With CLOSE_AFTER=N, the window named Uplink is
+# closed N seconds after start (the settle time still runs from the start).
 measure() {
   "$@" >/dev/null 2>&1 &
   local pid=$!
-  sleep "$settle"
+  if [ -n "${CLOSE_AFTER:-}" ]; then
+    sleep "$CLOSE_AFTER"
+    "$close" Uplink >&2
+    sleep $((settle - CLOSE_AFTER))
+  else
+    sleep "$settle"
+  fi
   local a b
   a=$(ticks $pid)
   sleep "$secs"
@@ -109,10 +118,9 @@ row() { # $1: label, $2: "PSS PERMILLE", $3: baseline "PSS PERMILLE"
   printf '| %s | %d | %d.%d | %s | %s |\n' "$1" "$pss" $((cpu / 10)) $((cpu % 10)) "$ratio_pss" "$ratio_cpu"
 }
 
-n=0
 app_run() { # $1: feed URL or empty, then app arguments
-  n=$((n + 1))
-  local dir="$scratch/run$n"
+  local dir
+  dir=$(mktemp -d "$scratch/run.XXXX")
   config "$dir/config" "$1"
   shift
   UPLINK_CONFIG_DIR="$dir/config" UPLINK_LOG_DIR="$dir/log" measure "$app" "$@"
@@ -133,15 +141,16 @@ echo "| case | PSS, MB (tree) | CPU, % of a core | PSS ÷ engine alone | CPU ÷ 
 echo "|---|---|---|---|---|"
 row "engine alone (CLI), demo rate (baseline)" "$base_demo" "$base_demo"
 row "demo feed, window open" "$(app_run "")" "$base_demo"
+row "demo feed, in the tray (window closed)" "$(CLOSE_AFTER=6 app_run "")" "$base_demo"
 row "demo feed, in the tray (started minimized)" "$(app_run "" --minimized)" "$base_demo"
 row "engine alone (CLI), 100,000 msg/s (baseline)" "$base_fast" "$base_fast"
 row "100,000 msg/s, window open" "$(app_run "$fast")" "$base_fast"
+row "100,000 msg/s, in the tray (window closed)" "$(CLOSE_AFTER=6 app_run "$fast")" "$base_fast"
 row "100,000 msg/s, in the tray (started minimized)" "$(app_run "$fast" --minimized)" "$base_fast"
 echo "| the seed's target for the whole app | < 50 | | | |"
 
 # Cold start to connected: launch to the log's "Connected to" line.
-n=$((n + 1))
-dir="$scratch/run$n"
+dir=$(mktemp -d "$scratch/run.XXXX")
 config "$dir/config" ""
 start=$(date +%s%N)
 UPLINK_CONFIG_DIR="$dir/config" UPLINK_LOG_DIR="$dir/log" "$app" --minimized >/dev/null 2>&1 &

@@ -6,8 +6,9 @@
 #     through the entry's Exec line.
 #  3. Runs end-to-end scenarios against that installed binary under Xvfb with a
 #     private session bus: s1 (the demo feed, a green tray, the window with live
-#     data) and s10 (start in the tray; launch at login writes an autostart entry
-#     whose Exec is the installed binary).
+#     data), s10 (started in the tray: green, no webview until the window opens)
+#     and s17 (launch at login writes an autostart entry whose Exec is the
+#     installed binary).
 #  4. Removes the package and checks that none of its files is left.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,7 +53,7 @@ for size in 32x32 64x64 128x128 256x256 512x512; do
 done
 
 step "the installed app, end to end"
-UPLINK_APP_BIN="$bin" scripts/e2e.sh s1_first_start s10_start_minimized
+UPLINK_APP_BIN="$bin" scripts/e2e.sh s1_first_start s10_start_minimized s17_launch_at_login
 
 step "remove $name"
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq "$name"

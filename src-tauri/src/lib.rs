@@ -75,6 +75,10 @@ struct TauriSink<R: Runtime>(AppHandle<R>);
 
 impl<R: Runtime> UiSink for TauriSink<R> {
     fn emit<S: serde::Serialize + Clone>(&self, name: &str, payload: &S) {
+        // No window, no work: a new one loads the snapshot when it opens.
+        if self.0.get_webview_window(MAIN).is_none() {
+            return;
+        }
         if let Err(e) = self.0.emit(name, payload.clone()) {
             tracing::warn!("cannot emit {name}: {e}");
         }
@@ -104,13 +108,39 @@ fn env_dir(var: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// Shows, unminimizes and focuses the main window.
+/// The main window's label, in tauri.conf.json.
+const MAIN: &str = "main";
+
+/// Shows, unminimizes and focuses the main window; creates it (a new webview, which
+/// loads the backend's snapshot) if it was closed.
 pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(w) = app.get_webview_window("main") {
-        let _ = w.unminimize();
-        let _ = w.show();
-        let _ = w.set_focus();
-    }
+    let window = match app.get_webview_window(MAIN) {
+        Some(w) => w,
+        None => match create_main(app) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!("cannot open the window: {e}");
+                return;
+            }
+        },
+    };
+    let _ = window.unminimize();
+    let _ = window.show();
+    let _ = window.set_focus();
+}
+
+/// The main window as tauri.conf.json describes it (created hidden).
+fn create_main<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<tauri::WebviewWindow<R>> {
+    let config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == MAIN)
+        .cloned()
+        .ok_or_else(|| tauri::Error::WindowNotFound)?;
+    tracing::info!("opening the window: a new webview");
+    tauri::WebviewWindowBuilder::from_config(app, &config)?.build()
 }
 
 /// Turns launch at login on or off.
@@ -212,13 +242,14 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, opts: Options) -> tau
             commands::save_settings,
         ])
         .on_window_event(|window, event| {
-            if let WindowEvent::CloseRequested { api, .. } = event {
-                // Closing hides to the tray; Quit in the tray menu exits.
-                tracing::info!(window = window.label(), "window closed: hiding to the tray");
-                api.prevent_close();
-                if let Err(e) = window.hide() {
-                    tracing::warn!("cannot hide the window: {e}");
-                }
+            if let WindowEvent::CloseRequested { .. } = event {
+                // Closing destroys the window and its webview (WebKit's web process
+                // ends with it), so the app in the tray costs no webview; the tray's
+                // "Open Uplink" makes a new one. Quit in the tray menu exits.
+                tracing::info!(
+                    window = window.label(),
+                    "window closed: webview released, the app stays in the tray"
+                );
             }
         })
 }

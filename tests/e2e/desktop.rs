@@ -616,27 +616,95 @@ async fn window_viewable(want: bool) {
     .await;
 }
 
+/// The app's WebKit web processes: every WebKitWebProcess whose parent chain leads
+/// to the app under test.
+fn web_processes() -> Vec<u32> {
+    let bin = uplink_e2e::webdriver::app_binary();
+    let app: Vec<u32> = std::process::Command::new("pgrep")
+        .arg("-f")
+        .arg(&bin)
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let parent = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // After the ")" that ends the command name: state, then the parent's pid.
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if !comm.starts_with("WebKitWebProces") {
+            continue;
+        }
+        let mut p = pid;
+        while let Some(pp) = parent(p) {
+            if app.contains(&pp) {
+                found.push(pid);
+                break;
+            }
+            if pp <= 1 {
+                break;
+            }
+            p = pp;
+        }
+    }
+    found
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn s8_closing_hides_to_the_tray_and_a_second_launch_shows_the_first() {
+async fn s8_closing_releases_the_webview_to_the_tray_and_a_second_launch_shows_the_first() {
     let s = sim(SimConfig::default()).await;
     let d = Desk::start("s8-window", Some(fast(&s.url(), 10))).await;
     d.window_is("connected", T).await;
     window_viewable(true).await;
+    d.shot("open");
+    let before = web_processes();
+    assert!(!before.is_empty(), "the open window has a web process");
 
-    // The close button hides the window; the app and its tray stay.
+    // The close button destroys the window and its webview: WebKit's web process
+    // ends, while the app, its tray and its connection stay.
     uplink_e2e::x11::request_close("Uplink").unwrap();
     window_viewable(false).await;
+    wait_for("the web process to end", T, || async {
+        match web_processes() {
+            p if p.is_empty() => Ok(()),
+            p => Err(format!("still running: {p:?}")),
+        }
+    })
+    .await;
     d.tray_is("green", T).await;
     assert_eq!(
         s.stats().connections_open,
         1,
-        "still connected while hidden"
+        "still connected with no window"
     );
 
-    // "Open Uplink" in the tray menu brings it back.
+    // "Open Uplink" in the tray menu makes a new window with a new webview. (The
+    // WebDriver session belonged to the old one, so from here on the checks are
+    // X11's and /proc's.)
     d.tray.click(&d.item, "Open Uplink").await.unwrap();
     window_viewable(true).await;
-    d.shot("reopened");
+    wait_for("a new web process", T, || async {
+        match web_processes() {
+            p if !p.is_empty() && p.iter().all(|x| !before.contains(x)) => Ok(()),
+            p => Err(format!("{p:?}, before {before:?}")),
+        }
+    })
+    .await;
 
     // A second launch shows the first instance's window and exits by itself.
     uplink_e2e::x11::request_close("Uplink").unwrap();
@@ -711,15 +779,42 @@ fn exec_is(line: &str, bin: &std::path::Path) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn s10_start_minimized_and_launch_at_login() {
+async fn s10_start_minimized_makes_no_webview_until_the_window_is_opened() {
     let s = sim(SimConfig::default()).await;
     let mut settings = fast(&s.url(), 10);
     settings["start_minimized"] = json!(true);
-    let d = Desk::start("s10-minimized", Some(settings)).await;
-    // Started in the tray: connected, icon green, no window on screen.
-    d.tray_is("green", T).await;
+    let dir = scratch("s10-minimized");
+    std::fs::create_dir_all(dir.join("config")).unwrap();
+    std::fs::write(dir.join("config/settings.json"), settings.to_string()).unwrap();
+    let tray = Tray::start().await;
+    // Started directly: a WebDriver session would need a webview from the start.
+    let _app = uplink_e2e::webdriver::PlainApp::launch(&dir);
+    let item = tray.item(T).await;
+    // Started in the tray: connected, icon green, no window, and no webview at all.
+    wait_for("tray icon green", T, || async {
+        match tray.icon_colour(&item).await {
+            Ok("green") => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
     window_viewable(false).await;
-    d.tray.click(&d.item, "Open Uplink").await.unwrap();
+    assert_eq!(web_processes(), Vec::<u32>::new(), "no webview in the tray");
+    tray.click(&item, "Open Uplink").await.unwrap();
+    window_viewable(true).await;
+    wait_for("a web process for the window", T, || async {
+        match web_processes() {
+            p if !p.is_empty() => Ok(()),
+            p => Err(format!("{p:?}")),
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s17_launch_at_login_starts_this_binary() {
+    let s = sim(SimConfig::default()).await;
+    let d = Desk::start("s17-login", Some(fast(&s.url(), 10))).await;
     window_viewable(true).await;
     d.settings_loaded().await;
 

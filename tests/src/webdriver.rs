@@ -18,6 +18,96 @@ pub fn app_binary() -> PathBuf {
         .unwrap_or_else(|| crate::root().join("target/debug/uplink-app"))
 }
 
+/// Checks the app is built and makes its scratch folders; returns its path.
+fn ready(dir: &Path) -> PathBuf {
+    let bin = app_binary();
+    assert!(
+        bin.exists(),
+        "build the app first: {} is missing",
+        bin.display()
+    );
+    for sub in ["config", "logs", "tray", "home/.config"] {
+        std::fs::create_dir_all(dir.join(sub)).expect("scratch subdirectory");
+    }
+    bin
+}
+
+/// The app's environment, whoever starts it: its own settings, logs, tray icons and
+/// home under `dir`.
+fn app_env(cmd: &mut Command, dir: &Path) {
+    cmd.env("UPLINK_CONFIG_DIR", dir.join("config"))
+        .env("UPLINK_LOG_DIR", dir.join("logs"))
+        .env("UPLINK_TRAY_DIR", dir.join("tray"))
+        // A home of its own: launch-at-login writes $HOME/.config/autostart.
+        .env("HOME", dir.join("home"))
+        .env("XDG_CONFIG_HOME", dir.join("home/.config"))
+        .env("NO_AT_BRIDGE", "1")
+        // Listen for "network is back" on the private session bus, never the host's.
+        .env("UPLINK_NETWORK_BUS", "session")
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        );
+}
+
+/// Ends every instance of the app under test (the next test's single-instance
+/// check would hand over to a leftover), gently first.
+fn end_all_instances() {
+    let bin = app_binary();
+    let _ = Command::new("pkill")
+        .arg("-f")
+        .arg(bin.as_os_str())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Command::new("pgrep")
+        .arg("-f")
+        .arg(bin.as_os_str())
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty())
+    {
+        if Instant::now() > deadline {
+            let _ = Command::new("pkill")
+                .arg("-9")
+                .arg("-f")
+                .arg(bin.as_os_str())
+                .status();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The app started directly, with no WebDriver session: for what must hold with no
+/// webview at all (started in the tray). Ended when dropped.
+#[derive(Debug)]
+pub struct PlainApp {
+    child: Child,
+}
+
+impl PlainApp {
+    /// Starts the app with `dir/config` as its settings directory, like [`App::launch`].
+    pub fn launch(dir: &Path) -> PlainApp {
+        let bin = ready(dir);
+        let log = std::fs::File::create(dir.join("app.log")).expect("app log");
+        let mut cmd = Command::new(&bin);
+        app_env(&mut cmd, dir);
+        let child = cmd
+            .stdout(Stdio::from(log.try_clone().expect("log handle")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start the app");
+        PlainApp { child }
+    }
+}
+
+impl Drop for PlainApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        end_all_instances();
+    }
+}
+
 /// One running app and its WebDriver session.
 #[derive(Debug)]
 pub struct App {
@@ -52,38 +142,19 @@ impl App {
     /// Starts the app with `dir/config` as its settings directory (write a
     /// `settings.json` there first to preset it) and opens a WebDriver session.
     pub fn launch(dir: &Path) -> App {
-        let bin = app_binary();
-        assert!(
-            bin.exists(),
-            "build the app first: {} is missing",
-            bin.display()
-        );
-        for sub in ["config", "logs", "tray", "home/.config"] {
-            std::fs::create_dir_all(dir.join(sub)).expect("scratch subdirectory");
-        }
+        let bin = ready(dir);
         let (port, native) = (crate::free_port(), crate::free_port());
         let log = std::fs::File::create(dir.join("driver.log")).expect("driver log");
-        let driver = Command::new("tauri-driver")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native.to_string(),
-            ])
-            // The app inherits this environment through WebKitWebDriver.
-            .env("UPLINK_CONFIG_DIR", dir.join("config"))
-            .env("UPLINK_LOG_DIR", dir.join("logs"))
-            .env("UPLINK_TRAY_DIR", dir.join("tray"))
-            // A home of its own: launch-at-login writes $HOME/.config/autostart.
-            .env("HOME", dir.join("home"))
-            .env("XDG_CONFIG_HOME", dir.join("home/.config"))
-            .env("NO_AT_BRIDGE", "1")
-            // Listen for "network is back" on the private session bus, never the host's.
-            .env("UPLINK_NETWORK_BUS", "session")
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-            )
+        let mut driver = Command::new("tauri-driver");
+        driver.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ]);
+        // The app inherits this environment through WebKitWebDriver.
+        app_env(&mut driver, dir);
+        let driver = driver
             .stdout(Stdio::from(log.try_clone().expect("log handle")))
             .stderr(Stdio::from(log))
             .spawn()
@@ -233,30 +304,7 @@ impl App {
         let _ = call("DELETE", &self.url(""), None);
         let _ = self.driver.kill();
         let _ = self.driver.wait();
-        // Never leave an instance behind: the next test's single-instance check would
-        // hand over to it.
-        let bin = app_binary();
-        let _ = Command::new("pkill")
-            .arg("-f")
-            .arg(bin.as_os_str())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Command::new("pgrep")
-            .arg("-f")
-            .arg(bin.as_os_str())
-            .output()
-            .is_ok_and(|o| !o.stdout.is_empty())
-        {
-            if Instant::now() > deadline {
-                let _ = Command::new("pkill")
-                    .arg("-9")
-                    .arg("-f")
-                    .arg(bin.as_os_str())
-                    .status();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        end_all_instances();
     }
 }
 
