@@ -15,6 +15,7 @@
 #
 # Not a test: it asserts nothing. BENCHMARKS.md keeps its figures.
 set -euo pipefail
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test >/dev/null
 [ -f ui/dist/index.html ] || (cd ui && npm run build >/dev/null)
@@ -64,11 +65,12 @@ measure() {
   local pid=$!
   if [ -n "${CLOSE_AFTER:-}" ]; then
     sleep "$CLOSE_AFTER"
-    "$close" Uplink >&2
+    "$close" Uplink >&2 || { echo "error: could not close the window" >&2; exit 1; }
     sleep $((settle - CLOSE_AFTER))
   else
     sleep "$settle"
   fi
+  kill -0 $pid 2>/dev/null || { echo "error: $1 ended during the measurement" >&2; exit 1; }
   local a b
   a=$(ticks $pid)
   sleep "$secs"
@@ -137,16 +139,24 @@ base_demo=$(measure "$cli" watch "$demo" --subscribe AAPL --subscribe MSFT --sta
 base_fast=$(measure "$cli" watch "$fast" --subscribe AAPL --subscribe MSFT --stats-interval 60)
 kill $demo_sim 2>/dev/null || true
 
+# Each measurement assigned first, so a failed one stops the script (errexit does
+# not look inside a command's arguments).
+demo_open=$(app_run "")
+demo_closed=$(CLOSE_AFTER=6 app_run "")
+demo_min=$(app_run "" --minimized)
+fast_open=$(app_run "$fast")
+fast_closed=$(CLOSE_AFTER=6 app_run "$fast")
+fast_min=$(app_run "$fast" --minimized)
 echo "| case | PSS, MB (tree) | CPU, % of a core | PSS ÷ engine alone | CPU ÷ engine alone |"
 echo "|---|---|---|---|---|"
 row "engine alone (CLI), demo rate (baseline)" "$base_demo" "$base_demo"
-row "demo feed, window open" "$(app_run "")" "$base_demo"
-row "demo feed, in the tray (window closed)" "$(CLOSE_AFTER=6 app_run "")" "$base_demo"
-row "demo feed, in the tray (started minimized)" "$(app_run "" --minimized)" "$base_demo"
+row "demo feed, window open" "$demo_open" "$base_demo"
+row "demo feed, in the tray (window closed)" "$demo_closed" "$base_demo"
+row "demo feed, in the tray (started minimized)" "$demo_min" "$base_demo"
 row "engine alone (CLI), 100,000 msg/s (baseline)" "$base_fast" "$base_fast"
-row "100,000 msg/s, window open" "$(app_run "$fast")" "$base_fast"
-row "100,000 msg/s, in the tray (window closed)" "$(CLOSE_AFTER=6 app_run "$fast")" "$base_fast"
-row "100,000 msg/s, in the tray (started minimized)" "$(app_run "$fast" --minimized)" "$base_fast"
+row "100,000 msg/s, window open" "$fast_open" "$base_fast"
+row "100,000 msg/s, in the tray (window closed)" "$fast_closed" "$base_fast"
+row "100,000 msg/s, in the tray (started minimized)" "$fast_min" "$base_fast"
 echo "| the seed's target for the whole app | < 50 | | | |"
 
 # Cold start to connected: launch to the log's "Connected to" line.
@@ -155,11 +165,13 @@ config "$dir/config" ""
 start=$(date +%s%N)
 UPLINK_CONFIG_DIR="$dir/config" UPLINK_LOG_DIR="$dir/log" "$app" --minimized >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 600); do
-  grep -Eqs 'state.{0,8}"connected"' "$dir"/log/* && break
+connected=""
+for _ in $(seq 1000); do
+  grep -Eqs 'state.{0,8}"connected"' "$dir"/log/* && { connected=1; break; }
   sleep 0.01
 done
 end=$(date +%s%N)
+[ -n "$connected" ] || { echo "error: not connected within 10 s of a cold start" >&2; exit 1; }
 kill $pid 2>/dev/null || true
 wait $pid 2>/dev/null || true
 echo

@@ -102,6 +102,24 @@ impl<R: Runtime> UiSink for TauriSink<R> {
     }
 }
 
+/// The identifier before 0.1.0's packages ("dev.uplink.app", which macOS would
+/// take for an application bundle): its settings folder is taken over once.
+const OLD_IDENTIFIER: &str = "dev.uplink.app";
+
+fn adopt_old_settings(config_dir: &std::path::Path) {
+    let Some(old) = config_dir.parent().map(|p| p.join(OLD_IDENTIFIER)) else {
+        return;
+    };
+    let store = settings::SettingsStore::new(config_dir);
+    match store.adopt(&settings::SettingsStore::new(&old)) {
+        Ok(true) => {
+            tracing::info!(from = %old.display(), "took over the settings of an earlier version")
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!(from = %old.display(), "cannot take over earlier settings: {e}"),
+    }
+}
+
 fn env_dir(var: &str) -> Option<PathBuf> {
     std::env::var_os(var)
         .filter(|v| !v.is_empty())
@@ -118,6 +136,10 @@ pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
         Some(w) => w,
         None => match create_main(app) {
             Ok(w) => w,
+            // Made meanwhile by another caller (the tray and a second launch at once).
+            Err(_) if app.get_webview_window(MAIN).is_some() => {
+                app.get_webview_window(MAIN).expect("just seen")
+            }
             Err(e) => {
                 tracing::error!("cannot open the window: {e}");
                 return;
@@ -168,6 +190,9 @@ fn setup<R: Runtime>(
     let log_dir = env_dir("UPLINK_LOG_DIR").map_or_else(|| paths.app_log_dir(), Ok)?;
     app.manage(LogGuard(logging::init(&log_dir)));
     tracing::info!(config = %config_dir.display(), logs = %log_dir.display(), "Uplink starting");
+    if env_dir("UPLINK_CONFIG_DIR").is_none() {
+        adopt_old_settings(&config_dir);
+    }
 
     let (service, events) =
         tauri::async_runtime::block_on(Service::start(&config_dir)).map_err(|e| e.message)?;

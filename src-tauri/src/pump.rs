@@ -109,12 +109,12 @@ fn deliver<S: UiSink>(sink: &S, outs: Vec<Out>) {
 pub async fn supervise<S: UiSink>(sink: Arc<S>, service: Arc<Service>, mut stream: EventStream) {
     loop {
         events(Arc::clone(&sink), stream, Arc::clone(service.model())).await;
-        match service.replace_dead_engine().await {
-            Ok(Some((outs, next))) => {
-                deliver(&*sink, outs);
-                stream = next;
-            }
-            Ok(None) => return,
+        let Some((outs, next)) = service.replace_dead_engine().await else {
+            return; // the app is quitting
+        };
+        deliver(&*sink, outs);
+        match next {
+            Ok(next) => stream = next,
             Err(e) => {
                 tracing::error!("cannot start a fresh engine: {}", e.message);
                 return;

@@ -54,6 +54,17 @@ pub enum Control {
     Reconnect,
 }
 
+/// The engine in use (see [`Service`]'s `engine` field).
+#[derive(Debug)]
+struct Slot {
+    /// Its handle. Replaced by a fresh engine's if it ends without being asked.
+    handle: Handle,
+    /// True while the app shows an engine failure: the replacement's status is held
+    /// back until the trader connects (or disconnects). Relaying and releasing both
+    /// publish under the slot's lock, so the newest status always wins.
+    held: bool,
+}
+
 /// Why the app shows `error` after its engine ended without being asked.
 pub const ENGINE_STOPPED: &str = "the connection engine stopped unexpectedly";
 
@@ -69,15 +80,12 @@ pub struct Saved {
 /// The app's services. One per app; shared by the commands, the tray and the pumps.
 #[derive(Debug)]
 pub struct Service {
-    /// The engine in use. Replaced by a fresh one if it ends without being asked.
-    engine: Mutex<Handle>,
+    /// The engine in use, and whether its status is held back. One lock for both:
+    /// a trader's control and an engine's replacement cannot interleave.
+    engine: Arc<Mutex<Slot>>,
     /// The status the app shows (window and tray): the engine's, relayed; after an
     /// engine ended unexpectedly, that failure, until the trader acts.
     status: watch::Sender<Status>,
-    /// True while the app shows an engine failure: the replacement engine's status
-    /// is held back until the trader connects (or disconnects). Relaying and
-    /// releasing both publish under this lock, so the newest status always wins.
-    held: Arc<Mutex<bool>>,
     /// Set once the app is quitting: the engine's end is expected, not a failure.
     stopping: AtomicBool,
     /// Where settings are saved.
@@ -110,17 +118,20 @@ impl Service {
         let (engine, events) = start_engine(&settings, &demo_url)?;
         engine.connect()?;
         let (status, _) = watch::channel(engine.status().borrow().clone());
-        let held = Arc::new(Mutex::new(false));
-        relay(engine.status(), status.clone(), Arc::clone(&held));
+        let from = engine.status();
+        let slot = Arc::new(Mutex::new(Slot {
+            handle: engine,
+            held: false,
+        }));
+        relay(from, status.clone(), Arc::clone(&slot));
         let mut model = AppModel::new(settings.uses_demo(), settings.notify.clone());
         model.set_watchlist(&settings.watchlist);
         if let Some(e) = load_error {
             model.note(Level::Error, e, now_ms());
         }
         let service = Service {
-            engine: Mutex::new(engine),
+            engine: slot,
             status,
-            held,
             stopping: AtomicBool::new(false),
             store,
             settings: Mutex::new(settings),
@@ -133,7 +144,7 @@ impl Service {
 
     /// The engine in use (the handle of a replacement, after one ended unexpectedly).
     pub fn engine(&self) -> Handle {
-        self.engine.lock().unwrap().clone()
+        self.engine.lock().unwrap().handle.clone()
     }
 
     /// The status the app shows: the engine's, or an engine failure until the trader
@@ -146,17 +157,20 @@ impl Service {
     /// After an engine failure this is also the trader's answer to it: the failure's
     /// `error` gives way to the fresh engine's status.
     pub fn control(&self, c: Control) -> Result<(), EngineError> {
-        let engine = self.engine();
+        // Under the slot's lock (sending a command never blocks): the command goes to
+        // the engine whose status this releases.
+        let mut slot = self.engine.lock().unwrap();
+        let engine = &slot.handle;
         match c {
             Control::Connect => engine.connect(),
             Control::Disconnect => engine.disconnect(),
             Control::Toggle => engine.toggle(),
             Control::Reconnect => engine.reconnect(),
         }?;
-        let mut held = self.held.lock().unwrap();
-        if *held {
-            *held = false;
-            self.status.send_replace(engine.status().borrow().clone());
+        if slot.held {
+            slot.held = false;
+            self.status
+                .send_replace(slot.handle.status().borrow().clone());
         }
         Ok(())
     }
@@ -174,10 +188,11 @@ impl Service {
     /// ([`ENGINE_STOPPED`]) until the trader acts, the model marks open orders
     /// unconfirmed and notifies, and a fresh engine with the same settings takes the
     /// dead one's place, subscribed but not connected: the trader's Connect (window
-    /// or tray) connects it. Returns what the model said, and the new engine's events.
-    pub async fn replace_dead_engine(&self) -> Result<Option<(Vec<Out>, EventStream)>, ApiError> {
+    /// or tray) connects it. Returns what the model said, and the new engine's events
+    /// (or why it could not start: then the error says to restart Uplink).
+    pub async fn replace_dead_engine(&self) -> Option<(Vec<Out>, Result<EventStream, ApiError>)> {
         if self.stopping.load(Ordering::SeqCst) {
-            return Ok(None);
+            return None;
         }
         tracing::error!("{ENGINE_STOPPED}: starting a fresh one for the trader to connect");
         let failed = self
@@ -185,26 +200,47 @@ impl Service {
             .status()
             .borrow()
             .engine_stopped(ENGINE_STOPPED, now_ms());
-        {
-            let mut held = self.held.lock().unwrap();
-            *held = true;
-            self.status.send_replace(failed.clone());
-        }
+        // The fresh engine and the model first, so that whoever sees the error finds
+        // its log line, and a Connect goes to the fresh engine.
+        let started = self.start_fresh().await;
+        let (engine, events) = match started {
+            Ok(started) => started,
+            Err(e) => {
+                // Nothing to connect: say so, and keep saying it.
+                let reason = format!(
+                    "{ENGINE_STOPPED}, and a fresh one could not start ({}): restart Uplink",
+                    e.message
+                );
+                let failed = failed.engine_stopped(&reason, now_ms());
+                self.engine.lock().unwrap().held = true;
+                self.status.send_replace(failed.clone());
+                let outs =
+                    self.model
+                        .lock()
+                        .unwrap()
+                        .engine_stopped(&failed, Instant::now(), now_ms());
+                return Some((outs, Err(e)));
+            }
+        };
         let outs = self
             .model
             .lock()
             .unwrap()
             .engine_stopped(&failed, Instant::now(), now_ms());
-        let settings = self.settings();
-        let demo_url = if settings.uses_demo() {
-            self.ensure_demo().await?
-        } else {
-            String::new()
-        };
-        let (engine, events) = start_engine(&settings, &demo_url)?;
-        relay(engine.status(), self.status.clone(), Arc::clone(&self.held));
-        *self.engine.lock().unwrap() = engine;
-        Ok(Some((outs, events)))
+        let from = engine.status();
+        {
+            let mut slot = self.engine.lock().unwrap();
+            slot.handle = engine;
+            slot.held = true;
+            self.status.send_replace(failed);
+        }
+        relay(from, self.status.clone(), Arc::clone(&self.engine));
+        if self.stopping.load(Ordering::SeqCst) {
+            // The app began to quit meanwhile: the fresh engine goes too.
+            self.engine().shutdown().await;
+            return None;
+        }
+        Some((outs, Ok(events)))
     }
 
     /// The app model, shared with the event pump.
@@ -392,6 +428,19 @@ impl Service {
     }
 }
 
+impl Service {
+    /// A fresh engine with the settings in force, subscribed, not connected.
+    async fn start_fresh(&self) -> Result<(Handle, EventStream), ApiError> {
+        let settings = self.settings();
+        let demo_url = if settings.uses_demo() {
+            self.ensure_demo().await?
+        } else {
+            String::new()
+        };
+        start_engine(&settings, &demo_url)
+    }
+}
+
 /// An engine for `settings` (on the demo feed at `demo_url` if they name no feed),
 /// subscribed to the watchlist, not yet connected.
 fn start_engine(settings: &Settings, demo_url: &str) -> Result<(Handle, EventStream), ApiError> {
@@ -402,16 +451,16 @@ fn start_engine(settings: &Settings, demo_url: &str) -> Result<(Handle, EventStr
     Ok((engine, events))
 }
 
-/// Publishes every status of one engine as the app's, unless `held` (the app shows
-/// an engine failure). Ends with that engine.
-fn relay(mut from: watch::Receiver<Status>, to: watch::Sender<Status>, held: Arc<Mutex<bool>>) {
+/// Publishes every status of one engine as the app's, unless the slot is held (the
+/// app shows an engine failure). Ends with that engine.
+fn relay(mut from: watch::Receiver<Status>, to: watch::Sender<Status>, slot: Arc<Mutex<Slot>>) {
     tokio::spawn(async move {
         loop {
             {
-                let held = held.lock().unwrap();
+                let slot = slot.lock().unwrap();
                 // Marked seen even when held, so `changed` waits for the next one.
                 let status = from.borrow_and_update();
-                if !*held {
+                if !slot.held {
                     to.send_replace(status.clone());
                 }
             }

@@ -621,6 +621,32 @@ impl SettingsStore {
         &self.path
     }
 
+    /// Takes over the settings file of `old` (an earlier version's folder) if this
+    /// store has none yet: copied, with its owner-only mode, the old one left as it
+    /// was. Returns whether it did.
+    pub fn adopt(&self, old: &SettingsStore) -> std::io::Result<bool> {
+        if self.path.exists() || !old.path.exists() {
+            return Ok(false);
+        }
+        let text = std::fs::read(&old.path)?;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let tmp = self.path.with_extension("json.adopt.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let written = (|| {
+            use std::io::Write;
+            let mut f = create_private(&tmp)?;
+            f.write_all(&text)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &self.path)?;
+            sync_dir(dir)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map(|()| true)
+    }
+
     /// Reads the settings. Missing file: defaults. Unreadable or invalid file: it is
     /// kept aside as `settings.json.bad`, the error is returned with the defaults, and
     /// nothing crashes.
@@ -818,6 +844,38 @@ mod tests {
             token_change: Some(" new ".into()),
         };
         assert_eq!(stored.apply(set).token.as_deref(), Some("new"));
+    }
+
+    #[test]
+    fn an_earlier_versions_settings_are_adopted_once_and_never_overwrite() {
+        let old_dir = tmpdir("adopt-old");
+        let new_dir = tmpdir("adopt-new");
+        let old = SettingsStore::new(&old_dir);
+        let new = SettingsStore::new(&new_dir);
+        assert!(!new.adopt(&old).unwrap(), "nothing to adopt");
+        let s = Settings {
+            feed_urls: vec!["wss://feed.example/ws".into()],
+            token: Some("tok".into()),
+            ..Settings::default()
+        };
+        old.save(&s).unwrap();
+        assert!(new.adopt(&old).unwrap());
+        assert_eq!(new.load(), (s.clone(), None));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(new.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // Once there are settings of its own, the old ones are never taken again.
+        let changed = Settings {
+            watchlist: vec!["NVDA".into()],
+            ..s.clone()
+        };
+        new.save(&changed).unwrap();
+        assert!(!new.adopt(&old).unwrap());
+        assert_eq!(new.load().0, changed);
+        assert_eq!(old.load().0, s, "the old file is left as it was");
     }
 
     #[test]

@@ -344,36 +344,67 @@ fn is_state(v: &Value, s: &str) -> bool {
     v["event"] == "state" && v["state"] == s
 }
 
-/// A real forward jump of the wall clock (as after a suspend), with the feed gone
-/// silent meanwhile: the driver probes the link at once and drops it within its
-/// 2 s deadline, so the CLI shows `reconnecting` within a stats tick + 2 s, not the
-/// heartbeat's 30 s + 10 s.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_real_wall_clock_jump_forward_probes_the_link_at_once() {
-    let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let dir = tempfile_dir("jump-forward");
-    let offset = dir.join("offset");
-    std::fs::write(&offset, "+0").unwrap();
-    let url = sim.url();
-    let (mut child, rx) = uplink_with_clock(
-        &offset,
-        &[
+/// The CLI connected to a simulator, under libfaketime with its wall clock not
+/// moved yet. Ends the CLI and removes its folder when dropped.
+struct ClockedCli {
+    sim: Simulator,
+    dir: std::path::PathBuf,
+    child: std::process::Child,
+    lines: mpsc::Receiver<(std::time::Instant, Value)>,
+}
+
+impl ClockedCli {
+    async fn connected(name: &str) -> ClockedCli {
+        let sim = Simulator::start(SimConfig::default()).await.unwrap();
+        let dir = tempfile_dir(name);
+        std::fs::write(dir.join("offset"), "+0").unwrap();
+        let url = sim.url();
+        let args = [
             "watch",
             &url,
             "--stats-interval",
             "0.5",
             "--heartbeat-interval",
             "30",
-        ],
-    );
-    wait_line(&rx, Duration::from_secs(10), "connected", |v| {
-        is_state(v, "connected")
-    });
+        ];
+        let (child, lines) = uplink_with_clock(&dir.join("offset"), &args);
+        wait_line(&lines, Duration::from_secs(10), "connected", |v| {
+            is_state(v, "connected")
+        });
+        ClockedCli {
+            sim,
+            dir,
+            child,
+            lines,
+        }
+    }
+
+    /// Moves the CLI's wall clock to `offset` from the real time ("+7200", "-7200").
+    fn set_clock(&self, offset: &str) {
+        std::fs::write(self.dir.join("offset"), offset).unwrap();
+    }
+}
+
+impl Drop for ClockedCli {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A real forward jump of the wall clock (as after a suspend), with the feed gone
+/// silent meanwhile: the driver probes the link at once and drops it within its
+/// 2 s deadline, so the CLI shows `reconnecting` within a stats tick + 2 s, not the
+/// heartbeat's 30 s + 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_wall_clock_jump_forward_probes_the_link_at_once() {
+    let cli = ClockedCli::connected("jump-forward").await;
     std::thread::sleep(Duration::from_secs(1));
-    sim.set_silent(true);
-    std::fs::write(&offset, "+7200").unwrap();
+    cli.sim.set_silent(true);
+    cli.set_clock("+7200");
     let jumped = std::time::Instant::now();
-    let dropped = wait_line(&rx, Duration::from_secs(10), "reconnecting", |v| {
+    let dropped = wait_line(&cli.lines, Duration::from_secs(10), "reconnecting", |v| {
         is_state(v, "reconnecting")
     });
     let took = dropped - jumped;
@@ -382,41 +413,21 @@ async fn a_real_wall_clock_jump_forward_probes_the_link_at_once() {
         took <= Duration::from_millis(3500),
         "{took:?}: a stats tick (0.5 s) + the 2 s probe deadline, with slack"
     );
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A real backward jump (the time set back two hours) is not a resume: the live link
 /// is not probed or dropped, and stays connected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_wall_clock_jump_backward_leaves_a_live_link_alone() {
-    let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let dir = tempfile_dir("jump-back");
-    let offset = dir.join("offset");
-    std::fs::write(&offset, "+0").unwrap();
-    let url = sim.url();
-    let (mut child, rx) = uplink_with_clock(
-        &offset,
-        &[
-            "watch",
-            &url,
-            "--stats-interval",
-            "0.5",
-            "--heartbeat-interval",
-            "30",
-        ],
-    );
-    wait_line(&rx, Duration::from_secs(10), "connected", |v| {
-        is_state(v, "connected")
-    });
-    std::fs::write(&offset, "-7200").unwrap();
+    let cli = ClockedCli::connected("jump-back").await;
+    cli.set_clock("-7200");
     // Four stats ticks later: still connected, one connection, no probe's latency
     // sample (the first ping's is the only one).
     let until = std::time::Instant::now() + Duration::from_secs(2);
     let mut stats = 0;
-    while let Ok((_, v)) =
-        rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now()))
+    while let Ok((_, v)) = cli
+        .lines
+        .recv_timeout(until.saturating_duration_since(std::time::Instant::now()))
     {
         assert!(v["event"] != "state", "no state change: {v}");
         if v["event"] == "stats" {
@@ -426,10 +437,7 @@ async fn a_real_wall_clock_jump_backward_leaves_a_live_link_alone() {
         }
     }
     assert!(stats >= 3, "{stats} stats lines");
-    assert_eq!(sim.stats().connections_total, 1);
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(cli.sim.stats().connections_total, 1);
 }
 
 fn tempfile_dir(name: &str) -> std::path::PathBuf {

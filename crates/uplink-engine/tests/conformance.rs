@@ -90,8 +90,8 @@ struct Seen {
     early_states: Vec<String>,
 }
 
-/// The CLI watching `url` with `args`, its stdout lines as they arrive. Proxy
-/// variables are removed; stderr goes to `stderr`.
+/// The CLI watching `url` with `args` and `RUST_LOG=rust_log`, its stdout lines as
+/// they arrive. Proxy variables are removed; stderr goes to `stderr`.
 struct Cli {
     child: Child,
     lines: mpsc::Receiver<(Instant, Value)>,
@@ -104,11 +104,11 @@ impl Drop for Cli {
     }
 }
 
-fn spawn_cli(url: &str, args: &[&str], stderr: Stdio) -> Cli {
+fn spawn_cli(url: &str, args: &[&str], rust_log: &str, stderr: Stdio) -> Cli {
     let mut child = Command::new(env!("CARGO_BIN_EXE_uplink"))
         .args(["watch", url])
         .args(args)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", rust_log)
         .env_remove("HTTP_PROXY")
         .env_remove("http_proxy")
         .env_remove("ALL_PROXY")
@@ -155,6 +155,7 @@ fn run(port: u16, dialect: &str, extra: &[&str]) -> Seen {
     let cli = spawn_cli(
         &format!("ws://127.0.0.1:{port}/{dialect}"),
         &args,
+        "warn",
         Stdio::null(),
     );
     let deadline = Instant::now() + SILENT_AFTER * 3;
@@ -302,6 +303,7 @@ fn run_orders(f: &Fixture, dialect: &str, orders: usize) -> OrderRun {
     let cli = spawn_cli(
         &format!("ws://127.0.0.1:{}/{dialect}", f.port),
         &args,
+        "warn",
         Stdio::null(),
     );
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -433,6 +435,7 @@ fn a_stall_in_an_independent_feed_is_stale_then_fresh_while_the_link_stays_up() 
             "--stats-interval",
             "60",
         ],
+        "warn",
         Stdio::null(),
     );
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -491,6 +494,7 @@ fn the_token_goes_where_placed_and_a_refusal_echoing_it_never_prints_it() {
         let cli = spawn_cli(
             &url,
             &["--token", TOKEN, "--token-placement", placement],
+            "warn",
             Stdio::null(),
         );
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -520,6 +524,7 @@ fn the_token_goes_where_placed_and_a_refusal_echoing_it_never_prints_it() {
     let mut cmd = spawn_cli(
         &url,
         &["--token", WRONG, "--reconnect-base-delay", "0.1"],
+        "debug",
         Stdio::piped(),
     );
     let mut err = cmd.child.stderr.take().unwrap();
@@ -550,6 +555,11 @@ fn the_token_goes_where_placed_and_a_refusal_echoing_it_never_prints_it() {
     assert!(
         printed.contains("401"),
         "the refusal is reported: {printed}"
+    );
+    // The echo itself is shown (so the check below is about it), redacted.
+    assert!(
+        printed.contains("unauthorized: GET /auth?token=***"),
+        "the server's echo, redacted: {printed}"
     );
     assert!(
         !printed.contains(WRONG),

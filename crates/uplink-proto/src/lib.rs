@@ -468,6 +468,18 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
     }
 }
 
+/// A venue's spelling of one of the protocol's statuses: any case, `-` or a space for
+/// `_`, and the American "canceled". Anything else (such as `"new"`) is not guessed at.
+fn venue_status(word: &str) -> Option<OrderStatus> {
+    let w = word.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+    let w = if w == "canceled" {
+        "cancelled".to_owned()
+    } else {
+        w
+    };
+    OrderStatus::deserialize(Value::String(w)).ok()
+}
+
 /// What an inbound `order` message says about one of the client's orders: enough to
 /// acknowledge it. Read tolerantly, because venues answer in shapes of their own.
 #[derive(Debug, Clone, PartialEq)]
@@ -504,7 +516,8 @@ impl Envelope {
                     },
                     status: data
                         .get("status")
-                        .and_then(|s| OrderStatus::deserialize(s).ok()),
+                        .and_then(Value::as_str)
+                        .and_then(venue_status),
                 })
             }
             _ => None,
@@ -560,6 +573,14 @@ mod tests {
             echo(numeric),
             Some(("c1".into(), Some("991".into()), Some(OrderStatus::Accepted)))
         );
+        // A venue's spelling of the protocol's statuses.
+        let shout = r#"{"type":"order","data":{"client_order_id":"c1","status":"REJECTED"}}"#;
+        assert_eq!(echo(shout).unwrap().2, Some(OrderStatus::Rejected));
+        let us = r#"{"type":"order","data":{"client_order_id":"c1","status":"Canceled"}}"#;
+        assert_eq!(echo(us).unwrap().2, Some(OrderStatus::Cancelled));
+        let dash =
+            r#"{"type":"order","data":{"client_order_id":"c1","status":"partially-filled"}}"#;
+        assert_eq!(echo(dash).unwrap().2, Some(OrderStatus::PartiallyFilled));
         // Nothing to match by: not an acknowledgement.
         assert_eq!(
             echo(r#"{"type":"order","data":{"id":"V7","status":"new"}}"#),
