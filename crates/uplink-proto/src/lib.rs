@@ -495,11 +495,15 @@ pub struct OrderEcho<'a> {
 
 impl Envelope {
     /// The order this message acknowledges, if it is an `order` message with a string
-    /// `data.client_order_id`: a typed [`OrderUpdate`], or one that did not fit the
-    /// type (many venues answer with only `{id, client_order_id, status}`, or with
-    /// quantities as strings).
+    /// `data.client_order_id` and an `id` or a `status` of the feed's: a typed
+    /// [`OrderUpdate`], or one that did not fit the type (many venues answer with
+    /// only `{id, client_order_id, status}`, or with quantities as strings). The
+    /// client's own submission sent back unchanged is not an acknowledgement.
     pub fn order_echo(&self) -> Option<OrderEcho<'_>> {
         match &self.payload {
+            // The client's own submission sent back (an echo server, a proxy) has
+            // neither: it says nothing about the feed having the order.
+            Payload::Order(o) if o.id.is_none() && o.status.is_none() => None,
             Payload::Order(o) => Some(OrderEcho {
                 client_order_id: o.client_order_id.as_deref()?,
                 order_id: o.id.clone(),
@@ -507,6 +511,9 @@ impl Envelope {
             }),
             Payload::Other(m) if m.get("type").and_then(Value::as_str) == Some("order") => {
                 let data = m.get("data")?;
+                if data.get("id").is_none() && data.get("status").is_none() {
+                    return None;
+                }
                 Some(OrderEcho {
                     client_order_id: data.get("client_order_id")?.as_str()?,
                     order_id: match data.get("id") {
@@ -581,6 +588,13 @@ mod tests {
         let dash =
             r#"{"type":"order","data":{"client_order_id":"c1","status":"partially-filled"}}"#;
         assert_eq!(echo(dash).unwrap().2, Some(OrderStatus::PartiallyFilled));
+        // The client's own order sent back by an echo server: not an acknowledgement.
+        let echoed = r#"{"type":"order","data":{"client_order_id":"c1","symbol":"AAPL","side":"buy","qty":1}}"#;
+        assert_eq!(echo(echoed), None);
+        assert_eq!(
+            echo(r#"{"type":"order","data":{"client_order_id":"c1","qty":"1"}}"#),
+            None
+        );
         // Nothing to match by: not an acknowledgement.
         assert_eq!(
             echo(r#"{"type":"order","data":{"id":"V7","status":"new"}}"#),
