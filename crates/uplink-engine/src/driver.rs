@@ -93,6 +93,8 @@ pub(crate) struct Driver {
     socket: Option<(ConnId, Ws)>,
     /// The dial in progress.
     dial: Option<(ConnId, Dialing)>,
+    /// The endpoint that dial goes to (masked), for the log: it may be a backup.
+    dial_url: String,
     /// A failback probe dialing the primary while the live socket stays up.
     probe: Option<(ConnId, Dialing)>,
     /// Graceful closes running in the background; awaited at shutdown.
@@ -122,6 +124,7 @@ impl Driver {
             status,
             socket: None,
             dial: None,
+            dial_url: String::new(),
             probe: None,
             closing: Vec::new(),
             stopped: None,
@@ -304,12 +307,12 @@ impl Driver {
         };
         match r {
             Ok(ws) => {
-                tracing::info!(url = %self.cfg.masked_url, "connected");
+                tracing::info!(url = %self.dial_url, "connected");
                 self.socket = Some((conn, ws));
                 self.core.handle_connected(now, conn);
             }
             Err((kind, msg)) => {
-                tracing::warn!(url = %self.cfg.masked_url, "connect failed: {msg}");
+                tracing::warn!(url = %self.dial_url, "connect failed: {msg}");
                 self.core.handle_connect_failed(now, conn, kind, &msg);
             }
         }
@@ -417,7 +420,8 @@ impl Driver {
         match a {
             Action::Dial { conn, endpoint } => {
                 let cfg = Arc::clone(&self.cfg);
-                tracing::debug!(url = %target_url(&cfg, endpoint), ?conn, "dialing");
+                self.dial_url = target_url(&cfg, endpoint);
+                tracing::debug!(url = %self.dial_url, ?conn, "dialing");
                 self.dial = Some((conn, Box::pin(dial(cfg, endpoint))));
             }
             Action::Probe { conn, endpoint } => {

@@ -42,11 +42,17 @@ impl Drop for Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_on(0)
+}
+
+/// The fixture on `port` (0: any free one).
+fn fixture_on(port: u16) -> Fixture {
     let script =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/dialect_feed.py");
     let mut child = Command::new(PYTHON)
         .arg(&script)
         .args(["--silent-after", &SILENT_AFTER.as_secs_f64().to_string()])
+        .args(["--port", &port.to_string()])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| {
@@ -564,5 +570,96 @@ fn the_token_goes_where_placed_and_a_refusal_echoing_it_never_prints_it() {
     assert!(
         !printed.contains(WRONG),
         "the token never reaches any output: {printed}"
+    );
+}
+
+/// Failover against feeds we did not write: two fixture processes, the primary and a
+/// backup. The primary's process dies: the CLI switches to the backup and is
+/// connected there. The primary comes back on its port: after `--failback-after`
+/// on the backup, the CLI probes it and switches back.
+#[test]
+fn failover_to_an_independent_backup_and_back_when_the_primary_returns() {
+    let primary = fixture();
+    let backup = fixture();
+    let port = primary.port;
+    let cli = spawn_cli(
+        &format!("ws://127.0.0.1:{port}/ts_ms"),
+        &[
+            "--backup",
+            &format!("ws://127.0.0.1:{}/ts_ms", backup.port),
+            "--heartbeat-interval",
+            "1",
+            "--pong-timeout",
+            "1",
+            "--reconnect-base-delay",
+            "0.2",
+            "--reconnect-max-delay",
+            "0.5",
+            "--failback-after",
+            "2",
+            "--stale-after",
+            "0",
+            "--stats-interval",
+            "60",
+        ],
+        "warn",
+        Stdio::null(),
+    );
+    let next = |what: &str, pred: &dyn Fn(&Value) -> bool| -> Value {
+        let until = Instant::now() + Duration::from_secs(15);
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match cli.lines.recv_timeout(left) {
+                Ok((_, v)) if pred(&v) => return v,
+                Ok(_) => {}
+                Err(_) => panic!("no {what} within 15 s"),
+            }
+        }
+    };
+    let connected = |v: &Value| v["event"] == "state" && v["state"] == "connected";
+    let c = next("connected to the primary", &connected);
+    assert_eq!(c["endpoint"], 0, "{c}");
+
+    let killed = Instant::now();
+    drop(primary); // the process is killed: its sockets close
+                   // The switch and the connected state come in one step, in either order.
+    let (mut switched, mut on_backup) = (None, None);
+    while switched.is_none() || on_backup.is_none() {
+        let v = next("the switch to the backup", &|v| {
+            v["event"] == "endpoint_switched" || connected(v)
+        });
+        if v["event"] == "endpoint_switched" {
+            switched = Some(v);
+        } else {
+            on_backup = Some(v);
+        }
+    }
+    let took = killed.elapsed();
+    let (sw, c) = (switched.unwrap(), on_backup.unwrap());
+    assert_eq!(
+        (&sw["from"], &sw["to"]),
+        (&Value::from(0), &Value::from(1)),
+        "{sw}"
+    );
+    assert_eq!(c["endpoint"], 1, "{c}");
+    eprintln!("on the backup {took:?} after the primary died");
+    assert!(
+        took < Duration::from_secs(3),
+        "{took:?}: the reset is seen at once, then one backoff step (0.2 s)"
+    );
+
+    let returned = Instant::now();
+    let _primary = fixture_on(port);
+    let back = next("the switch back to the primary", &|v| {
+        v["event"] == "endpoint_switched"
+    });
+    eprintln!(
+        "back on the primary {:?} after it returned",
+        returned.elapsed()
+    );
+    assert_eq!(
+        (&back["from"], &back["to"]),
+        (&Value::from(1), &Value::from(0)),
+        "{back}"
     );
 }
