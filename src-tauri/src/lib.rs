@@ -136,14 +136,14 @@ pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
         Some(w) => w,
         None => match create_main(app) {
             Ok(w) => w,
-            // Made meanwhile by another caller (the tray and a second launch at once).
-            Err(_) if app.get_webview_window(MAIN).is_some() => {
-                app.get_webview_window(MAIN).expect("just seen")
-            }
-            Err(e) => {
-                tracing::error!("cannot open the window: {e}");
-                return;
-            }
+            // Made meanwhile by another caller (the tray and a second launch at once)?
+            Err(e) => match app.get_webview_window(MAIN) {
+                Some(w) => w,
+                None => {
+                    tracing::error!("cannot open the window: {e}");
+                    return;
+                }
+            },
         },
     };
     let _ = window.unminimize();

@@ -628,23 +628,8 @@ impl SettingsStore {
         if self.path.exists() || !old.path.exists() {
             return Ok(false);
         }
-        let text = std::fs::read(&old.path)?;
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let tmp = self.path.with_extension("json.adopt.tmp");
-        let _ = std::fs::remove_file(&tmp);
-        let written = (|| {
-            use std::io::Write;
-            let mut f = create_private(&tmp)?;
-            f.write_all(&text)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &self.path)?;
-            sync_dir(dir)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written.map(|()| true)
+        self.write(&std::fs::read(&old.path)?)?;
+        Ok(true)
     }
 
     /// Reads the settings. Missing file: defaults. Unreadable or invalid file: it is
@@ -683,7 +668,8 @@ impl SettingsStore {
     /// Validates, then writes atomically (temp file, fsync, rename), readable by the user alone.
     pub fn save(&self, s: &Settings) -> Result<(), FieldErrors> {
         s.validate()?;
-        self.write(s).map_err(|e| {
+        let text = serde_json::to_string_pretty(s).map_err(std::io::Error::from);
+        text.and_then(|t| self.write(t.as_bytes())).map_err(|e| {
             FieldErrors::from([(
                 "_".to_owned(),
                 format!("cannot save settings to {}: {e}", self.path.display()),
@@ -694,7 +680,7 @@ impl SettingsStore {
     /// Writes atomically: one save at a time (a process-wide lock), a temporary file
     /// of its own (created new, 0600), flushed to disk, renamed over the old file, and
     /// the folder flushed so the rename survives a crash.
-    fn write(&self, s: &Settings) -> std::io::Result<()> {
+    fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
         use std::io::Write;
         static SAVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -707,7 +693,7 @@ impl SettingsStore {
             .with_extension(format!("json.{}.{n}.tmp", std::process::id()));
         let written = (|| {
             let mut f = create_private(&tmp)?;
-            f.write_all(serde_json::to_string_pretty(s)?.as_bytes())?;
+            f.write_all(bytes)?;
             f.sync_all()?;
             std::fs::rename(&tmp, &self.path)?;
             sync_dir(dir)
