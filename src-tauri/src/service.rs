@@ -373,11 +373,7 @@ impl Service {
                 format!("the feed moved to {host}: enter the token again to send it there, or remove it"),
             )])));
         }
-        let demo_url = if next.uses_demo() {
-            self.ensure_demo().await?
-        } else {
-            String::new()
-        };
+        let demo_url = self.demo_url_for(&next).await?;
         let config = next.client_config(&demo_url);
         config.validate().map_err(|e| {
             invalid(settings::FieldErrors::from([(
@@ -432,12 +428,17 @@ impl Service {
     /// A fresh engine with the settings in force, subscribed, not connected.
     async fn start_fresh(&self) -> Result<(Handle, EventStream), ApiError> {
         let settings = self.settings();
-        let demo_url = if settings.uses_demo() {
-            self.ensure_demo().await?
+        start_engine(&settings, &self.demo_url_for(&settings).await?)
+    }
+
+    /// The demo feed's URL (started if need be) when `settings` name no feed; else
+    /// empty.
+    async fn demo_url_for(&self, settings: &Settings) -> Result<String, ApiError> {
+        if settings.uses_demo() {
+            self.ensure_demo().await
         } else {
-            String::new()
-        };
-        start_engine(&settings, &demo_url)
+            Ok(String::new())
+        }
     }
 }
 
