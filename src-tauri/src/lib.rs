@@ -18,9 +18,10 @@
 //!
 //! Data flow: the engine publishes one [`uplink_engine::Status`] (a `watch`); the
 //! service relays it as the app's status ([`service::Service::status`]), which the
-//! tray task and the status pump both follow. Engine events go through the model (the
-//! event pump, under [`pump::supervise`]) to the window's log, latency chart, market
-//! view and the notifier. The window never polls. If the engine ends without being
+//! tray task and the window's frames ([`pump::frames`], at most 3 a second) both
+//! follow. Engine events go through the model (the event pump, under
+//! [`pump::supervise`]) to the window's log, latency chart and notifier at once, and
+//! to its market view in the next frame. The window never polls. If the engine ends without being
 //! asked, the app's status becomes that `error` and a fresh engine waits for the
 //! trader's Connect.
 //!
@@ -214,8 +215,10 @@ fn setup<R: Runtime>(
     }
     app.on_menu_event(|app, event| on_menu(app, event.id().as_ref()));
     let sink = Arc::new(TauriSink(app.handle().clone()));
-    tauri::async_runtime::spawn(pump::status(Arc::clone(&sink), status, Arc::clone(&model)));
-    tauri::async_runtime::spawn(pump::supervise(sink, Arc::clone(&service), events));
+    let market = Arc::new(tokio::sync::Notify::new());
+    let frames = pump::frames(Arc::clone(&sink), status, model, Arc::clone(&market));
+    tauri::async_runtime::spawn(frames);
+    tauri::async_runtime::spawn(pump::supervise(sink, Arc::clone(&service), events, market));
     if opts.network {
         tauri::async_runtime::spawn(network::watch(service));
     }

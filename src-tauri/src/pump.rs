@@ -1,12 +1,17 @@
-//! The two loops that move the engine's output to the window and the notifier, in
-//! plain Rust: the shell gives them a [`UiSink`] (Tauri's emitter and notifier), the
-//! tests give them a recording one.
+//! The loops that move the engine's output to the window and the notifier, in plain
+//! Rust: the shell gives them a [`UiSink`] (Tauri's emitter and notifier), the tests
+//! give them a recording one.
 //!
-//! * [`status`]: every status the engine publishes goes to the window as
-//!   [`names::STATUS`], at most [`STATUS_EVERY`] apart (the latest always gets out).
+//! * [`frames`]: what the window draws, status and market data, goes out together in
+//!   one *frame*, at most one every [`FRAME`]. A frame goes out as soon as there is
+//!   something new and the last one is at least [`FRAME`] old; meanwhile the status is
+//!   the latest published and the market data coalesces (the latest quote per
+//!   symbol, each changed order once). Without a GPU, WebKitGTK paints the whole
+//!   window in software for every change, so the number of frames is what an open
+//!   window costs (BENCHMARKS.md, "Window redraws").
 //! * [`events`]: each engine event goes through [`AppModel::apply`]; what it returns
-//!   (log lines, latency samples, notifications) goes out at once, and the coalesced
-//!   market data every [`FLUSH_EVERY`].
+//!   (log lines, latency samples, notifications) goes out at once, and [`frames`] is
+//!   told there may be market data.
 //! * [`supervise`]: runs [`events`] for as long as the app runs; if the engine ends
 //!   without being asked, the service shows it and puts a fresh engine in its place
 //!   (see [`Service::replace_dead_engine`]), and the pump goes on with that one.
@@ -15,17 +20,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use uplink_engine::{EventStream, Status};
 
 use crate::model::{names, AppModel, Out};
 use crate::notify::Notification;
 use crate::service::{now_ms, Service};
 
-/// How often coalesced market data is flushed to the window.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
-/// The window hears of a new status at most this often.
-pub const STATUS_EVERY: Duration = Duration::from_millis(50);
+/// The window gets at most one frame (status and market data) this often: 3 a second.
+pub const FRAME: Duration = Duration::from_millis(333);
 /// Engine events taken under one lock of the model, at most.
 const BATCH: usize = 4096;
 
@@ -37,56 +40,68 @@ pub trait UiSink: Send + Sync + 'static {
     fn notify(&self, n: &Notification);
 }
 
-/// Sends every published status to the window (see the module docs).
-pub async fn status<S: UiSink>(
+/// Sends the window its frames (see the module docs) until the status channel
+/// closes. `market` is notified by [`events`] when the model may hold market data.
+pub async fn frames<S: UiSink>(
     sink: Arc<S>,
     mut rx: watch::Receiver<Status>,
     model: Arc<Mutex<AppModel>>,
+    market: Arc<Notify>,
 ) {
+    // The first frame carries the status the window opens with.
+    let mut status_due = true;
     loop {
-        let ui = {
-            let st = rx.borrow_and_update();
-            model.lock().unwrap().ui_status(&st)
+        let (status, market_data) = {
+            let mut m = model.lock().unwrap();
+            let status = status_due.then(|| m.ui_status(&rx.borrow_and_update()));
+            (status, m.take_market(Instant::now()))
         };
-        sink.emit(names::STATUS, &ui);
-        tokio::time::sleep(STATUS_EVERY).await;
-        if rx.changed().await.is_err() {
-            break;
+        // Back to back, so the web view applies both before it paints.
+        if let Some(ui) = status {
+            sink.emit(names::STATUS, &ui);
         }
+        if let Some(m) = market_data {
+            sink.emit(names::MARKET, &m);
+        }
+        tokio::time::sleep(FRAME).await;
+        status_due = tokio::select! {
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                true
+            }
+            () = market.notified() => rx.has_changed().unwrap_or(false),
+        };
     }
 }
 
-/// Maps engine events through the model and delivers the results (see the module docs).
-pub async fn events<S: UiSink>(sink: Arc<S>, mut events: EventStream, model: Arc<Mutex<AppModel>>) {
-    let mut flush = tokio::time::interval(FLUSH_EVERY);
-    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            ev = events.recv() => {
-                let Some(first) = ev else { break };
-                let mut outs = Vec::new();
-                {
-                    let mut m = model.lock().unwrap();
-                    let (now, ms) = (Instant::now(), now_ms());
-                    if let Some(t) = events.read_at() {
-                        m.note_read(t);
-                    }
-                    outs.extend(m.apply(first, now, ms));
-                    // Take what else is already there under the same lock.
-                    for _ in 0..BATCH {
-                        let Some(ev) = events.try_recv() else { break };
-                        outs.extend(m.apply(ev, now, ms));
-                    }
-                }
-                deliver(&*sink, outs);
+/// Maps engine events through the model and delivers the results (see the module
+/// docs); `market` is [`frames`]' signal.
+pub async fn events<S: UiSink>(
+    sink: Arc<S>,
+    mut events: EventStream,
+    model: Arc<Mutex<AppModel>>,
+    market: Arc<Notify>,
+) {
+    while let Some(first) = events.recv().await {
+        let mut outs = Vec::new();
+        {
+            let mut m = model.lock().unwrap();
+            let (now, ms) = (Instant::now(), now_ms());
+            if let Some(t) = events.read_at() {
+                m.note_read(t);
             }
-            _ = flush.tick() => {
-                let market = model.lock().unwrap().take_market(Instant::now());
-                if let Some(m) = market {
-                    sink.emit(names::MARKET, &m);
-                }
+            outs.extend(m.apply(first, now, ms));
+            // Take what else is already there under the same lock.
+            for _ in 0..BATCH {
+                let Some(ev) = events.try_recv() else { break };
+                outs.extend(m.apply(ev, now, ms));
             }
         }
+        // One stored permit at most: a busy feed wakes `frames` once per frame.
+        market.notify_one();
+        deliver(&*sink, outs);
     }
 }
 
@@ -106,9 +121,15 @@ fn deliver<S: UiSink>(sink: &S, outs: Vec<Out>) {
 
 /// Runs [`events`] over `stream`, and over each engine that replaces a dead one,
 /// until the app quits (see the module docs).
-pub async fn supervise<S: UiSink>(sink: Arc<S>, service: Arc<Service>, mut stream: EventStream) {
+pub async fn supervise<S: UiSink>(
+    sink: Arc<S>,
+    service: Arc<Service>,
+    mut stream: EventStream,
+    market: Arc<Notify>,
+) {
     loop {
-        events(Arc::clone(&sink), stream, Arc::clone(service.model())).await;
+        let model = Arc::clone(service.model());
+        events(Arc::clone(&sink), stream, model, Arc::clone(&market)).await;
         let Some((outs, next)) = service.replace_dead_engine().await else {
             return; // the app is quitting
         };
@@ -130,14 +151,17 @@ mod tests {
     use uplink_engine::{ClientConfig, Engine};
     use uplink_sim::{SimConfig, Simulator};
 
-    /// Keeps what the pumps deliver, as JSON, by event name.
+    /// Keeps what the pumps deliver, as JSON, by event name, and when (`.1`, in the
+    /// same order).
     #[derive(Default)]
-    struct Recorder(Mutex<Vec<(String, serde_json::Value)>>);
+    struct Recorder(Mutex<Vec<(String, serde_json::Value)>>, Mutex<Vec<Instant>>);
 
     impl UiSink for Recorder {
         fn emit<S: Serialize + Clone>(&self, name: &str, payload: &S) {
             let v = serde_json::to_value(payload).unwrap();
-            self.0.lock().unwrap().push((name.to_owned(), v));
+            let mut all = self.0.lock().unwrap();
+            all.push((name.to_owned(), v));
+            self.1.lock().unwrap().push(Instant::now());
         }
         fn notify(&self, n: &Notification) {
             self.emit("notification", n);
@@ -191,8 +215,14 @@ mod tests {
         m.set_watchlist(&["AAPL".into()]);
         let model = Arc::new(Mutex::new(m));
         let sink = Arc::new(Recorder::default());
-        let a = tokio::spawn(events(Arc::clone(&sink), stream, Arc::clone(&model)));
-        let b = tokio::spawn(status(Arc::clone(&sink), engine.status(), model));
+        let market = Arc::new(Notify::new());
+        let a = tokio::spawn(events(
+            Arc::clone(&sink),
+            stream,
+            Arc::clone(&model),
+            Arc::clone(&market),
+        ));
+        let b = tokio::spawn(frames(Arc::clone(&sink), engine.status(), model, market));
         sink.wait_for("an AAPL quote", |n, v| {
             n == names::MARKET
                 && v["quotes"]
@@ -226,6 +256,73 @@ mod tests {
         .expect("pumps end when the engine stops");
     }
 
+    /// A 2,000 msg/s feed: the window gets at most one frame per [`FRAME`] (each
+    /// kind of event at least [`FRAME`] after the one before), a frame's status and
+    /// market data go out back to back, and a frame names each symbol once.
+    #[tokio::test]
+    async fn a_busy_feed_reaches_the_window_in_frames_at_most_three_a_second() {
+        let sim = Simulator::start(SimConfig {
+            rate: 2000.0,
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let (engine, stream) = Engine::start(ClientConfig::new(sim.url())).unwrap();
+        let symbols = vec!["AAPL".to_owned(), "MSFT".to_owned()];
+        engine.subscribe(symbols.clone()).unwrap();
+        engine.connect().unwrap();
+        let mut m = AppModel::new(false, NotifySettings::default());
+        m.set_watchlist(&symbols);
+        let model = Arc::new(Mutex::new(m));
+        let sink = Arc::new(Recorder::default());
+        let market = Arc::new(Notify::new());
+        let a = tokio::spawn(events(
+            Arc::clone(&sink),
+            stream,
+            Arc::clone(&model),
+            Arc::clone(&market),
+        ));
+        let b = tokio::spawn(frames(Arc::clone(&sink), engine.status(), model, market));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        engine.shutdown().await;
+        a.await.unwrap();
+        b.await.unwrap();
+
+        let all = sink.0.lock().unwrap();
+        let at = sink.1.lock().unwrap();
+        let of =
+            |name: &str| -> Vec<usize> { (0..all.len()).filter(|&i| all[i].0 == name).collect() };
+        let (statuses, markets) = (of(names::STATUS), of(names::MARKET));
+        assert!(
+            markets.len() >= 3,
+            "prices flowed: {} market events",
+            markets.len()
+        );
+        for kind in [&statuses, &markets] {
+            for w in kind.windows(2) {
+                let gap = at[w[1]] - at[w[0]];
+                assert!(gap >= FRAME, "two frames {gap:?} apart");
+            }
+        }
+        // A status that shares a frame with market data comes right before it.
+        for &s in &statuses {
+            if let Some(&m) = markets.iter().find(|&&m| m > s && at[m] - at[s] < FRAME) {
+                assert_eq!(m, s + 1, "a frame's status and market data are adjacent");
+            }
+        }
+        for &m in &markets {
+            let quotes = all[m].1["quotes"].as_array().unwrap();
+            let mut seen: Vec<&str> = quotes
+                .iter()
+                .map(|q| q["symbol"].as_str().unwrap())
+                .collect();
+            let n = seen.len();
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len(), n, "each symbol once per frame");
+        }
+    }
+
     /// The engine panics (as a bug would): the window and the tray see `error` with
     /// the reason, the trader is notified, a fresh engine takes its place, and the
     /// trader's Connect brings prices back. Quitting is not a failure.
@@ -248,12 +345,19 @@ mod tests {
         let (service, stream) = Service::start(dir.path()).await.unwrap();
         let service = Arc::new(service);
         let sink = Arc::new(Recorder::default());
-        let sup = tokio::spawn(supervise(Arc::clone(&sink), Arc::clone(&service), stream));
+        let market = Arc::new(Notify::new());
+        let sup = tokio::spawn(supervise(
+            Arc::clone(&sink),
+            Arc::clone(&service),
+            stream,
+            Arc::clone(&market),
+        ));
         let shown = service.status();
-        let st = tokio::spawn(status(
+        let st = tokio::spawn(frames(
             Arc::clone(&sink),
             service.status(),
             Arc::clone(service.model()),
+            market,
         ));
         let is = |state: &'static str| {
             move |n: &str, v: &serde_json::Value| n == names::STATUS && v["state"] == state
