@@ -322,9 +322,10 @@ impl Driver {
     fn on_frames(&mut self, first: Option<Result<Message, WsError>>) {
         let mut next = Some(first);
         let mut handled = 0;
-        self.read_at.get_or_insert_with(now);
+        // One reading of the clock for the batch: its frames were all in hand at once.
+        let now = now();
+        self.read_at.get_or_insert(now);
         while let Some(frame) = next.take() {
-            let now = now();
             let Some(conn) = self.socket.as_ref().map(|(c, _)| *c) else {
                 return;
             };

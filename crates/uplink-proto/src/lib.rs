@@ -205,7 +205,14 @@ impl Envelope {
     /// passed on as raw JSON ([`Envelope::is_unexpected`]); only text that is not JSON
     /// at all is an error.
     pub fn decode(text: &str) -> Result<Envelope, DecodeError> {
-        Envelope::decode_slice(text.as_bytes())
+        // From a `str`, serde_json does not check the UTF-8 a second time.
+        match serde_json::from_str(text) {
+            Ok(env) => Ok(env),
+            Err(e) => match serde_json::from_str::<Value>(text) {
+                Ok(v) => Ok(Envelope::unexpected(v)),
+                Err(_) => Err(DecodeError(e)),
+            },
+        }
     }
 
     /// Decodes one binary frame holding UTF-8 JSON, like [`Envelope::decode`].
@@ -346,6 +353,32 @@ impl<'de> Deserialize<'de> for Envelope {
 
 struct EnvelopeVisitor;
 
+/// A string borrowed from the frame when it has no escapes, owned otherwise. (serde's
+/// own `Cow<str>` always copies: the hot path reads three keys and a type per frame.)
+struct Text<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 /// Decodes `data` into the payload for `kind`.
 fn typed_data<'de, A: MapAccess<'de>>(kind: Kind, map: &mut A) -> Result<Data, A::Error> {
     Ok(match kind {
@@ -374,7 +407,8 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
-        let mut type_name: Option<String> = None;
+        // Borrowed from the frame where it can be; owned only for an unknown type.
+        let mut type_name: Option<Text<'de>> = None;
         let mut kind: Option<Kind> = None;
         let mut data = Data::None;
         let mut timestamp: Option<Value> = None;
@@ -382,14 +416,14 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
         // for the lenient top-level `symbols` of subscribe/unsubscribe.
         let mut extra: Map<String, Value> = Map::new();
 
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             match key.as_ref() {
                 "type" => {
                     if kind.is_some() {
                         return Err(de::Error::duplicate_field("type"));
                     }
-                    let name: String = map.next_value()?;
-                    let k = Kind::from_name(&name);
+                    let name: Text<'de> = map.next_value()?;
+                    let k = Kind::from_name(&name.0);
                     kind = Some(k);
                     type_name = Some(name);
                     // `data` arrived before `type`: decode it now that we know the type.
@@ -420,11 +454,11 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
         }
 
         let kind = kind.ok_or_else(|| de::Error::missing_field("type"))?;
-        let type_name = type_name.unwrap_or_default();
+        let type_name = type_name.unwrap_or(Text(std::borrow::Cow::Borrowed("")));
 
         if kind == Kind::Other {
             let mut whole = extra;
-            whole.insert("type".into(), Value::String(type_name));
+            whole.insert("type".into(), Value::String(type_name.0.into_owned()));
             if let Data::Raw(v) = data {
                 whole.insert("data".into(), v);
             }
@@ -735,6 +769,20 @@ mod tests {
             (m["type"].as_str(), m["data"]["symbol"].as_str()),
             (Some("update"), Some("A"))
         );
+    }
+
+    #[test]
+    fn escaped_keys_and_types_decode_like_plain_ones() {
+        let plain = Envelope::decode(r#"{"type":"update","data":{"symbol":"A","price":2}}"#);
+        let escaped =
+            Envelope::decode(r#"{"ty\u0070e":"upd\u0061te","data":{"symbol":"A","price":2}}"#);
+        assert_eq!(plain.unwrap(), escaped.unwrap());
+        let other = Envelope::decode(r#"{"type":"n\u0065ws","d\u0061ta":1}"#).unwrap();
+        let Payload::Other(m) = other.payload else {
+            panic!("an unknown type is passed on whole")
+        };
+        assert_eq!(m["type"], "news");
+        assert_eq!(m["data"], 1);
     }
 
     #[test]
