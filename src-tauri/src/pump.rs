@@ -198,31 +198,64 @@ mod tests {
         }
     }
 
+    /// An engine on a simulator feed of `rate` msg/s with `symbols` watched, and both
+    /// pumps ([`events`] and [`frames`]) delivering to a [`Recorder`].
+    struct Pumps {
+        /// Kept so the feed lives as long as the test.
+        sim: Simulator,
+        engine: uplink_engine::Handle,
+        sink: Arc<Recorder>,
+        /// Resolves when both pumps have ended (they end with the engine).
+        ended: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    }
+
+    impl Pumps {
+        async fn start(rate: f64, symbols: &[&str]) -> Pumps {
+            let sim = Simulator::start(SimConfig {
+                rate,
+                ..SimConfig::default()
+            })
+            .await
+            .unwrap();
+            let symbols: Vec<String> = symbols.iter().map(|s| s.to_string()).collect();
+            let (engine, stream) = Engine::start(ClientConfig::new(sim.url())).unwrap();
+            engine.subscribe(symbols.clone()).unwrap();
+            engine.connect().unwrap();
+            let mut m = AppModel::new(false, NotifySettings::default());
+            m.set_watchlist(&symbols);
+            let model = Arc::new(Mutex::new(m));
+            let sink = Arc::new(Recorder::default());
+            let market = Arc::new(Notify::new());
+            let a = tokio::spawn(events(
+                Arc::clone(&sink),
+                stream,
+                Arc::clone(&model),
+                Arc::clone(&market),
+            ));
+            let b = tokio::spawn(frames(Arc::clone(&sink), engine.status(), model, market));
+            let ended = Box::pin(async move {
+                a.await.unwrap();
+                b.await.unwrap();
+            });
+            Pumps {
+                sim,
+                engine,
+                sink,
+                ended,
+            }
+        }
+    }
+
     /// A price from the socket reaches the window's market event; the published status
     /// reaches it as `uplink://status`, label and all.
     #[tokio::test]
     async fn prices_and_status_flow_from_a_real_feed_to_the_sink() {
-        let sim = Simulator::start(SimConfig {
-            rate: 50.0,
-            ..SimConfig::default()
-        })
-        .await
-        .unwrap();
-        let (engine, stream) = Engine::start(ClientConfig::new(sim.url())).unwrap();
-        engine.subscribe(vec!["AAPL".into()]).unwrap();
-        engine.connect().unwrap();
-        let mut m = AppModel::new(false, NotifySettings::default());
-        m.set_watchlist(&["AAPL".into()]);
-        let model = Arc::new(Mutex::new(m));
-        let sink = Arc::new(Recorder::default());
-        let market = Arc::new(Notify::new());
-        let a = tokio::spawn(events(
-            Arc::clone(&sink),
-            stream,
-            Arc::clone(&model),
-            Arc::clone(&market),
-        ));
-        let b = tokio::spawn(frames(Arc::clone(&sink), engine.status(), model, market));
+        let Pumps {
+            sim: _sim,
+            engine,
+            sink,
+            ended,
+        } = Pumps::start(50.0, &["AAPL"]).await;
         sink.wait_for("an AAPL quote", |n, v| {
             n == names::MARKET
                 && v["quotes"]
@@ -247,13 +280,9 @@ mod tests {
         })
         .await;
         engine.shutdown().await;
-        // Both pumps end with the engine.
-        tokio::time::timeout(Duration::from_secs(5), async {
-            a.await.unwrap();
-            b.await.unwrap();
-        })
-        .await
-        .expect("pumps end when the engine stops");
+        tokio::time::timeout(Duration::from_secs(5), ended)
+            .await
+            .expect("pumps end when the engine stops");
     }
 
     /// A 2,000 msg/s feed: the window gets at most one frame per [`FRAME`] (each
@@ -261,32 +290,15 @@ mod tests {
     /// market data go out back to back, and a frame names each symbol once.
     #[tokio::test]
     async fn a_busy_feed_reaches_the_window_in_frames_at_most_three_a_second() {
-        let sim = Simulator::start(SimConfig {
-            rate: 2000.0,
-            ..SimConfig::default()
-        })
-        .await
-        .unwrap();
-        let (engine, stream) = Engine::start(ClientConfig::new(sim.url())).unwrap();
-        let symbols = vec!["AAPL".to_owned(), "MSFT".to_owned()];
-        engine.subscribe(symbols.clone()).unwrap();
-        engine.connect().unwrap();
-        let mut m = AppModel::new(false, NotifySettings::default());
-        m.set_watchlist(&symbols);
-        let model = Arc::new(Mutex::new(m));
-        let sink = Arc::new(Recorder::default());
-        let market = Arc::new(Notify::new());
-        let a = tokio::spawn(events(
-            Arc::clone(&sink),
-            stream,
-            Arc::clone(&model),
-            Arc::clone(&market),
-        ));
-        let b = tokio::spawn(frames(Arc::clone(&sink), engine.status(), model, market));
+        let Pumps {
+            sim: _sim,
+            engine,
+            sink,
+            ended,
+        } = Pumps::start(2000.0, &["AAPL", "MSFT"]).await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
         engine.shutdown().await;
-        a.await.unwrap();
-        b.await.unwrap();
+        ended.await;
 
         let all = sink.0.lock().unwrap();
         let at = sink.1.lock().unwrap();

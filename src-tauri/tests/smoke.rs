@@ -2,69 +2,15 @@
 //! display: the setup starts the built-in demo feed and the engine, and the window's
 //! commands are invoked through Tauri's real IPC layer.
 
-use std::time::{Duration, Instant};
+mod common;
 
-use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime};
-use tauri::webview::InvokeRequest;
-use tauri::{WebviewWindow, WebviewWindowBuilder};
-use uplink_app::{app_builder, Options};
-
-fn invoke(w: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
-    get_ipc_response(
-        w,
-        InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: tauri::test::INVOKE_KEY.to_string(),
-        },
-    )
-    .map(|b| b.deserialize::<Value>().unwrap())
-}
-
-/// Polls the snapshot until `pred` holds; on timeout, fails showing the last one.
-fn snapshot_when(
-    w: &WebviewWindow<MockRuntime>,
-    what: &str,
-    pred: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let snap = invoke(w, "get_snapshot", json!({})).expect("get_snapshot");
-        if pred(&snap) {
-            return snap;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {what} within 15 s; last snapshot: {snap:#}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use common::{invoke, snapshot_when};
+use serde_json::json;
 
 #[test]
 fn the_app_starts_headless_on_the_demo_feed_and_its_commands_work() {
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("UPLINK_CONFIG_DIR", dir.path().join("config"));
-    std::env::set_var("UPLINK_LOG_DIR", dir.path().join("logs"));
-    let opts = Options {
-        tray: false,
-        network: false,
-    };
-    let mut app = app_builder(mock_builder(), opts)
-        .build(mock_context(noop_assets()))
-        .expect("the app builds on the mock runtime");
-    // One turn of the (mock) event loop runs the app's setup, as `run` would.
-    #[allow(deprecated)]
-    app.run_iteration(|_, _| {});
-    let w = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
+    let (app, w) = common::start_app(dir.path());
 
     // First start: no settings, so the built-in demo feed, connected, with prices.
     let snap = snapshot_when(&w, "connected with prices", |s| {

@@ -1,10 +1,11 @@
 //! The `uplink` binary as a user runs it: JSON lines out, clean exit on SIGTERM.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
+use common::{json_lines, wait_exit, wait_line, Lines};
 use serde_json::Value;
 use uplink_sim::{SimConfig, Simulator};
 
@@ -31,18 +32,7 @@ async fn watch_prints_json_events_and_exits_cleanly_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel::<Value>();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            let v: Value =
-                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-            if tx.send(v).is_err() {
-                break;
-            }
-        }
-    });
+    let (rx, reader) = json_lines(child.stdout.take().unwrap());
 
     let mut seen = std::collections::BTreeSet::new();
     let mut saw = Vec::new();
@@ -55,7 +45,7 @@ async fn watch_prints_json_events_and_exits_cleanly_on_sigterm() {
         "queue_dropped",
     ];
     while !needed.iter().all(|n| seen.contains(*n)) {
-        let v = rx
+        let (_, v) = rx
             .recv_timeout(Duration::from_secs(10))
             .unwrap_or_else(|_| {
                 panic!(
@@ -105,7 +95,7 @@ async fn watch_prints_json_events_and_exits_cleanly_on_sigterm() {
     let status = child.wait().unwrap();
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
     let mut last_state = None;
-    while let Ok(v) = rx.recv_timeout(Duration::from_secs(5)) {
+    while let Ok((_, v)) = rx.recv_timeout(Duration::from_secs(5)) {
         if v["event"] == "state" {
             last_state = Some(v["state"].as_str().unwrap().to_owned());
         }
@@ -207,25 +197,8 @@ async fn watch_prints_stale_once_and_fresh_once() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel::<Value>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let v: Value = serde_json::from_str(&line).unwrap();
-            if tx.send(v).is_err() {
-                break;
-            }
-        }
-    });
-    let next = |want: &str| loop {
-        let v = rx
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| panic!("no {want} line"));
-        if v["event"] == want {
-            return v;
-        }
-    };
+    let (rx, _) = json_lines(child.stdout.take().unwrap());
+    let next = |want: &str| wait_line(&rx, Duration::from_secs(10), want, |v| v["event"] == want).1;
     next("message");
     sim.stall(true, &[]);
     let stale = next("stale");
@@ -233,7 +206,9 @@ async fn watch_prints_stale_once_and_fresh_once() {
     assert_eq!(stale["symbols"], serde_json::json!(["AAPL"]));
     // Pongs keep coming, and no second `stale` line before the prices resume.
     let until = std::time::Instant::now() + Duration::from_millis(800);
-    while let Ok(v) = rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now())) {
+    while let Ok((_, v)) =
+        rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now()))
+    {
         assert_ne!(v["event"], "stale", "once per episode");
     }
     sim.stall(false, &[]);
@@ -257,17 +232,7 @@ async fn watch_exits_1_when_the_engine_dies() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "still running 10 s after the engine died"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = wait_exit(&mut child, Duration::from_secs(10), "the engine died").await;
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(1), "{err}");
@@ -284,13 +249,7 @@ const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
 /// The CLI under libfaketime, its wall clock moved by what `offset` holds ("+0",
 /// "+7200", "-7200"); its JSON lines with the time they arrived.
-fn uplink_with_clock(
-    offset: &std::path::Path,
-    args: &[&str],
-) -> (
-    std::process::Child,
-    mpsc::Receiver<(std::time::Instant, Value)>,
-) {
+fn uplink_with_clock(offset: &std::path::Path, args: &[&str]) -> (std::process::Child, Lines) {
     assert!(
         std::path::Path::new(FAKETIME).exists(),
         "{FAKETIME} is missing: run scripts/install-deps.sh --test (Debian package faketime)"
@@ -306,38 +265,8 @@ fn uplink_with_clock(
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            let Ok(v) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if tx.send((std::time::Instant::now(), v)).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
-}
-
-/// Waits for a line `pred` accepts; returns when it came.
-fn wait_line(
-    rx: &mpsc::Receiver<(std::time::Instant, Value)>,
-    within: Duration,
-    what: &str,
-    pred: impl Fn(&Value) -> bool,
-) -> std::time::Instant {
-    let until = std::time::Instant::now() + within;
-    loop {
-        let left = until.saturating_duration_since(std::time::Instant::now());
-        match rx.recv_timeout(left) {
-            Ok((at, v)) if pred(&v) => return at,
-            Ok(_) => {}
-            Err(_) => panic!("no {what} within {within:?}"),
-        }
-    }
+    let (lines, _) = json_lines(child.stdout.take().unwrap());
+    (child, lines)
 }
 
 fn is_state(v: &Value, s: &str) -> bool {
@@ -350,7 +279,7 @@ struct ClockedCli {
     sim: Simulator,
     dir: std::path::PathBuf,
     child: std::process::Child,
-    lines: mpsc::Receiver<(std::time::Instant, Value)>,
+    lines: Lines,
 }
 
 impl ClockedCli {
@@ -404,7 +333,7 @@ async fn a_real_wall_clock_jump_forward_probes_the_link_at_once() {
     cli.sim.set_silent(true);
     cli.set_clock("+7200");
     let jumped = std::time::Instant::now();
-    let dropped = wait_line(&cli.lines, Duration::from_secs(10), "reconnecting", |v| {
+    let (dropped, _) = wait_line(&cli.lines, Duration::from_secs(10), "reconnecting", |v| {
         is_state(v, "reconnecting")
     });
     let took = dropped - jumped;

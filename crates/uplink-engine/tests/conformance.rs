@@ -10,10 +10,11 @@
 //! Needs /usr/bin/python3 with Debian's python3-websockets (`scripts/install-deps.sh
 //! --test` installs it).
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -31,7 +32,7 @@ struct Fixture {
     /// What the fixture reported after its first line, one JSON object per line
     /// (orders executed, repeated or rejected; stalls; handshakes on /auth), with
     /// when it arrived here.
-    reports: mpsc::Receiver<(Instant, Value)>,
+    reports: common::Lines,
 }
 
 impl Drop for Fixture {
@@ -67,17 +68,7 @@ fn fixture_on(port: u16) -> Fixture {
     let v: Value = serde_json::from_str(&first).unwrap_or_else(|e| {
         panic!("the fixture did not start ({e}): {first:?}; is python3-websockets installed?")
     });
-    // Keep reading, so the fixture's reports never meet a closed pipe.
-    let (tx, reports) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in out.lines() {
-            let Ok(line) = line else { break };
-            let v: Value = serde_json::from_str(&line).expect("the fixture reports JSON lines");
-            if tx.send((Instant::now(), v)).is_err() {
-                break;
-            }
-        }
-    });
+    let (reports, _) = common::json_lines(out);
     Fixture {
         child,
         port: v["port"].as_u64().unwrap() as u16,
@@ -100,7 +91,7 @@ struct Seen {
 /// they arrive. Proxy variables are removed; stderr goes to `stderr`.
 struct Cli {
     child: Child,
-    lines: mpsc::Receiver<(Instant, Value)>,
+    lines: common::Lines,
 }
 
 impl Drop for Cli {
@@ -124,17 +115,7 @@ fn spawn_cli(url: &str, args: &[&str], rust_log: &str, stderr: Stdio) -> Cli {
         .stderr(stderr)
         .spawn()
         .unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            let v: Value = serde_json::from_str(&line).expect("JSON lines");
-            if tx.send((Instant::now(), v)).is_err() {
-                break;
-            }
-        }
-    });
+    let (lines, _) = common::json_lines(child.stdout.take().unwrap());
     Cli { child, lines }
 }
 

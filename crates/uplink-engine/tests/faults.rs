@@ -3,6 +3,8 @@
 //! seen, that the token never appears in any output (events and status), and that the
 //! process's memory stays bounded. RELIABILITY.md maps every case to its test.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -412,16 +414,7 @@ async fn the_cli_stops_promptly_on_sigterm_under_a_firehose() {
         .unwrap();
     assert!(sent.success());
     let asked = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            asked.elapsed() < Duration::from_secs(5),
-            "still running 5 s after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = common::wait_exit(&mut child, Duration::from_secs(5), "SIGTERM").await;
     let took = asked.elapsed();
     assert!(status.success(), "{status:?}");
     let bytes = reader.join().unwrap();

@@ -1,0 +1,68 @@
+//! What the test binaries that run the `uplink` CLI share: its stdout as timed JSON
+//! lines, waiting for one of them, and waiting for the process to end.
+
+// Each test binary compiles this module and uses part of it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ExitStatus};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// JSON lines (the CLI's stdout, a fixture's reports), parsed, each with the time it
+/// reached this process.
+pub type Lines = mpsc::Receiver<(Instant, Value)>;
+
+/// Reads `out` on a thread of its own (so the writer never meets a full or closed
+/// pipe). It must be JSON lines only: any other line panics that thread (joining it
+/// fails the test) and closes the channel.
+pub fn json_lines(out: impl Read + Send + 'static) -> (Lines, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            let v: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("a stdout line that is not JSON ({e}): {line}"));
+            if tx.send((Instant::now(), v)).is_err() {
+                break;
+            }
+        }
+    });
+    (rx, reader)
+}
+
+/// Waits up to `within` for a line `pred` accepts; returns it and when it came.
+pub fn wait_line(
+    lines: &Lines,
+    within: Duration,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> (Instant, Value) {
+    let until = Instant::now() + within;
+    loop {
+        match lines.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok((at, v)) if pred(&v) => return (at, v),
+            Ok(_) => {}
+            Err(_) => panic!("no {what} within {within:?}"),
+        }
+    }
+}
+
+/// Waits up to `within` for `child` to end, looking every 20 ms; fails the test with
+/// `what` if it is still running then.
+pub async fn wait_exit(child: &mut Child, within: Duration, what: &str) -> ExitStatus {
+    let until = Instant::now() + within;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        assert!(
+            Instant::now() < until,
+            "still running {within:?} after {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,73 @@
+//! What the test binaries that run the whole app on Tauri's mock runtime share: a
+//! command invoked through Tauri's real IPC layer, and waiting for a snapshot.
+
+// Each test binary compiles this module and uses part of it.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime};
+use tauri::webview::InvokeRequest;
+use tauri::{App, WebviewWindow, WebviewWindowBuilder};
+use uplink_app::{app_builder, Options};
+
+/// The app as `run` wires it (without the tray and the network watch, which need a
+/// desktop), its settings and logs under `dir`, its setup run, and a main window.
+/// One per test binary: the folders are given to it in the environment.
+pub fn start_app(dir: &std::path::Path) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    std::env::set_var("UPLINK_CONFIG_DIR", dir.join("config"));
+    std::env::set_var("UPLINK_LOG_DIR", dir.join("logs"));
+    let opts = Options {
+        tray: false,
+        network: false,
+    };
+    let mut app = app_builder(mock_builder(), opts)
+        .build(mock_context(noop_assets()))
+        .expect("the app builds on the mock runtime");
+    // One turn of the (mock) event loop runs the app's setup, as `run` would.
+    #[allow(deprecated)]
+    app.run_iteration(|_, _| {});
+    let w = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    (app, w)
+}
+
+/// Invokes the window command `cmd` with `args`, as the UI does.
+pub fn invoke(w: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        w,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: tauri::test::INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|b| b.deserialize::<Value>().unwrap())
+}
+
+/// Polls the snapshot until `pred` holds; on timeout, fails showing the last one.
+pub fn snapshot_when(
+    w: &WebviewWindow<MockRuntime>,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let snap = invoke(w, "get_snapshot", json!({})).expect("get_snapshot");
+        if pred(&snap) {
+            return snap;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {what} within 15 s; last snapshot: {snap:#}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
