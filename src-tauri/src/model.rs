@@ -578,67 +578,110 @@ impl AppModel {
         });
     }
 
+    /// A feed message other than a venue's own order report (see [`AppModel::apply`]).
+    fn message(&mut self, payload: Payload, now: Instant, now_ms: u64, out: &mut Vec<Out>) {
+        match payload {
+            Payload::Update(u) => {
+                // Hot path: no allocation unless the symbol is new.
+                if let Some(q) = self.quotes.get_mut(&u.symbol) {
+                    q.price = u.price;
+                    q.change = u.change;
+                    q.change_percent = u.change_percent;
+                    q.volume = u.volume;
+                    q.updates += 1;
+                } else if self.watchlist.contains(&u.symbol) {
+                    self.quotes.insert(
+                        u.symbol.clone(),
+                        Quote {
+                            symbol: u.symbol.clone(),
+                            price: u.price,
+                            change: u.change,
+                            change_percent: u.change_percent,
+                            volume: u.volume,
+                            updates: 1,
+                        },
+                    );
+                }
+                if self.quotes.contains_key(&u.symbol) && !self.dirty_quotes.contains(&u.symbol) {
+                    self.dirty_quotes.insert(u.symbol);
+                }
+            }
+            Payload::Order(o) => self.order_message(&o, now, now_ms, out),
+            Payload::Error(e) => {
+                self.push_log(
+                    out,
+                    now_ms,
+                    Level::Warn,
+                    format!("Feed error {}: {}", e.code, e.message),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// An order message in the protocol's shape (or a venue's report made into one):
+    /// the row, a notification if the trader wants one, and a log line for a rejection.
+    fn order_message(&mut self, o: &OrderUpdate, now: Instant, now_ms: u64, out: &mut Vec<Out>) {
+        self.on_order(o, now_ms);
+        if let Some(n) = self.policy.on_order(now, o, &self.prefs) {
+            out.push(Out::Notify(n));
+        }
+        if o.status == Some(OrderStatus::Rejected) {
+            let why = o.reason.as_deref().unwrap_or("no reason given");
+            self.push_log(
+                out,
+                now_ms,
+                Level::Warn,
+                format!(
+                    "Order {} {} {} rejected: {why}",
+                    side_name(o.side),
+                    o.qty,
+                    o.symbol
+                ),
+            );
+        }
+    }
+
+    /// A venue's own report on an order shown here, as the protocol's order message:
+    /// an `order` message that does not fit the protocol's type (such as `{id,
+    /// client_order_id, status: "FILLED", filled_qty: "100"}`), for a row this model
+    /// has, with a status it can read. The symbol, side and quantity come from the
+    /// row, and a fill or price the report leaves out stays as shown. Anything else
+    /// is `None`: a report without a readable status (such as "new") only
+    /// acknowledges, which [`EngineEvent::Acked`] already did.
+    fn venue_report(&self, message: &uplink_engine::proto::Envelope) -> Option<OrderUpdate> {
+        if !matches!(message.payload, Payload::Other(_)) {
+            return None;
+        }
+        let e = message.order_echo()?;
+        let status = e.status?;
+        let row = self.orders.iter().find(|o| o.key == e.client_order_id)?;
+        Some(OrderUpdate {
+            id: e.order_id.or_else(|| row.id.clone()),
+            client_order_id: Some(row.key.clone()),
+            symbol: row.symbol.clone(),
+            side: if row.side == "sell" {
+                Side::Sell
+            } else {
+                Side::Buy
+            },
+            qty: row.qty,
+            status: Some(status),
+            filled_qty: e.filled_qty.or(Some(row.filled_qty)),
+            avg_price: e.avg_price.or(row.avg_price),
+            filled_at: None,
+            reason: e.reason.map(str::to_owned),
+        })
+    }
+
     /// Maps one engine event. Market data only updates the book (see
     /// [`AppModel::take_market`]).
     pub fn apply(&mut self, ev: EngineEvent, now: Instant, now_ms: u64) -> Vec<Out> {
         let mut out = Vec::new();
         match ev {
-            EngineEvent::Message { message } => match message.payload {
-                Payload::Update(u) => {
-                    // Hot path: no allocation unless the symbol is new.
-                    if let Some(q) = self.quotes.get_mut(&u.symbol) {
-                        q.price = u.price;
-                        q.change = u.change;
-                        q.change_percent = u.change_percent;
-                        q.volume = u.volume;
-                        q.updates += 1;
-                    } else if self.watchlist.contains(&u.symbol) {
-                        self.quotes.insert(
-                            u.symbol.clone(),
-                            Quote {
-                                symbol: u.symbol.clone(),
-                                price: u.price,
-                                change: u.change,
-                                change_percent: u.change_percent,
-                                volume: u.volume,
-                                updates: 1,
-                            },
-                        );
-                    }
-                    if self.quotes.contains_key(&u.symbol) && !self.dirty_quotes.contains(&u.symbol)
-                    {
-                        self.dirty_quotes.insert(u.symbol);
-                    }
-                }
-                Payload::Order(o) => {
-                    self.on_order(&o, now_ms);
-                    if let Some(n) = self.policy.on_order(now, &o, &self.prefs) {
-                        out.push(Out::Notify(n));
-                    }
-                    if o.status == Some(OrderStatus::Rejected) {
-                        let why = o.reason.as_deref().unwrap_or("no reason given");
-                        self.push_log(
-                            &mut out,
-                            now_ms,
-                            Level::Warn,
-                            format!(
-                                "Order {} {} {} rejected: {why}",
-                                side_name(o.side),
-                                o.qty,
-                                o.symbol
-                            ),
-                        );
-                    }
-                }
-                Payload::Error(e) => {
-                    self.push_log(
-                        &mut out,
-                        now_ms,
-                        Level::Warn,
-                        format!("Feed error {}: {}", e.code, e.message),
-                    );
-                }
-                _ => {}
+            EngineEvent::Message { message } => match self.venue_report(&message) {
+                Some(o) => self.order_message(&o, now, now_ms, &mut out),
+                None => self.message(message.payload, now, now_ms, &mut out),
             },
             EngineEvent::State(st) => {
                 if let Some(n) = self.policy.on_status(now, &st, &self.prefs) {
@@ -1110,6 +1153,90 @@ mod tests {
             (o.status, o.id.as_deref()),
             (OrderState::Acknowledged, Some("V9"))
         );
+    }
+
+    /// A venue reports on the order in its own shape after its short acknowledgement:
+    /// upper-case statuses, quantities and prices as strings, no symbol, side or
+    /// quantity. The row follows it to filled, with the fill and the price, and a
+    /// trader who asked for fill notifications gets one, once; a late report never
+    /// undoes it, and a
+    /// report on an order not shown here adds no row.
+    #[test]
+    fn a_venues_own_fill_reports_move_the_row_to_filled() {
+        let mut b = AppModel::new(
+            false,
+            NotifySettings {
+                on_order_fill: true,
+                ..NotifySettings::default()
+            },
+        );
+        b.set_watchlist(&["AAPL".into()]);
+        let now = Instant::now();
+        b.order_placed(MessageId(3), "ui-3", "AAPL", Side::Buy, 100.0, 1);
+        b.apply(EngineEvent::Sent { id: MessageId(3) }, now, 2);
+        let ack = EngineEvent::Acked {
+            id: MessageId(3),
+            order_id: Some("V9".into()),
+            status: None,
+        };
+        b.apply(ack, now, 3);
+        let new = r#"{"type":"order","data":{"id":"V9","client_order_id":"ui-3","status":"new"}}"#;
+        assert!(b.apply(msg(new), now, 3).is_empty());
+        let partial = r#"{"type":"order","data":{"id":"V9","client_order_id":"ui-3","status":"PARTIALLY_FILLED","filled_qty":"40","avg_price":"101.25"}}"#;
+        b.apply(msg(partial), now, 4);
+        let o = &b.orders()[0];
+        assert_eq!(
+            (
+                o.status,
+                o.filled_qty,
+                o.avg_price,
+                o.qty,
+                o.symbol.as_str(),
+                o.side.as_str()
+            ),
+            (
+                OrderState::PartiallyFilled,
+                40.0,
+                Some(101.25),
+                100.0,
+                "AAPL",
+                "buy"
+            )
+        );
+        let filled = r#"{"type":"order","data":{"id":"V9","client_order_id":"ui-3","status":"FILLED","filled_qty":"100","avg_price":"101.5"}}"#;
+        let out = b.apply(msg(filled), now, 5);
+        let notes: Vec<_> = out
+            .iter()
+            .filter_map(|o| match o {
+                Out::Notify(n) => Some(n.title.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(notes, ["Order filled: buy 100 AAPL"]);
+        let o = &b.orders()[0];
+        assert_eq!(
+            (o.status, o.filled_qty, o.avg_price, o.id.as_deref()),
+            (OrderState::Filled, 100.0, Some(101.5), Some("V9"))
+        );
+        let life: Vec<_> = o.history.iter().map(|s| s.state).collect();
+        assert_eq!(
+            life,
+            [
+                OrderState::Queued,
+                OrderState::Sent,
+                OrderState::Acknowledged,
+                OrderState::PartiallyFilled,
+                OrderState::Filled
+            ]
+        );
+        // A late repeat of the partial report does not undo the fill, nor notify again.
+        assert!(b.apply(msg(filled), now, 6).is_empty());
+        b.apply(msg(partial), now, 6);
+        assert_eq!(b.orders()[0].status, OrderState::Filled);
+        // Someone else's order: no row to update, none made up.
+        let other = r#"{"type":"order","data":{"id":"V10","client_order_id":"elsewhere","status":"FILLED"}}"#;
+        b.apply(msg(other), now, 7);
+        assert_eq!(b.orders().len(), 1);
     }
 
     #[test]

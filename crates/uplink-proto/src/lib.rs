@@ -515,7 +515,8 @@ fn venue_status(word: &str) -> Option<OrderStatus> {
 }
 
 /// What an inbound `order` message says about one of the client's orders: enough to
-/// acknowledge it. Read tolerantly, because venues answer in shapes of their own.
+/// acknowledge it, and the fill so far. Read tolerantly, because venues answer in
+/// shapes of their own.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderEcho<'a> {
     /// The client's reference the feed echoed: what matches the order.
@@ -525,6 +526,23 @@ pub struct OrderEcho<'a> {
     /// The status, if it is one of the protocol's; a venue's own word (such as
     /// `"new"`) is not guessed at.
     pub status: Option<OrderStatus>,
+    /// Quantity filled so far, if given as a finite number or a string holding one
+    /// (venues often send `"40"`); anything else is treated as absent.
+    pub filled_qty: Option<f64>,
+    /// Average fill price so far, read like `filled_qty`.
+    pub avg_price: Option<f64>,
+    /// Why the order was rejected, if the feed said so as a string.
+    pub reason: Option<&'a str>,
+}
+
+/// A quantity or a price as venues write them: a number, or a string holding one.
+fn venue_number(v: Option<&Value>) -> Option<f64> {
+    let n = match v? {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    n.is_finite().then_some(n)
 }
 
 impl Envelope {
@@ -542,6 +560,9 @@ impl Envelope {
                 client_order_id: o.client_order_id.as_deref()?,
                 order_id: o.id.clone(),
                 status: o.status,
+                filled_qty: o.filled_qty,
+                avg_price: o.avg_price,
+                reason: o.reason.as_deref(),
             }),
             Payload::Other(m) if m.get("type").and_then(Value::as_str) == Some("order") => {
                 let data = m.get("data")?;
@@ -559,6 +580,9 @@ impl Envelope {
                         .get("status")
                         .and_then(Value::as_str)
                         .and_then(venue_status),
+                    filled_qty: venue_number(data.get("filled_qty")),
+                    avg_price: venue_number(data.get("avg_price")),
+                    reason: data.get("reason").and_then(Value::as_str),
                 })
             }
             _ => None,
@@ -622,6 +646,25 @@ mod tests {
         let dash =
             r#"{"type":"order","data":{"client_order_id":"c1","status":"partially-filled"}}"#;
         assert_eq!(echo(dash).unwrap().2, Some(OrderStatus::PartiallyFilled));
+        // A venue's fill report: quantities as strings, read as numbers; junk is absent.
+        let fill = Envelope::decode(
+            r#"{"type":"order","data":{"id":"V7","client_order_id":"c1","status":"PARTIALLY_FILLED","filled_qty":"40","avg_price":" 101.25 "}}"#,
+        )
+        .unwrap();
+        let e = fill.order_echo().unwrap();
+        assert_eq!(
+            (e.status, e.filled_qty, e.avg_price),
+            (Some(OrderStatus::PartiallyFilled), Some(40.0), Some(101.25))
+        );
+        let junk = Envelope::decode(
+            r#"{"type":"order","data":{"client_order_id":"c1","status":"rejected","filled_qty":"lots","avg_price":"NaN","reason":"halted"}}"#,
+        )
+        .unwrap();
+        let e = junk.order_echo().unwrap();
+        assert_eq!(
+            (e.filled_qty, e.avg_price, e.reason),
+            (None, None, Some("halted"))
+        );
         // The client's own order sent back by an echo server: not an acknowledgement.
         let echoed = r#"{"type":"order","data":{"client_order_id":"c1","symbol":"AAPL","side":"buy","qty":1}}"#;
         assert_eq!(echo(echoed), None);

@@ -1,0 +1,140 @@
+//! The window's orders against a venue we did not write: `tests/fixtures/dialect_feed.py`
+//! (Python's `websockets`, nothing of Uplink's) on its `/orders_venue` path. It resets
+//! the connection on the first order it executes, before answering; then answers as
+//! many venues do, with only `{id, client_order_id, status: "new"}`, and reports the
+//! fills in the same shape (`"PARTIALLY_FILLED"`, `"FILLED"`, quantities and prices
+//! as strings). The whole app runs on Tauri's mock runtime and the order is placed
+//! through its IPC, as the window does.
+//!
+//! Needs /usr/bin/python3 with Debian's python3-websockets (`scripts/install-deps.sh
+//! --test` installs it).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common::{invoke, snapshot_when};
+use serde_json::{json, Value};
+
+/// The fixture process; killed when dropped.
+struct Fixture(Child);
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the fixture on a free port; returns it, its port, and its reports (one JSON
+/// object per line: what it executed, and what it saw as a repeat).
+fn fixture() -> (Fixture, u16, std::sync::mpsc::Receiver<Value>) {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dialect_feed.py");
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(&script)
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 (run scripts/install-deps.sh --test)");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let port = serde_json::from_str::<Value>(&first)
+        .unwrap_or_else(|e| panic!("the fixture did not start ({e}): {first:?}"))["port"]
+        .as_u64()
+        .unwrap() as u16;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in out.lines() {
+            let Ok(line) = line else { break };
+            let v: Value = serde_json::from_str(&line).expect("the fixture reports JSON lines");
+            if tx.send(v).is_err() {
+                break;
+            }
+        }
+    });
+    (Fixture(child), port, rx)
+}
+
+/// An order placed in the window reaches the venue, which executes it and resets the
+/// connection before answering. After the reconnect the order is re-sent, the venue
+/// sees a repeat (executed once), and the row goes on to acknowledged with the
+/// venue's id, then partially filled, then filled, with the venue's fill and price
+/// read from its strings.
+#[test]
+fn a_venues_short_answers_and_fill_reports_drive_the_window_row_to_filled() {
+    let (_fixture, port, reports) = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let settings = json!({
+        "feed_urls": [format!("ws://127.0.0.1:{port}/orders_venue")],
+        "watchlist": ["AAPL"],
+        "reconnect_base_delay_secs": 0.2,
+    });
+    std::fs::write(config.join("settings.json"), settings.to_string()).unwrap();
+    let (_app, w) = common::start_app(dir.path());
+    snapshot_when(&w, "connected to the venue", |s| {
+        s["status"]["state"] == "connected"
+    });
+
+    let key = invoke(
+        &w,
+        "place_order",
+        json!({"symbol": "AAPL", "side": "buy", "qty": 100}),
+    )
+    .expect("order placed");
+    let key = key.as_str().unwrap().to_owned();
+    let row = |s: &Value| -> Option<Value> {
+        s["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["key"] == key.as_str())
+            .cloned()
+    };
+    let snap = snapshot_when(&w, "the order filled", |s| {
+        row(s).is_some_and(|o| o["status"] == "filled")
+    });
+    let o = row(&snap).unwrap();
+    assert_eq!(
+        (&o["filled_qty"], &o["avg_price"], &o["symbol"], &o["qty"]),
+        (&json!(100.0), &json!(101.5), &json!("AAPL"), &json!(100.0)),
+        "{o:#}"
+    );
+    let life: Vec<&str> = o["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        life.last_chunk::<3>(),
+        Some(&["acknowledged", "partially_filled", "filled"]),
+        "{life:?}"
+    );
+    assert!(life.contains(&"sent"), "{life:?}");
+
+    // The venue executed it once, and saw the re-send after the reset as a repeat.
+    let seen: Vec<Value> = std::iter::from_fn(|| {
+        reports
+            .recv_timeout(std::time::Duration::from_millis(500))
+            .ok()
+    })
+    .collect();
+    let executed: Vec<_> = seen
+        .iter()
+        .filter(|r| r["executed"] == key.as_str())
+        .collect();
+    let repeats: Vec<_> = seen
+        .iter()
+        .filter(|r| r["duplicate"] == key.as_str())
+        .collect();
+    assert_eq!((executed.len(), repeats.len()), (1, 1), "{seen:?}");
+    assert_eq!(
+        o["id"], executed[0]["order_id"],
+        "the venue's id on the row"
+    );
+}
