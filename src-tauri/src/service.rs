@@ -98,12 +98,25 @@ pub struct Service {
     demo: tokio::sync::Mutex<Option<Simulator>>,
     /// Numbers client order ids.
     order_seq: AtomicU64,
+    /// The runtime every engine of this service runs on (see [`Service::start_on`]).
+    engines_on: tokio::runtime::Handle,
 }
 
 impl Service {
     /// Loads the settings from `config_dir`, starts the demo feed if they name no feed,
-    /// and starts the engine, connecting. Returns the service and the engine's events.
+    /// and starts the engine, connecting, on the current runtime. Returns the service
+    /// and the engine's events.
     pub async fn start(config_dir: &Path) -> Result<(Service, EventStream), ApiError> {
+        Service::start_on(config_dir, tokio::runtime::Handle::current()).await
+    }
+
+    /// [`Service::start`], with this engine and every later one (a replacement)
+    /// running on `engines_on`. The app gives it the connection's own thread, where
+    /// the event pump runs too ([`crate::engine_thread`]).
+    pub async fn start_on(
+        config_dir: &Path,
+        engines_on: tokio::runtime::Handle,
+    ) -> Result<(Service, EventStream), ApiError> {
         let store = SettingsStore::new(config_dir);
         let (settings, load_error) = store.load();
         if let Some(e) = &load_error {
@@ -115,7 +128,7 @@ impl Service {
             None
         };
         let demo_url = demo.as_ref().map(Simulator::url).unwrap_or_default();
-        let (engine, events) = start_engine(&settings, &demo_url)?;
+        let (engine, events) = start_engine(&settings, &demo_url, &engines_on)?;
         engine.connect()?;
         let (status, _) = watch::channel(engine.status().borrow().clone());
         let from = engine.status();
@@ -123,7 +136,7 @@ impl Service {
             handle: engine,
             held: false,
         }));
-        relay(from, status.clone(), Arc::clone(&slot));
+        relay(from, status.clone(), Arc::clone(&slot), &engines_on);
         let mut model = AppModel::new(settings.uses_demo(), settings.notify.clone());
         model.set_watchlist(&settings.watchlist);
         if let Some(e) = load_error {
@@ -138,6 +151,7 @@ impl Service {
             model: Arc::new(Mutex::new(model)),
             demo: tokio::sync::Mutex::new(demo),
             order_seq: AtomicU64::new(0),
+            engines_on,
         };
         Ok((service, events))
     }
@@ -234,7 +248,12 @@ impl Service {
             slot.held = true;
             self.status.send_replace(failed);
         }
-        relay(from, self.status.clone(), Arc::clone(&self.engine));
+        relay(
+            from,
+            self.status.clone(),
+            Arc::clone(&self.engine),
+            &self.engines_on,
+        );
         if self.stopping.load(Ordering::SeqCst) {
             // The app began to quit meanwhile: the fresh engine goes too.
             self.engine().shutdown().await;
@@ -428,7 +447,11 @@ impl Service {
     /// A fresh engine with the settings in force, subscribed, not connected.
     async fn start_fresh(&self) -> Result<(Handle, EventStream), ApiError> {
         let settings = self.settings();
-        start_engine(&settings, &self.demo_url_for(&settings).await?)
+        start_engine(
+            &settings,
+            &self.demo_url_for(&settings).await?,
+            &self.engines_on,
+        )
     }
 
     /// The demo feed's URL (started if need be) when `settings` name no feed; else
@@ -443,9 +466,16 @@ impl Service {
 }
 
 /// An engine for `settings` (on the demo feed at `demo_url` if they name no feed),
-/// subscribed to the watchlist, not yet connected.
-fn start_engine(settings: &Settings, demo_url: &str) -> Result<(Handle, EventStream), ApiError> {
-    let (engine, events) = Engine::start(settings.client_config(demo_url))?;
+/// running on `rt`, subscribed to the watchlist, not yet connected.
+fn start_engine(
+    settings: &Settings,
+    demo_url: &str,
+    rt: &tokio::runtime::Handle,
+) -> Result<(Handle, EventStream), ApiError> {
+    let (engine, events) = {
+        let _on = rt.enter();
+        Engine::start(settings.client_config(demo_url))?
+    };
     if !settings.watchlist.is_empty() {
         engine.subscribe(settings.watchlist.clone())?;
     }
@@ -453,9 +483,14 @@ fn start_engine(settings: &Settings, demo_url: &str) -> Result<(Handle, EventStr
 }
 
 /// Publishes every status of one engine as the app's, unless the slot is held (the
-/// app shows an engine failure). Ends with that engine.
-fn relay(mut from: watch::Receiver<Status>, to: watch::Sender<Status>, slot: Arc<Mutex<Slot>>) {
-    tokio::spawn(async move {
+/// app shows an engine failure), on the engine's runtime `rt`. Ends with that engine.
+fn relay(
+    mut from: watch::Receiver<Status>,
+    to: watch::Sender<Status>,
+    slot: Arc<Mutex<Slot>>,
+    rt: &tokio::runtime::Handle,
+) {
+    rt.spawn(async move {
         loop {
             {
                 let slot = slot.lock().unwrap();
@@ -493,5 +528,63 @@ async fn start_demo() -> Result<Simulator, uplink_sim::SimError> {
 impl From<OutboundError> for ApiError {
     fn from(e: OutboundError) -> Self {
         ApiError::input(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use uplink_engine::proto::Payload;
+    use uplink_engine::EngineEvent;
+
+    /// The engine of a service started with [`Service::start_on`] runs on the runtime
+    /// given, not on the one the start was awaited on: that one can end (here it is
+    /// dropped at once), and the engine goes on connecting and delivering prices.
+    #[test]
+    fn the_engine_runs_on_the_runtime_it_is_given() {
+        let feed_rt = tokio::runtime::Runtime::new().unwrap();
+        let sim = feed_rt
+            .block_on(Simulator::start(SimConfig {
+                rate: 50.0,
+                ..SimConfig::default()
+            }))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        SettingsStore::new(dir.path())
+            .save(&Settings {
+                feed_urls: vec![sim.url()],
+                watchlist: vec!["AAPL".into()],
+                ..Default::default()
+            })
+            .unwrap();
+        let engines = crate::engine_thread().unwrap();
+        let caller = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (service, mut events) = caller
+            .block_on(Service::start_on(dir.path(), engines.clone()))
+            .unwrap();
+        drop(caller);
+        let first_price = async {
+            while let Some(ev) = events.recv().await {
+                if let EngineEvent::Message { message } = ev {
+                    if let Payload::Update(u) = message.payload {
+                        return Some(u.symbol);
+                    }
+                }
+            }
+            None
+        };
+        let price = engines
+            .block_on(async { tokio::time::timeout(Duration::from_secs(10), first_price).await });
+        assert_eq!(price.expect("prices within 10 s"), Some("AAPL".into()));
+        assert_eq!(
+            service.status().borrow().state,
+            uplink_engine::StateKind::Connected,
+            "the status relay runs there too"
+        );
+        engines.block_on(service.shutdown(Duration::from_secs(2)));
     }
 }
