@@ -186,8 +186,9 @@ pub fn sync_autostart<R: Runtime>(app: &AppHandle<R>, on: bool) {
 /// applied to the model on one thread. Handing every read batch from one of the
 /// shared runtime's workers to another cost a thread wake-up per batch and made
 /// every message's memory be freed on another thread than the one it came from. In
-/// the tray on 100,000 msg/s (release build, three interleaved runs each) the app
-/// used 14.6 to 16.0 % of a core that way and 13.5 to 14.1 % this way. The thread
+/// the tray on 100,000 msg/s (release build) this halves the app's context switches
+/// (1,693 to 828 a second) and took 1.4 to 2.3 points of a core off each of 5
+/// interleaved pairs of runs (medians 17.6 and 15.8 %; BENCHMARKS.md). The thread
 /// lives as long as the app.
 pub fn engine_thread() -> std::io::Result<tokio::runtime::Handle> {
     let rt = tokio::runtime::Builder::new_current_thread()
