@@ -186,8 +186,8 @@ pub fn sync_autostart<R: Runtime>(app: &AppHandle<R>, on: bool) {
 /// applied to the model on one thread. Handing every read batch from one of the
 /// shared runtime's workers to another cost a thread wake-up per batch and made
 /// every message's memory be freed on another thread than the one it came from. In
-/// the tray on 100,000 msg/s (release build) this halves the app's context switches
-/// (1,693 to 828 a second) and took 1.4 to 2.3 points of a core off each of 5
+/// the tray on 100,000 msg/s (release build) this halves the context switches of
+/// the threads doing the work (1,693 to 828 a second) and took 1.4 to 2.3 points of a core off each of 5
 /// interleaved pairs of runs (medians 17.6 and 15.8 %; BENCHMARKS.md). The thread
 /// lives as long as the app.
 pub fn engine_thread() -> std::io::Result<tokio::runtime::Handle> {
@@ -239,10 +239,8 @@ fn setup<R: Runtime>(
     }
     app.on_menu_event(|app, event| on_menu(app, event.id().as_ref()));
     let sink = Arc::new(TauriSink(app.handle().clone()));
-    let market = Arc::new(tokio::sync::Notify::new());
-    let frames = pump::frames(Arc::clone(&sink), status, model, Arc::clone(&market));
-    tauri::async_runtime::spawn(frames);
-    engines_on.spawn(pump::supervise(sink, Arc::clone(&service), events, market));
+    tauri::async_runtime::spawn(pump::frames(Arc::clone(&sink), status, model));
+    engines_on.spawn(pump::supervise(sink, Arc::clone(&service), events));
     if opts.network {
         tauri::async_runtime::spawn(network::watch(service));
     }

@@ -9,9 +9,11 @@
 //! per flush tick (20 Hz), so a 100,000 msg/s feed cannot flood the webview.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
+use tokio::sync::Notify;
 use uplink_engine::core::{fmt_secs, shorten, LatencySummary, LatencyTracker};
 use uplink_engine::proto::{OrderStatus, OrderUpdate, Payload, Side};
 use uplink_engine::{EngineEvent, ErrorKind, Expiry, MessageId, StateKind, Status, Unconfirmed};
@@ -116,7 +118,23 @@ pub enum OrderState {
     Discarded,
 }
 
+/// [`OrderState::progress`] of the feed's own final states.
+const SETTLED: u8 = 3;
+
 impl OrderState {
+    /// How far the feed has taken the order: 0 before it said anything (or for the
+    /// engine's and the trader's own outcomes), then acknowledged, partially filled,
+    /// and [`SETTLED`] (filled, rejected, cancelled). A report never moves a row to
+    /// less.
+    fn progress(self) -> u8 {
+        match self {
+            OrderState::Acknowledged => 1,
+            OrderState::PartiallyFilled => 2,
+            OrderState::Filled | OrderState::Rejected | OrderState::Cancelled => SETTLED,
+            _ => 0,
+        }
+    }
+
     /// Nothing more will happen to it.
     pub fn is_final(self) -> bool {
         matches!(
@@ -265,6 +283,10 @@ pub struct AppModel {
     unflushed_since: Option<Instant>,
     /// Frame read to window, per market flush.
     window_lag: LatencyTracker,
+    /// Told whenever market data becomes due (a quote, an order row, a removed
+    /// symbol), whoever changed it (the feed or a command): what wakes the window's
+    /// next frame ([`crate::pump::frames`]). Holds one permit at most.
+    market_due: Arc<Notify>,
 }
 
 fn push_step(history: &mut Vec<OrderStep>, state: OrderState, at_unix_ms: u64) {
@@ -299,7 +321,13 @@ impl AppModel {
             watchlist: BTreeSet::new(),
             unflushed_since: None,
             window_lag: LatencyTracker::new(100),
+            market_due: Arc::new(Notify::new()),
         }
+    }
+
+    /// Notified whenever [`AppModel::take_market`] has something new.
+    pub fn market_due(&self) -> Arc<Notify> {
+        Arc::clone(&self.market_due)
     }
 
     /// Marks whether the built-in demo feed is in use (after a settings change).
@@ -482,11 +510,13 @@ impl AppModel {
                 self.dirty_quotes.remove(s);
             }
             self.removed.push(s.clone());
+            self.market_due.notify_one();
         }
     }
 
     fn upsert_order(&mut self, o: OrderView) {
         self.dirty_orders.insert(o.key.clone());
+        self.market_due.notify_one();
         if let Some(slot) = self.orders.iter_mut().find(|x| x.key == o.key) {
             *slot = o;
             return;
@@ -509,6 +539,7 @@ impl AppModel {
         {
             o.id = Some(order_id);
             self.dirty_orders.insert(key.to_owned());
+            self.market_due.notify_one();
         }
     }
 
@@ -554,24 +585,35 @@ impl AppModel {
             .unwrap_or_default();
         let status = o.status.map_or(OrderState::Sent, OrderState::from);
         let prev = self.orders.iter().find(|x| x.key == key);
-        // A repeated "accepted" (a deduplicated re-send) never undoes a fill.
-        if prev.is_some_and(|p| p.status.is_final() && !status.is_final()) {
-            return;
+        // A late or repeated report (a deduplicated re-send's "accepted", reports
+        // overtaking each other) never moves a row back: not out of a final state,
+        // not below how far the feed has taken it, not from one of the feed's final
+        // states to another, and its fill never shrinks.
+        if let Some(p) = prev {
+            let back = status.progress() < p.status.progress();
+            let settled = p.status.progress() == SETTLED && status != p.status;
+            if (p.status.is_final() && !status.is_final()) || back || settled {
+                return;
+            }
         }
         let mut history = prev.map(|p| p.history.clone()).unwrap_or_default();
         if prev.map(|p| p.status) != Some(status) {
             push_step(&mut history, status, now_ms);
         }
+        let filled = o.filled_qty.unwrap_or(0.0);
         self.upsert_order(OrderView {
             key,
-            id: o.id.clone(),
+            id: o.id.clone().or_else(|| prev.and_then(|p| p.id.clone())),
             symbol: o.symbol.clone(),
             side: side_name(o.side).into(),
             qty: o.qty,
             status,
-            filled_qty: o.filled_qty.unwrap_or(0.0),
-            avg_price: o.avg_price,
-            reason: o.reason.clone(),
+            filled_qty: prev.map_or(filled, |p| p.filled_qty.max(filled)),
+            avg_price: o.avg_price.or_else(|| prev.and_then(|p| p.avg_price)),
+            reason: o
+                .reason
+                .clone()
+                .or_else(|| prev.and_then(|p| p.reason.clone())),
             updated_unix_ms: now_ms,
             held: false,
             history,
@@ -604,6 +646,7 @@ impl AppModel {
                 }
                 if self.quotes.contains_key(&u.symbol) && !self.dirty_quotes.contains(&u.symbol) {
                     self.dirty_quotes.insert(u.symbol);
+                    self.market_due.notify_one();
                 }
             }
             Payload::Order(o) => self.order_message(&o, now, now_ms, out),
@@ -1203,6 +1246,18 @@ mod tests {
                 "buy"
             )
         );
+        // Reports overtaking each other: an older "accepted" and an older, smaller
+        // fill leave the row where it is.
+        let accepted =
+            r#"{"type":"order","data":{"id":"V9","client_order_id":"ui-3","status":"ACCEPTED"}}"#;
+        b.apply(msg(accepted), now, 4);
+        let older = r#"{"type":"order","data":{"id":"V9","client_order_id":"ui-3","status":"PARTIALLY_FILLED","filled_qty":"30"}}"#;
+        b.apply(msg(older), now, 4);
+        let o = &b.orders()[0];
+        assert_eq!(
+            (o.status, o.filled_qty, o.avg_price),
+            (OrderState::PartiallyFilled, 40.0, Some(101.25))
+        );
         let filled = r#"{"type":"order","data":{"id":"V9","client_order_id":"ui-3","status":"FILLED","filled_qty":"100","avg_price":"101.5"}}"#;
         let out = b.apply(msg(filled), now, 5);
         let notes: Vec<_> = out
@@ -1229,10 +1284,16 @@ mod tests {
                 OrderState::Filled
             ]
         );
-        // A late repeat of the partial report does not undo the fill, nor notify again.
+        // Late or repeated reports never move the row back: not the repeat of the
+        // fill (nor a second notification), not the partial report, not another
+        // final status, and a fill never shrinks.
         assert!(b.apply(msg(filled), now, 6).is_empty());
         b.apply(msg(partial), now, 6);
-        assert_eq!(b.orders()[0].status, OrderState::Filled);
+        let cancelled =
+            r#"{"type":"order","data":{"id":"V9","client_order_id":"ui-3","status":"CANCELED"}}"#;
+        b.apply(msg(cancelled), now, 6);
+        let o = &b.orders()[0];
+        assert_eq!((o.status, o.filled_qty), (OrderState::Filled, 100.0));
         // Someone else's order: no row to update, none made up.
         let other = r#"{"type":"order","data":{"id":"V10","client_order_id":"elsewhere","status":"FILLED"}}"#;
         b.apply(msg(other), now, 7);

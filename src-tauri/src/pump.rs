@@ -10,8 +10,10 @@
 //!   window in software for every change, so the number of frames is what an open
 //!   window costs (BENCHMARKS.md, "Window redraws").
 //! * [`events`]: each engine event goes through [`AppModel::apply`]; what it returns
-//!   (log lines, latency samples, notifications) goes out at once, and [`frames`] is
-//!   told there may be market data.
+//!   (log lines, latency samples, notifications) goes out at once. Market data waits
+//!   for the next frame: the model wakes [`frames`] ([`AppModel::market_due`])
+//!   whatever changed it, an engine event or a command (an order placed, a symbol
+//!   removed).
 //! * [`supervise`]: runs [`events`] for as long as the app runs; if the engine ends
 //!   without being asked, the service shows it and puts a fresh engine in its place
 //!   (see [`Service::replace_dead_engine`]), and the pump goes on with that one.
@@ -20,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use uplink_engine::{EventStream, Status};
 
 use crate::model::{names, AppModel, Out};
@@ -41,13 +43,13 @@ pub trait UiSink: Send + Sync + 'static {
 }
 
 /// Sends the window its frames (see the module docs) until the status channel
-/// closes. `market` is notified by [`events`] when the model may hold market data.
+/// closes.
 pub async fn frames<S: UiSink>(
     sink: Arc<S>,
     mut rx: watch::Receiver<Status>,
     model: Arc<Mutex<AppModel>>,
-    market: Arc<Notify>,
 ) {
+    let market = model.lock().unwrap().market_due();
     // The first frame carries the status the window opens with.
     let mut status_due = true;
     loop {
@@ -77,13 +79,8 @@ pub async fn frames<S: UiSink>(
 }
 
 /// Maps engine events through the model and delivers the results (see the module
-/// docs); `market` is [`frames`]' signal.
-pub async fn events<S: UiSink>(
-    sink: Arc<S>,
-    mut events: EventStream,
-    model: Arc<Mutex<AppModel>>,
-    market: Arc<Notify>,
-) {
+/// docs).
+pub async fn events<S: UiSink>(sink: Arc<S>, mut events: EventStream, model: Arc<Mutex<AppModel>>) {
     while let Some(first) = events.recv().await {
         let mut outs = Vec::new();
         {
@@ -99,8 +96,6 @@ pub async fn events<S: UiSink>(
                 outs.extend(m.apply(ev, now, ms));
             }
         }
-        // One stored permit at most: a busy feed wakes `frames` once per frame.
-        market.notify_one();
         deliver(&*sink, outs);
     }
 }
@@ -121,15 +116,9 @@ fn deliver<S: UiSink>(sink: &S, outs: Vec<Out>) {
 
 /// Runs [`events`] over `stream`, and over each engine that replaces a dead one,
 /// until the app quits (see the module docs).
-pub async fn supervise<S: UiSink>(
-    sink: Arc<S>,
-    service: Arc<Service>,
-    mut stream: EventStream,
-    market: Arc<Notify>,
-) {
+pub async fn supervise<S: UiSink>(sink: Arc<S>, service: Arc<Service>, mut stream: EventStream) {
     loop {
-        let model = Arc::clone(service.model());
-        events(Arc::clone(&sink), stream, model, Arc::clone(&market)).await;
+        events(Arc::clone(&sink), stream, Arc::clone(service.model())).await;
         let Some((outs, next)) = service.replace_dead_engine().await else {
             return; // the app is quitting
         };
@@ -151,10 +140,14 @@ mod tests {
     use uplink_engine::{ClientConfig, Engine};
     use uplink_sim::{SimConfig, Simulator};
 
-    /// Keeps what the pumps deliver, as JSON, by event name, and when (`.1`, in the
-    /// same order).
+    /// Keeps what the pumps deliver, to be looked at by the tests.
     #[derive(Default)]
-    struct Recorder(Mutex<Vec<(String, serde_json::Value)>>, Mutex<Vec<Instant>>);
+    struct Recorder(
+        /// Each event's name and payload as JSON, in the order delivered.
+        Mutex<Vec<(String, serde_json::Value)>>,
+        /// When each was delivered, in the same order: frames' spacing is checked.
+        Mutex<Vec<Instant>>,
+    );
 
     impl UiSink for Recorder {
         fn emit<S: Serialize + Clone>(&self, name: &str, payload: &S) {
@@ -203,7 +196,11 @@ mod tests {
     struct Pumps {
         /// Kept so the feed lives as long as the test.
         sim: Simulator,
+        /// The engine under the pumps: the test stops it (and with it the pumps).
         engine: uplink_engine::Handle,
+        /// The model the pumps fill: tests change it as commands would.
+        model: Arc<Mutex<AppModel>>,
+        /// What the pumps delivered.
         sink: Arc<Recorder>,
         /// Resolves when both pumps have ended (they end with the engine).
         ended: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
@@ -218,21 +215,27 @@ mod tests {
             .await
             .unwrap();
             let symbols: Vec<String> = symbols.iter().map(|s| s.to_string()).collect();
-            let (engine, stream) = Engine::start(ClientConfig::new(sim.url())).unwrap();
-            engine.subscribe(symbols.clone()).unwrap();
+            // No periodic status (it would carry a frame along): what the window gets
+            // comes from the feed, the model, or a change of state.
+            let cfg = ClientConfig {
+                stats_interval: Duration::from_secs(3600),
+                ..ClientConfig::new(sim.url())
+            };
+            let (engine, stream) = Engine::start(cfg).unwrap();
+            if !symbols.is_empty() {
+                engine.subscribe(symbols.clone()).unwrap();
+            }
             engine.connect().unwrap();
             let mut m = AppModel::new(false, NotifySettings::default());
             m.set_watchlist(&symbols);
             let model = Arc::new(Mutex::new(m));
             let sink = Arc::new(Recorder::default());
-            let market = Arc::new(Notify::new());
-            let a = tokio::spawn(events(
+            let a = tokio::spawn(events(Arc::clone(&sink), stream, Arc::clone(&model)));
+            let b = tokio::spawn(frames(
                 Arc::clone(&sink),
-                stream,
+                engine.status(),
                 Arc::clone(&model),
-                Arc::clone(&market),
             ));
-            let b = tokio::spawn(frames(Arc::clone(&sink), engine.status(), model, market));
             let ended = Box::pin(async move {
                 a.await.unwrap();
                 b.await.unwrap();
@@ -240,6 +243,7 @@ mod tests {
             Pumps {
                 sim,
                 engine,
+                model,
                 sink,
                 ended,
             }
@@ -255,6 +259,7 @@ mod tests {
             engine,
             sink,
             ended,
+            ..
         } = Pumps::start(50.0, &["AAPL"]).await;
         sink.wait_for("an AAPL quote", |n, v| {
             n == names::MARKET
@@ -286,8 +291,7 @@ mod tests {
     }
 
     /// A 2,000 msg/s feed: the window gets at most one frame per [`FRAME`] (each
-    /// kind of event at least [`FRAME`] after the one before), a frame's status and
-    /// market data go out back to back, and a frame names each symbol once.
+    /// kind of event at least [`FRAME`] after the one before).
     #[tokio::test]
     async fn a_busy_feed_reaches_the_window_in_frames_at_most_three_a_second() {
         let Pumps {
@@ -295,6 +299,7 @@ mod tests {
             engine,
             sink,
             ended,
+            ..
         } = Pumps::start(2000.0, &["AAPL", "MSFT"]).await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
         engine.shutdown().await;
@@ -306,7 +311,7 @@ mod tests {
             |name: &str| -> Vec<usize> { (0..all.len()).filter(|&i| all[i].0 == name).collect() };
         let (statuses, markets) = (of(names::STATUS), of(names::MARKET));
         assert!(
-            markets.len() >= 3,
+            markets.len() >= 2,
             "prices flowed: {} market events",
             markets.len()
         );
@@ -316,23 +321,53 @@ mod tests {
                 assert!(gap >= FRAME, "two frames {gap:?} apart");
             }
         }
-        // A status that shares a frame with market data comes right before it.
-        for &s in &statuses {
-            if let Some(&m) = markets.iter().find(|&&m| m > s && at[m] - at[s] < FRAME) {
-                assert_eq!(m, s + 1, "a frame's status and market data are adjacent");
-            }
-        }
-        for &m in &markets {
-            let quotes = all[m].1["quotes"].as_array().unwrap();
-            let mut seen: Vec<&str> = quotes
+    }
+
+    /// What a command changes reaches the window in the next frame, with nothing
+    /// from the feed to carry it: here an order placed while the feed sends no
+    /// prices (nothing is subscribed).
+    #[tokio::test]
+    async fn an_order_placed_on_a_quiet_feed_reaches_the_window_in_the_next_frame() {
+        let Pumps {
+            sim: _sim,
+            engine,
+            model,
+            sink,
+            ended,
+        } = Pumps::start(0.0, &[]).await;
+        sink.wait_for("a connected status", |n, v| {
+            n == names::STATUS && v["state"] == "connected"
+        })
+        .await;
+        tokio::time::sleep(FRAME * 2).await;
+        let mark = sink.mark();
+        model.lock().unwrap().order_placed(
+            uplink_engine::MessageId(1),
+            "ui-1",
+            "AAPL",
+            uplink_engine::proto::Side::Buy,
+            5.0,
+            now_ms(),
+        );
+        let placed = Instant::now();
+        sink.wait_after(mark, "the order's row", |n, v| {
+            n == names::MARKET && v["orders"][0]["key"] == "ui-1"
+        })
+        .await;
+        // The frame went out for the order, not for anything later.
+        assert!(
+            sink.0.lock().unwrap()[mark..]
                 .iter()
-                .map(|q| q["symbol"].as_str().unwrap())
-                .collect();
-            let n = seen.len();
-            seen.sort_unstable();
-            seen.dedup();
-            assert_eq!(seen.len(), n, "each symbol once per frame");
-        }
+                .all(|(n, _)| n == names::MARKET),
+            "only the order's frame: {:?}",
+            &sink.0.lock().unwrap()[mark..]
+        );
+        assert!(
+            placed.elapsed() < Duration::from_secs(3),
+            "in the next frame"
+        );
+        engine.shutdown().await;
+        ended.await;
     }
 
     /// The engine panics (as a bug would): the window and the tray see `error` with
@@ -357,19 +392,12 @@ mod tests {
         let (service, stream) = Service::start(dir.path()).await.unwrap();
         let service = Arc::new(service);
         let sink = Arc::new(Recorder::default());
-        let market = Arc::new(Notify::new());
-        let sup = tokio::spawn(supervise(
-            Arc::clone(&sink),
-            Arc::clone(&service),
-            stream,
-            Arc::clone(&market),
-        ));
+        let sup = tokio::spawn(supervise(Arc::clone(&sink), Arc::clone(&service), stream));
         let shown = service.status();
         let st = tokio::spawn(frames(
             Arc::clone(&sink),
             service.status(),
             Arc::clone(service.model()),
-            market,
         ));
         let is = |state: &'static str| {
             move |n: &str, v: &serde_json::Value| n == names::STATUS && v["state"] == state

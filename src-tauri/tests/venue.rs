@@ -17,8 +17,11 @@ use std::process::{Child, Command, Stdio};
 use common::{invoke, snapshot_when};
 use serde_json::{json, Value};
 
-/// The fixture process; killed when dropped.
-struct Fixture(Child);
+/// The fixture process, killed when dropped.
+struct Fixture(
+    /// The Python process: it serves until killed.
+    Child,
+);
 
 impl Drop for Fixture {
     fn drop(&mut self) {

@@ -322,7 +322,8 @@ impl Driver {
     fn on_frames(&mut self, first: Option<Result<Message, WsError>>) {
         let mut next = Some(first);
         let mut handled = 0;
-        // One reading of the clock for the batch: its frames were all in hand at once.
+        // One reading of the clock for the batch: the frames after the first are read
+        // in the same turn, from what the socket already holds, within microseconds.
         let now = now();
         self.read_at.get_or_insert(now);
         while let Some(frame) = next.take() {

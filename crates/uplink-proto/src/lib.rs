@@ -355,7 +355,10 @@ struct EnvelopeVisitor;
 
 /// A string borrowed from the frame when it has no escapes, owned otherwise. (serde's
 /// own `Cow<str>` always copies: the hot path reads three keys and a type per frame.)
-struct Text<'de>(std::borrow::Cow<'de, str>);
+struct Text<'de>(
+    /// The string: a slice of the frame, or a copy with its escapes resolved.
+    std::borrow::Cow<'de, str>,
+);
 
 impl<'de> Deserialize<'de> for Text<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
