@@ -717,6 +717,38 @@ impl AppModel {
         })
     }
 
+    /// The log line for a venue's report, on an order shown here, whose status word is
+    /// none Uplink reads (such as "EXPIRED" or "DONE_FOR_DAY"): the row stays as it
+    /// was, so the trader is told rather than left with a row that may be out of date.
+    /// "new" and "pending_new", a venue's acknowledgement, say nothing new.
+    fn unread_venue_status(&self, message: &uplink_engine::proto::Envelope) -> Option<String> {
+        let Payload::Other(m) = &message.payload else {
+            return None;
+        };
+        let e = message.order_echo()?;
+        if e.status.is_some() {
+            return None;
+        }
+        let word = m.get("data")?.get("status")?.as_str()?.trim();
+        let plain = word.to_ascii_lowercase().replace(['-', ' '], "_");
+        if plain == "new" || plain == "pending_new" {
+            return None;
+        }
+        let row = self.orders.iter().find(|o| o.key == e.client_order_id)?;
+        let shown = serde_json::to_value(row.status)
+            .ok()
+            .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+            .unwrap_or_default();
+        Some(format!(
+            "Order {} {} {} {}: the feed reports the status \"{}\", which Uplink does not read; the row still shows {shown}",
+            row.key,
+            row.side,
+            row.qty,
+            row.symbol,
+            shorten(word, 40)
+        ))
+    }
+
     /// Maps one engine event. Market data only updates the book (see
     /// [`AppModel::take_market`]).
     pub fn apply(&mut self, ev: EngineEvent, now: Instant, now_ms: u64) -> Vec<Out> {
@@ -724,7 +756,12 @@ impl AppModel {
         match ev {
             EngineEvent::Message { message } => match self.venue_report(&message) {
                 Some(o) => self.order_message(&o, now, now_ms, &mut out),
-                None => self.message(message.payload, now, now_ms, &mut out),
+                None => {
+                    if let Some(line) = self.unread_venue_status(&message) {
+                        self.push_log(&mut out, now_ms, Level::Warn, line);
+                    }
+                    self.message(message.payload, now, now_ms, &mut out)
+                }
             },
             EngineEvent::State(st) => {
                 if let Some(n) = self.policy.on_status(now, &st, &self.prefs) {
@@ -1294,6 +1331,21 @@ mod tests {
         b.apply(msg(cancelled), now, 6);
         let o = &b.orders()[0];
         assert_eq!((o.status, o.filled_qty), (OrderState::Filled, 100.0));
+        // A status word Uplink does not read: the row stays, and the log says so.
+        let expired = r#"{"type":"order","data":{"id":"V9","client_order_id":"ui-3","status":"DONE_FOR_DAY"}}"#;
+        let out = b.apply(msg(expired), now, 7);
+        let lines: Vec<_> = out
+            .iter()
+            .filter_map(|o| match o {
+                Out::Log(l) => Some(l.message.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            ["Order ui-3 buy 100 AAPL: the feed reports the status \"DONE_FOR_DAY\", which Uplink does not read; the row still shows filled"]
+        );
+        assert_eq!(b.orders()[0].status, OrderState::Filled);
         // Someone else's order: no row to update, none made up.
         let other = r#"{"type":"order","data":{"id":"V10","client_order_id":"elsewhere","status":"FILLED"}}"#;
         b.apply(msg(other), now, 7);
