@@ -685,21 +685,43 @@ impl AppModel {
         }
     }
 
-    /// A venue's own report on an order shown here, as the protocol's order message:
-    /// an `order` message that does not fit the protocol's type (such as `{id,
-    /// client_order_id, status: "FILLED", filled_qty: "100"}`), for a row this model
-    /// has, with a status it can read. The symbol, side and quantity come from the
-    /// row, and a fill or price the report leaves out stays as shown. Anything else
-    /// is `None`: a report without a readable status (such as "new") only
-    /// acknowledges, which [`EngineEvent::Acked`] already did.
-    fn venue_report(&self, message: &uplink_engine::proto::Envelope) -> Option<OrderUpdate> {
+    /// A venue's own report on an order shown here (an `order` message that does not
+    /// fit the protocol's type, such as `{id, client_order_id, status: "FILLED",
+    /// filled_qty: "100"}`), for a row this model has:
+    /// * `Ok`: its status is one Uplink reads, made into the protocol's order message.
+    ///   The symbol, side and quantity come from the row, and a fill or price the
+    ///   report leaves out stays as shown.
+    /// * `Err`: its status word is none Uplink reads (such as "DONE_FOR_DAY"), and the
+    ///   log line that says so: the row stays as it was, so the trader is told rather
+    ///   than left with a row that may be out of date.
+    ///
+    /// `None` for anything else; a report whose status only acknowledges (such as
+    /// "new") says nothing [`EngineEvent::Acked`] did not.
+    fn venue_report(
+        &self,
+        message: &uplink_engine::proto::Envelope,
+    ) -> Option<Result<OrderUpdate, String>> {
         if !matches!(message.payload, Payload::Other(_)) {
             return None;
         }
         let e = message.order_echo()?;
-        let status = e.status?;
         let row = self.orders.iter().find(|o| o.key == e.client_order_id)?;
-        Some(OrderUpdate {
+        let Some(status) = e.status else {
+            let word = e.unread_status?;
+            let shown = serde_json::to_value(row.status)
+                .ok()
+                .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+                .unwrap_or_default();
+            return Some(Err(format!(
+                "Order {} {} {} {}: the feed reports the status \"{}\", which Uplink does not read; the row still shows {shown}",
+                row.key,
+                row.side,
+                row.qty,
+                row.symbol,
+                shorten(word, 40)
+            )));
+        };
+        Some(Ok(OrderUpdate {
             id: e.order_id.or_else(|| row.id.clone()),
             client_order_id: Some(row.key.clone()),
             symbol: row.symbol.clone(),
@@ -714,39 +736,7 @@ impl AppModel {
             avg_price: e.avg_price.or(row.avg_price),
             filled_at: None,
             reason: e.reason.map(str::to_owned),
-        })
-    }
-
-    /// The log line for a venue's report, on an order shown here, whose status word is
-    /// none Uplink reads (such as "EXPIRED" or "DONE_FOR_DAY"): the row stays as it
-    /// was, so the trader is told rather than left with a row that may be out of date.
-    /// "new" and "pending_new", a venue's acknowledgement, say nothing new.
-    fn unread_venue_status(&self, message: &uplink_engine::proto::Envelope) -> Option<String> {
-        let Payload::Other(m) = &message.payload else {
-            return None;
-        };
-        let e = message.order_echo()?;
-        if e.status.is_some() {
-            return None;
-        }
-        let word = m.get("data")?.get("status")?.as_str()?.trim();
-        let plain = word.to_ascii_lowercase().replace(['-', ' '], "_");
-        if plain == "new" || plain == "pending_new" {
-            return None;
-        }
-        let row = self.orders.iter().find(|o| o.key == e.client_order_id)?;
-        let shown = serde_json::to_value(row.status)
-            .ok()
-            .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
-            .unwrap_or_default();
-        Some(format!(
-            "Order {} {} {} {}: the feed reports the status \"{}\", which Uplink does not read; the row still shows {shown}",
-            row.key,
-            row.side,
-            row.qty,
-            row.symbol,
-            shorten(word, 40)
-        ))
+        }))
     }
 
     /// Maps one engine event. Market data only updates the book (see
@@ -755,13 +745,9 @@ impl AppModel {
         let mut out = Vec::new();
         match ev {
             EngineEvent::Message { message } => match self.venue_report(&message) {
-                Some(o) => self.order_message(&o, now, now_ms, &mut out),
-                None => {
-                    if let Some(line) = self.unread_venue_status(&message) {
-                        self.push_log(&mut out, now_ms, Level::Warn, line);
-                    }
-                    self.message(message.payload, now, now_ms, &mut out)
-                }
+                Some(Ok(o)) => self.order_message(&o, now, now_ms, &mut out),
+                Some(Err(line)) => self.push_log(&mut out, now_ms, Level::Warn, line),
+                None => self.message(message.payload, now, now_ms, &mut out),
             },
             EngineEvent::State(st) => {
                 if let Some(n) = self.policy.on_status(now, &st, &self.prefs) {

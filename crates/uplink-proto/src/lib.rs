@@ -508,13 +508,19 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
 /// A venue's spelling of one of the protocol's statuses: any case, `-` or a space for
 /// `_`, and the American "canceled". Anything else (such as `"new"`) is not guessed at.
 fn venue_status(word: &str) -> Option<OrderStatus> {
-    let w = word.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+    let w = venue_word(word);
     let w = if w == "canceled" {
         "cancelled".to_owned()
     } else {
         w
     };
     OrderStatus::deserialize(Value::String(w)).ok()
+}
+
+/// A venue's status word as the protocol spells its own: lower case, `_` for `-` and
+/// spaces.
+fn venue_word(word: &str) -> String {
+    word.trim().to_ascii_lowercase().replace(['-', ' '], "_")
 }
 
 /// What an inbound `order` message says about one of the client's orders: enough to
@@ -536,6 +542,11 @@ pub struct OrderEcho<'a> {
     pub avg_price: Option<f64>,
     /// Why the order was rejected, if the feed said so as a string.
     pub reason: Option<&'a str>,
+    /// A status word of the feed's that is none of the protocol's (such as
+    /// "DONE_FOR_DAY"), trimmed, for the reader to report: what it says about the
+    /// order is unknown. `None` when the status was read, absent, or "new" or
+    /// "pending_new" (in any spelling), which only acknowledge.
+    pub unread_status: Option<&'a str>,
 }
 
 /// A quantity or a price as venues write them: a number, or a string holding one.
@@ -566,12 +577,17 @@ impl Envelope {
                 filled_qty: o.filled_qty,
                 avg_price: o.avg_price,
                 reason: o.reason.as_deref(),
+                unread_status: None,
             }),
             Payload::Other(m) if m.get("type").and_then(Value::as_str) == Some("order") => {
                 let data = m.get("data")?;
                 if data.get("id").is_none() && data.get("status").is_none() {
                     return None;
                 }
+                let word = data.get("status").and_then(Value::as_str).map(str::trim);
+                let status = word.and_then(venue_status);
+                let acknowledges =
+                    |w: &str| matches!(venue_word(w).as_str(), "new" | "pending_new");
                 Some(OrderEcho {
                     client_order_id: data.get("client_order_id")?.as_str()?,
                     order_id: match data.get("id") {
@@ -579,13 +595,11 @@ impl Envelope {
                         Some(Value::Number(n)) => Some(n.to_string()),
                         _ => None,
                     },
-                    status: data
-                        .get("status")
-                        .and_then(Value::as_str)
-                        .and_then(venue_status),
+                    status,
                     filled_qty: venue_number(data.get("filled_qty")),
                     avg_price: venue_number(data.get("avg_price")),
                     reason: data.get("reason").and_then(Value::as_str),
+                    unread_status: word.filter(|w| status.is_none() && !acknowledges(w)),
                 })
             }
             _ => None,
@@ -668,6 +682,19 @@ mod tests {
             (e.filled_qty, e.avg_price, e.reason),
             (None, None, Some("halted"))
         );
+        // A status word of the venue's own is passed on for the reader to report,
+        // unless it only acknowledges.
+        let unread = |status: &str| {
+            let text = format!(
+                r#"{{"type":"order","data":{{"client_order_id":"c1","status":"{status}"}}}}"#
+            );
+            let env = Envelope::decode(&text).unwrap();
+            env.order_echo().unwrap().unread_status.map(str::to_owned)
+        };
+        assert_eq!(unread(" DONE_FOR_DAY "), Some("DONE_FOR_DAY".into()));
+        assert_eq!(unread("new"), None);
+        assert_eq!(unread("Pending-New"), None);
+        assert_eq!(unread("FILLED"), None);
         // The client's own order sent back by an echo server: not an acknowledgement.
         let echoed = r#"{"type":"order","data":{"client_order_id":"c1","symbol":"AAPL","side":"buy","qty":1}}"#;
         assert_eq!(echo(echoed), None);
