@@ -1408,6 +1408,12 @@ mod tests {
         assert_eq!(b.orders()[0].status, OrderState::Dropped);
         assert_eq!(b.orders()[0].reason.as_deref(), Some("outbound queue full"));
         assert!(matches!(&out[0], Out::Log(l) if l.message.contains("dropped the oldest message")));
+        // The feed knows better: a fill it reports for the order overrides the
+        // engine's own outcome.
+        let fill = r#"{"type":"order","data":{"id":"F1","client_order_id":"ui-7","symbol":"AAPL","side":"buy","qty":1,"status":"filled","filled_qty":1}}"#;
+        b.apply(msg(fill), Instant::now(), 6);
+        let o = &b.orders()[0];
+        assert_eq!((o.status, o.filled_qty), (OrderState::Filled, 1.0));
     }
 
     #[test]

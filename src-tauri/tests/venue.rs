@@ -65,7 +65,8 @@ fn fixture() -> (Fixture, u16, std::sync::mpsc::Receiver<Value>) {
 /// connection before answering. After the reconnect the order is re-sent, the venue
 /// sees a repeat (executed once), and the row goes on to acknowledged with the
 /// venue's id, then partially filled, then filled, with the venue's fill and price
-/// read from its strings.
+/// read from its strings. A late partial fill after that leaves the row filled, and
+/// a status word of the venue's own ("DONE_FOR_DAY") is a warning in the log.
 #[test]
 fn a_venues_short_answers_and_fill_reports_drive_the_window_row_to_filled() {
     let (_fixture, port, reports) = fixture();
@@ -98,10 +99,18 @@ fn a_venues_short_answers_and_fill_reports_drive_the_window_row_to_filled() {
             .find(|o| o["key"] == key.as_str())
             .cloned()
     };
-    let snap = snapshot_when(&w, "the order filled", |s| {
+    snapshot_when(&w, "the order filled", |s| {
         row(s).is_some_and(|o| o["status"] == "filled")
     });
+    // The venue's last two reports came after the fill: a partial fill it overtook,
+    // and "DONE_FOR_DAY". The log names the word; the row is still the fill.
+    let snap = snapshot_when(&w, "the unread status in the log", |s| {
+        s["log"].as_array().unwrap().iter().any(|l| {
+            l["level"] == "warn" && l["message"].as_str().unwrap().contains("\"DONE_FOR_DAY\"")
+        })
+    });
     let o = row(&snap).unwrap();
+    assert_eq!(o["status"], "filled", "{o:#}");
     assert_eq!(
         (&o["filled_qty"], &o["avg_price"], &o["symbol"], &o["qty"]),
         (&json!(100.0), &json!(101.5), &json!("AAPL"), &json!(100.0)),
