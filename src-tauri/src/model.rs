@@ -84,6 +84,15 @@ pub struct Quote {
     pub updates: u64,
 }
 
+/// The model's copy of a symbol's latest quote.
+#[derive(Debug)]
+struct Latest {
+    /// The quote as the window shows it.
+    quote: Quote,
+    /// Changed since the last flush: it goes out in the next market frame.
+    unsent: bool,
+}
+
 /// Why an order is unconfirmed after the engine ended unexpectedly.
 pub const ENGINE_STOPPED_ORDER: &str =
     "the connection engine stopped before the feed acknowledged it: check with your broker";
@@ -256,10 +265,12 @@ pub struct AppModel {
     demo: bool,
     /// Which notifications the user wants.
     prefs: NotifySettings,
-    /// Latest quote per symbol.
-    quotes: HashMap<String, Quote>,
-    /// Symbols whose quote changed since the last flush.
-    dirty_quotes: BTreeSet<String>,
+    /// Latest quote per symbol, each marked when it changed since the last flush: one
+    /// lookup per price update, the hot path.
+    quotes: HashMap<String, Latest>,
+    /// Symbols whose quote was marked since the last flush, each once per mark (a
+    /// symbol taken off the watchlist may linger here; the flush skips it).
+    dirty_quotes: Vec<String>,
     /// Symbols taken off the watchlist since the last flush.
     removed: Vec<String>,
     /// Orders, oldest first, at most [`ORDERS_KEPT`].
@@ -310,7 +321,7 @@ impl AppModel {
             demo,
             prefs,
             quotes: HashMap::new(),
-            dirty_quotes: BTreeSet::new(),
+            dirty_quotes: Vec::new(),
             removed: Vec::new(),
             orders: VecDeque::new(),
             dirty_orders: BTreeSet::new(),
@@ -358,7 +369,7 @@ impl AppModel {
 
     /// All quotes, by symbol.
     pub fn quotes(&self) -> Vec<Quote> {
-        let mut q: Vec<Quote> = self.quotes.values().cloned().collect();
+        let mut q: Vec<Quote> = self.quotes.values().map(|l| l.quote.clone()).collect();
         q.sort_by(|a, b| a.symbol.cmp(&b.symbol));
         q
     }
@@ -506,9 +517,7 @@ impl AppModel {
     /// Drops quotes of symbols taken off the watchlist.
     pub fn remove_symbols(&mut self, symbols: &[String]) {
         for s in symbols {
-            if self.quotes.remove(s).is_some() {
-                self.dirty_quotes.remove(s);
-            }
+            self.quotes.remove(s);
             self.removed.push(s.clone());
             self.market_due.notify_one();
         }
@@ -624,28 +633,33 @@ impl AppModel {
     fn message(&mut self, payload: Payload, now: Instant, now_ms: u64, out: &mut Vec<Out>) {
         match payload {
             Payload::Update(u) => {
-                // Hot path: no allocation unless the symbol is new.
-                if let Some(q) = self.quotes.get_mut(&u.symbol) {
-                    q.price = u.price;
-                    q.change = u.change;
-                    q.change_percent = u.change_percent;
-                    q.volume = u.volume;
-                    q.updates += 1;
+                // Hot path: one lookup, and no allocation unless the symbol is new.
+                if let Some(l) = self.quotes.get_mut(&u.symbol) {
+                    l.quote.price = u.price;
+                    l.quote.change = u.change;
+                    l.quote.change_percent = u.change_percent;
+                    l.quote.volume = u.volume;
+                    l.quote.updates += 1;
+                    if !l.unsent {
+                        l.unsent = true;
+                        self.dirty_quotes.push(u.symbol);
+                        self.market_due.notify_one();
+                    }
                 } else if self.watchlist.contains(&u.symbol) {
-                    self.quotes.insert(
-                        u.symbol.clone(),
-                        Quote {
-                            symbol: u.symbol.clone(),
-                            price: u.price,
-                            change: u.change,
-                            change_percent: u.change_percent,
-                            volume: u.volume,
-                            updates: 1,
-                        },
-                    );
-                }
-                if self.quotes.contains_key(&u.symbol) && !self.dirty_quotes.contains(&u.symbol) {
-                    self.dirty_quotes.insert(u.symbol);
+                    let quote = Quote {
+                        symbol: u.symbol.clone(),
+                        price: u.price,
+                        change: u.change,
+                        change_percent: u.change_percent,
+                        volume: u.volume,
+                        updates: 1,
+                    };
+                    let l = Latest {
+                        quote,
+                        unsent: true,
+                    };
+                    self.quotes.insert(u.symbol.clone(), l);
+                    self.dirty_quotes.push(u.symbol);
                     self.market_due.notify_one();
                 }
             }
@@ -1017,10 +1031,14 @@ impl AppModel {
         if let Some(read) = self.unflushed_since.take() {
             self.window_lag.record(now.saturating_duration_since(read));
         }
-        let quotes = std::mem::take(&mut self.dirty_quotes)
+        let mut quotes: Vec<Quote> = std::mem::take(&mut self.dirty_quotes)
             .into_iter()
-            .filter_map(|s| self.quotes.get(&s).cloned())
+            .filter_map(|s| {
+                let l = self.quotes.get_mut(&s)?;
+                std::mem::take(&mut l.unsent).then(|| l.quote.clone())
+            })
             .collect();
+        quotes.sort_by(|a, b| a.symbol.cmp(&b.symbol));
         let dirty = std::mem::take(&mut self.dirty_orders);
         let orders = self
             .orders
@@ -1098,6 +1116,58 @@ mod tests {
             (50_000, 99_998, 103.5)
         );
         assert_eq!(b.take_market(Instant::now()), None, "nothing changed since");
+    }
+
+    #[test]
+    fn a_quote_goes_out_once_per_flush_it_changed_in_also_after_a_removal() {
+        let mut b = model(true);
+        let now = Instant::now();
+        let price = |b: &mut AppModel, sym: &str, p: f64| {
+            b.apply(
+                msg(&format!(
+                    r#"{{"type":"update","data":{{"symbol":"{sym}","price":{p}}}}}"#
+                )),
+                now,
+                0,
+            )
+        };
+        price(&mut b, "MSFT", 1.0);
+        price(&mut b, "AAPL", 2.0);
+        let m = b.take_market(now).unwrap();
+        let shown: Vec<_> = m
+            .quotes
+            .iter()
+            .map(|q| (q.symbol.as_str(), q.price))
+            .collect();
+        assert_eq!(shown, [("AAPL", 2.0), ("MSFT", 1.0)], "by symbol");
+
+        // Changed again after the flush: it goes out again, once.
+        price(&mut b, "AAPL", 3.0);
+        price(&mut b, "AAPL", 4.0);
+        let m = b.take_market(now).unwrap();
+        let shown: Vec<_> = m
+            .quotes
+            .iter()
+            .map(|q| (q.symbol.as_str(), q.price))
+            .collect();
+        assert_eq!(shown, [("AAPL", 4.0)]);
+
+        // Taken off and put back on the watchlist before the next flush: the frame
+        // says it was removed and carries its new quote once.
+        price(&mut b, "AAPL", 5.0);
+        b.remove_symbols(&["AAPL".into()]);
+        b.set_watchlist(&["AAPL".into(), "MSFT".into()]);
+        price(&mut b, "AAPL", 6.0);
+        let m = b.take_market(now).unwrap();
+        assert_eq!(m.removed, ["AAPL"]);
+        let shown: Vec<_> = m
+            .quotes
+            .iter()
+            .map(|q| (q.symbol.as_str(), q.price))
+            .collect();
+        assert_eq!(shown, [("AAPL", 6.0)]);
+        assert_eq!(m.quotes[0].updates, 1, "a fresh quote after the removal");
+        assert_eq!(b.take_market(now), None);
     }
 
     #[test]
