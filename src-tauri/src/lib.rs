@@ -12,7 +12,8 @@
 //!   [`engine_thread`]);
 //! * [`notify`]: when to notify (dedupe, rate limit), separate from sending;
 //! * [`settings`]: the user's settings, validated per field, stored 0600;
-//! * [`network`]: NetworkManager's "network is back" re-arms the connection;
+//! * [`network`]: "the network is back" (NetworkManager, or else the interfaces'
+//!   addresses) re-arms the connection;
 //! * [`tray`] and [`icon`]: the tray's own task (it watches the app's status), its
 //!   icons, label and menu;
 //! * [`commands`]: what the window may call, one-line adapters over [`service`];
@@ -61,7 +62,7 @@ use crate::tray::TrayController;
 pub struct Options {
     /// Put an icon in the tray (needs a desktop session).
     pub tray: bool,
-    /// Listen for NetworkManager's "network is back" (needs a bus).
+    /// Listen for "the network is back" (NetworkManager, or else the interfaces).
     pub network: bool,
 }
 
