@@ -30,6 +30,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use uplink_core::{Action, ConnId, Connection, ErrorKind, Event, Status};
 
+use crate::asleep::Clocks;
 use crate::config::Prepared;
 use crate::event::{EngineEvent, LatencyEvent};
 use crate::{Batch, Command, OrderOp, Subscriber};
@@ -44,7 +45,8 @@ const READ_BATCH: usize = 256;
 pub(crate) const MAX_WRITE_BUFFER: usize = 8 << 20;
 /// How long a graceful close may wait for the server's answer.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
-/// A wall-clock jump this much larger than the monotonic clock means the machine slept.
+/// Time asleep beyond this between two stats ticks means the machine slept
+/// ([`Clocks::asleep_since`]).
 const RESUME_GAP: Duration = Duration::from_secs(5);
 
 /// The driver's one clock: tokio's, so sleeps and the instants handed to the core
@@ -139,8 +141,8 @@ impl Driver {
         let mut tick = tokio::time::interval(self.cfg.stats_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
-        let mut clocks = (now(), SystemTime::now());
-        self.core.set_wall_clock(clocks.0, unix_ms(clocks.1));
+        let mut clocks = Clocks::read(now());
+        self.core.set_wall_clock(clocks.mono, unix_ms(clocks.wall));
 
         loop {
             self.carry_out().await;
@@ -180,14 +182,13 @@ impl Driver {
                 Wake::Frame(f) => self.on_frames(f),
                 Wake::Deadline => self.core.handle_timeout(now()),
                 Wake::Tick => {
-                    let t = (now(), SystemTime::now());
-                    let mono = t.0 - clocks.0;
-                    let wall = t.1.duration_since(clocks.1).unwrap_or_default();
+                    let t = Clocks::read(now());
+                    let slept = t.asleep_since(&clocks);
                     clocks = t;
-                    self.core.set_wall_clock(t.0, unix_ms(t.1));
-                    if wall > mono + RESUME_GAP {
-                        tracing::info!(slept = ?(wall - mono), "system resumed: probing the connection");
-                        self.core.handle_network_up(t.0);
+                    self.core.set_wall_clock(t.mono, unix_ms(t.wall));
+                    if slept > RESUME_GAP {
+                        tracing::info!(?slept, "system resumed: probing the connection");
+                        self.core.handle_network_up(t.mono);
                     }
                     self.publish_status();
                     for sub in &mut self.subs {

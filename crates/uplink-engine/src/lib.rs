@@ -18,6 +18,8 @@
 //! ```
 //!
 //! Module tour:
+//! * `asleep`: whether the machine slept between two stats ticks, from two clocks
+//!   per OS;
 //! * `config`: [`ClientConfig`], validated before anything connects (URL, token,
 //!   headers, TLS roots, limits), and URL masking;
 //! * `driver`: the task that owns the socket and the core, feeds the core socket
@@ -33,11 +35,13 @@
 //!
 //! Time: the driver reads one clock, tokio's (`tokio::time::Instant`, handed to the
 //! core as a `std::time::Instant`), and sleeps on the same clock, so tests may run it
-//! under tokio's paused time.
+//! under tokio's paused time. It also reads the wall clock (and on Windows the
+//! unbiased interrupt time) at every stats tick, to tell whether the machine slept.
 //!
 //! Shutdown is explicit: [`Handle::shutdown`] closes the socket with a close frame and
 //! waits for the task to end. Dropping every handle does the same, without waiting.
 
+mod asleep;
 mod config;
 mod driver;
 mod event;
