@@ -8,8 +8,9 @@
 //!   `UPLINK_NETWORK_BUS=session` watches the session bus instead (for tests).
 //! * Otherwise, and on Windows and macOS, the operating system's own notice of address
 //!   changes, through `netwatcher` (netlink on Linux, `NotifyIpInterfaceChange` on
-//!   Windows, the routing socket on macOS): the network is back when an address a feed
-//!   could be reached through appears (see [`usable_address_added`]).
+//!   Windows, the routing socket on macOS): the network is back when an interface
+//!   that had no address a feed could be reached through gets one (see
+//!   [`interface_came_up`]).
 //!
 //! Without either, this stays off and says so once in the log: the heartbeat and the
 //! backoff still bring the link back, only later. Resume from sleep is detected by the
@@ -19,15 +20,9 @@ use futures_util::StreamExt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use uplink_engine::core::network::{came_up, nm_came_back};
+
 use crate::service::Service;
-
-/// `NM_STATE_CONNECTED_GLOBAL`: full connectivity.
-const CONNECTED_GLOBAL: u32 = 70;
-
-/// Whether a change from `prev` to `state` means the network just came back.
-pub fn came_back(prev: Option<u32>, state: u32) -> bool {
-    state == CONNECTED_GLOBAL && prev.is_some_and(|p| p != CONNECTED_GLOBAL)
-}
 
 /// Watches NetworkManager while it is there, then the network interfaces, until the app
 /// quits.
@@ -72,7 +67,7 @@ async fn network_manager(service: &Service) -> zbus::Result<()> {
         let Ok(state) = msg.body().deserialize::<u32>() else {
             continue;
         };
-        if came_back(prev, state) {
+        if nm_came_back(prev, state) {
             network_is_back(service, "NetworkManager is connected");
         }
         prev = Some(state);
@@ -82,35 +77,45 @@ async fn network_manager(service: &Service) -> zbus::Result<()> {
 
 /// Follows the network interfaces' addresses for as long as the app runs. An error
 /// when the operating system's notices cannot be had.
-pub async fn interfaces(service: &Service) -> Result<(), netwatcher::Error> {
+async fn interfaces(service: &Service) -> Result<(), netwatcher::Error> {
     let mut watch = netwatcher::watch_interfaces_async::<netwatcher::async_adapter::Tokio>()?;
     tracing::info!("watching the network interfaces for the network coming back");
     loop {
         let update = watch.changed().await;
-        if let Some(ip) = usable_address_added(&update) {
+        if let Some(ip) = interface_came_up(&update) {
             network_is_back(service, &format!("new address {ip}"));
         }
     }
 }
 
-/// The first address in `update` that was not there before and that a feed could be
-/// reached through: not loopback, link-local or unspecified. None for the first
-/// snapshot, which is what was there when the watch began.
-///
-/// Link-local addresses are left out because every interface gets one as soon as it is
-/// up (IPv6 `fe80::/10`), and IPv4 `169.254/16` is what a machine takes when it found
-/// no network: neither means a feed is reachable.
-pub fn usable_address_added(update: &netwatcher::Update) -> Option<IpAddr> {
+/// An address of an interface that came up in `update` ([`came_up`]: it had no address
+/// a feed could be reached through, and now has one). None for the first snapshot,
+/// which is what was there when the watch began.
+pub fn interface_came_up(update: &netwatcher::Update) -> Option<IpAddr> {
     if update.is_initial {
         return None;
     }
-    update
-        .addrs_added()
-        .map(|(_, record)| record.ip)
-        .find(|ip| match ip {
-            IpAddr::V4(a) => !(a.is_loopback() || a.is_link_local() || a.is_unspecified()),
-            IpAddr::V6(a) => !(a.is_loopback() || a.is_unicast_link_local() || a.is_unspecified()),
+    let ips = |records: &[netwatcher::IpRecord]| -> Vec<IpAddr> {
+        records.iter().map(|r| r.ip).collect()
+    };
+    let appeared = update
+        .diff
+        .added
+        .values()
+        .find_map(|i| came_up(&[], &ips(&i.ips)));
+    appeared.or_else(|| {
+        update.diff.modified.iter().find_map(|(index, diff)| {
+            let now = ips(&update.interfaces.get(index)?.ips);
+            // Before: what it has now, less what it gained, plus what it lost.
+            let mut before: Vec<IpAddr> = now
+                .iter()
+                .copied()
+                .filter(|ip| !diff.addrs_added.iter().any(|r| r.ip == *ip))
+                .collect();
+            before.extend(ips(&diff.addrs_removed));
+            came_up(&before, &now)
         })
+    })
 }
 
 #[cfg(test)]
@@ -119,74 +124,78 @@ mod tests {
     use netwatcher::{Interface, InterfaceDiff, IpRecord, Update, UpdateDiff};
     use std::collections::HashMap;
 
-    fn record(ip: &str, prefix_len: u8) -> IpRecord {
-        IpRecord {
-            ip: ip.parse().unwrap(),
-            prefix_len,
-        }
+    fn records(list: &[&str]) -> Vec<IpRecord> {
+        list.iter()
+            .map(|ip| IpRecord {
+                ip: ip.parse().unwrap(),
+                prefix_len: 24,
+            })
+            .collect()
     }
 
-    fn interface(index: u32, ips: Vec<IpRecord>) -> Interface {
+    fn interface(index: u32, ips: &[&str]) -> Interface {
         Interface {
             index,
             name: format!("if{index}"),
             hw_addr: String::new(),
-            ips,
+            ips: records(ips),
         }
     }
 
-    /// An update in which interface 2 appears with `new_if` and interface 1 gains
-    /// `gained`.
-    fn update(is_initial: bool, new_if: Vec<IpRecord>, gained: Vec<IpRecord>) -> Update {
-        let mut diff = UpdateDiff::default();
-        if !new_if.is_empty() {
-            diff.added.insert(2, interface(2, new_if));
-        }
-        if !gained.is_empty() {
-            diff.modified.insert(
-                1,
-                InterfaceDiff {
-                    addrs_added: gained,
-                    ..Default::default()
-                },
-            );
-        }
+    /// Interface 1 went from `before` to `after`, as netwatcher reports it.
+    fn change(before: &[&str], after: &[&str]) -> Update {
+        let gained = after.iter().filter(|a| !before.contains(a)).copied();
+        let lost = before.iter().filter(|b| !after.contains(b)).copied();
+        let diff = InterfaceDiff {
+            addrs_added: records(&gained.collect::<Vec<_>>()),
+            addrs_removed: records(&lost.collect::<Vec<_>>()),
+            ..Default::default()
+        };
         Update {
-            is_initial,
-            interfaces: HashMap::new(),
-            diff,
+            is_initial: false,
+            interfaces: HashMap::from([(1, interface(1, after))]),
+            diff: UpdateDiff {
+                modified: HashMap::from([(1, diff)]),
+                ..Default::default()
+            },
         }
     }
 
     #[test]
-    fn only_a_new_address_a_feed_could_be_reached_through_means_the_network_is_back() {
+    fn the_network_is_back_when_an_interface_gets_its_first_usable_address() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
         // What was there when the watch began is not news.
-        let first = update(true, vec![record("192.168.1.20", 24)], vec![]);
-        assert_eq!(usable_address_added(&first), None);
-        // Loopback, link-local and unspecified addresses are not a network.
-        for ip in [
-            "127.0.0.1",
-            "::1",
-            "169.254.3.4",
-            "fe80::1",
-            "0.0.0.0",
-            "::",
-        ] {
-            let u = update(false, vec![record(ip, 16)], vec![record(ip, 16)]);
-            assert_eq!(usable_address_added(&u), None, "{ip}");
-        }
-        // A private or global address, IPv4 or IPv6, on a new or an existing interface.
-        for ip in ["10.9.0.1", "192.168.1.20", "2001:db8::7", "fd00::1"] {
-            let on_new = update(false, vec![record("fe80::2", 64), record(ip, 24)], vec![]);
-            assert_eq!(usable_address_added(&on_new), Some(ip.parse().unwrap()));
-            let on_old = update(false, vec![], vec![record(ip, 24)]);
-            assert_eq!(usable_address_added(&on_old), Some(ip.parse().unwrap()));
-        }
-        // An address going away is not the network coming back.
-        let mut gone = update(false, vec![], vec![]);
-        gone.diff
-            .removed
-            .insert(3, interface(3, vec![record("10.0.0.5", 8)]));
-        assert_eq!(usable_address_added(&gone), None);
+        let mut first = change(&[], &["192.168.1.20"]);
+        first.is_initial = true;
+        assert_eq!(interface_came_up(&first), None);
+
+        assert_eq!(
+            interface_came_up(&change(&["fe80::2"], &["fe80::2", "10.9.0.1"])),
+            ip("10.9.0.1")
+        );
+        assert_eq!(
+            interface_came_up(&change(&["fe80::2"], &["fe80::2", "169.254.7.7"])),
+            None,
+            "link-local"
+        );
+        assert_eq!(
+            interface_came_up(&change(&["10.9.0.1"], &["10.9.0.1", "2001:db8::7"])),
+            None,
+            "it was up already"
+        );
+        assert_eq!(
+            interface_came_up(&change(&["10.9.0.1"], &[])),
+            None,
+            "going down"
+        );
+
+        // A new interface (a VPN's tunnel) with an address.
+        let mut tunnel = change(&["10.9.0.1"], &["10.9.0.1"]);
+        tunnel.diff.modified.clear();
+        tunnel
+            .diff
+            .added
+            .insert(5, interface(5, &["fe80::5", "10.8.0.2"]));
+        assert_eq!(interface_came_up(&tunnel), ip("10.8.0.2"));
     }
 }

@@ -1,8 +1,9 @@
-//! The interface watcher (`network::interfaces`, what the app uses where there is no
-//! NetworkManager, and on Windows and macOS) against the real kernel: the test runs in
-//! a network namespace of its own, where it makes a network interface and gives it an
-//! address with iproute2's `ip`, as a network coming up would. The feed is the
-//! simulator on that namespace's loopback.
+//! The app's network watch (`network::watch`) where there is no NetworkManager, as on
+//! machines without it and on Windows and macOS: it falls back to the interface
+//! watcher, tested here against the real kernel. The test runs in a network namespace
+//! of its own, where it makes a network interface and gives it addresses with
+//! iproute2's `ip`, as a network coming up would. The feed is the simulator on that
+//! namespace's loopback.
 //!
 //! Needs root (CI runs as root) for the namespace, and `ip` (`scripts/install-deps.sh
 //! --test` installs iproute2).
@@ -80,10 +81,13 @@ async fn scenario() {
         .unwrap();
     let service = Arc::new(service);
     tokio::spawn(async move { while events.recv().await.is_some() {} });
-    let watcher = {
-        let service = Arc::clone(&service);
-        tokio::spawn(async move { uplink_app::network::interfaces(&service).await })
-    };
+    // No NetworkManager: the session bus it is told to use does not exist.
+    std::env::set_var("UPLINK_NETWORK_BUS", "session");
+    std::env::set_var(
+        "DBUS_SESSION_BUS_ADDRESS",
+        "unix:path=/nonexistent/uplink-test-bus",
+    );
+    let watcher = tokio::spawn(uplink_app::network::watch(Arc::clone(&service)));
     state_is(&service, StateKind::Connected, Duration::from_secs(10)).await;
 
     // The network goes away: the feed is unreachable and the app gives up.
@@ -92,15 +96,17 @@ async fn scenario() {
     state_is(&service, StateKind::Error, Duration::from_secs(10)).await;
     sim.accept();
 
-    // An interface comes up with only its link-local address: not a network yet.
+    // An interface comes up with link-local addresses only (the IPv4 one a machine
+    // takes when it found no network): not a network yet.
     ip(&["link", "add", "up0", "type", "veth", "peer", "name", "up1"]);
     ip(&["link", "set", "up0", "up"]);
     ip(&["link", "set", "up1", "up"]);
+    ip(&["addr", "add", "169.254.7.7/16", "dev", "up0"]);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
         service.status().borrow().state,
         StateKind::Error,
-        "a link-local address alone does not re-arm"
+        "link-local addresses do not re-arm"
     );
 
     // It gets an address a feed could be reached through: no click needed.

@@ -62,6 +62,7 @@ mod config;
 mod failover;
 mod health;
 mod latency;
+pub mod network;
 mod orders;
 mod queue;
 pub mod redact;
