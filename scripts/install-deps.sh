@@ -15,6 +15,8 @@ if [ "${1:-}" = "--test" ]; then
   # The installed-package test: the desktop entry's validator. Real wall-clock jumps
   # for one process: libfaketime.
   pkgs+=(desktop-file-utils faketime)
+  # The .rpm, installed into a scratch root by rpm itself.
+  pkgs+=(rpm)
   # Network interfaces made and given addresses in a test's own network namespace.
   pkgs+=(iproute2)
 fi
