@@ -1131,26 +1131,24 @@ mod tests {
                 0,
             )
         };
+        // Each quote in a frame: its symbol and price.
+        let shown = |m: &UiMarket| -> Vec<(String, f64)> {
+            m.quotes
+                .iter()
+                .map(|q| (q.symbol.clone(), q.price))
+                .collect()
+        };
         price(&mut b, "MSFT", 1.0);
         price(&mut b, "AAPL", 2.0);
         let m = b.take_market(now).unwrap();
-        let shown: Vec<_> = m
-            .quotes
-            .iter()
-            .map(|q| (q.symbol.as_str(), q.price))
-            .collect();
-        assert_eq!(shown, [("AAPL", 2.0), ("MSFT", 1.0)], "by symbol");
+        let both = [("AAPL".to_string(), 2.0), ("MSFT".to_string(), 1.0)];
+        assert_eq!(shown(&m), both, "by symbol");
 
         // Changed again after the flush: it goes out again, once.
         price(&mut b, "AAPL", 3.0);
         price(&mut b, "AAPL", 4.0);
         let m = b.take_market(now).unwrap();
-        let shown: Vec<_> = m
-            .quotes
-            .iter()
-            .map(|q| (q.symbol.as_str(), q.price))
-            .collect();
-        assert_eq!(shown, [("AAPL", 4.0)]);
+        assert_eq!(shown(&m), [("AAPL".to_string(), 4.0)]);
 
         // Taken off and put back on the watchlist before the next flush: the frame
         // says it was removed and carries its new quote once.
@@ -1160,12 +1158,7 @@ mod tests {
         price(&mut b, "AAPL", 6.0);
         let m = b.take_market(now).unwrap();
         assert_eq!(m.removed, ["AAPL"]);
-        let shown: Vec<_> = m
-            .quotes
-            .iter()
-            .map(|q| (q.symbol.as_str(), q.price))
-            .collect();
-        assert_eq!(shown, [("AAPL", 6.0)]);
+        assert_eq!(shown(&m), [("AAPL".to_string(), 6.0)]);
         assert_eq!(m.quotes[0].updates, 1, "a fresh quote after the removal");
         assert_eq!(b.take_market(now), None);
     }
