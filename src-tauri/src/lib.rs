@@ -292,8 +292,8 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, opts: Options) -> tau
             commands::get_settings,
             commands::save_settings,
         ])
-        .on_window_event(|window, event| {
-            if let WindowEvent::CloseRequested { .. } = event {
+        .on_window_event(|window, event| match event {
+            WindowEvent::CloseRequested { .. } => {
                 // Closing destroys the window and its webview (WebKit's web process
                 // ends with it), so the app in the tray costs no webview; the tray's
                 // "Open Uplink" makes a new one. Quit in the tray menu exits.
@@ -302,6 +302,8 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, opts: Options) -> tau
                     "window closed: webview released, the app stays in the tray"
                 );
             }
+            WindowEvent::Destroyed if window.label() == MAIN => end_webkit_network_process(),
+            _ => {}
         })
 }
 
@@ -322,6 +324,46 @@ pub fn run_app<R: Runtime>(app: tauri::App<R>) {
         }
         _ => {}
     });
+}
+
+/// Ends WebKit's network process once the window is gone (Linux). WebKitGTK keeps it
+/// after the last webview, and Tauri keeps the web context, and with it the process,
+/// for the app's lifetime (tauri-runtime-wry's `WebviewWrapper::drop`, tauri issue
+/// 14626): 35 MB in the tray that nobody uses. The next window's webview makes a new
+/// one, as WebKit does after that process crashed. Elsewhere this does nothing.
+fn end_webkit_network_process() {
+    #[cfg(target_os = "linux")]
+    for pid in children_named(std::process::id(), "WebKitNetworkPr") {
+        use nix::sys::signal::{kill, Signal};
+        match kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM) {
+            Ok(()) => tracing::info!(pid, "WebKit's network process ended with the window"),
+            Err(e) => tracing::warn!(pid, "cannot end WebKit's network process: {e}"),
+        }
+    }
+}
+
+/// The pids of `parent`'s children whose command name (as the kernel keeps it: at most
+/// 15 bytes) is `comm`, from /proc.
+#[cfg(target_os = "linux")]
+fn children_named(parent: u32, comm: &str) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // "pid (comm) state ppid ...": the name may hold spaces and parentheses.
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                return false;
+            };
+            let ppid = stat[close + 1..].split_whitespace().nth(1);
+            &stat[open + 1..close] == comm && ppid == Some(parent.to_string().as_str())
+        })
+        .collect()
 }
 
 /// The name of WebKitGTK's switch for its DMABUF renderer.
@@ -360,4 +402,30 @@ pub fn run() {
         .build(tauri::generate_context!())
         .expect("Uplink cannot start: Tauri failed to build the app");
     run_app(app);
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_are_found_by_their_parent_and_name() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        let me = std::process::id();
+        assert!(children_named(me, "sleep").contains(&pid));
+        assert!(
+            !children_named(me, "sleeper").contains(&pid),
+            "the whole name"
+        );
+        assert!(
+            !children_named(1, "sleep").contains(&pid),
+            "another parent's"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 }

@@ -274,6 +274,9 @@ impl Service {
 
     /// Everything the window needs when it opens.
     pub fn snapshot(&self) -> Snapshot {
+        // The window asks once, when its page has loaded: the log tells a window that
+        // opened from one that loaded.
+        tracing::info!("the window loaded: sending it the current state");
         let status = self.status.borrow().clone();
         let m = self.model.lock().unwrap();
         Snapshot {

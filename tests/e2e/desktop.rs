@@ -619,6 +619,12 @@ async fn window_viewable(want: bool) {
 /// The app's WebKit web processes: every WebKitWebProcess whose parent chain leads
 /// to the app under test.
 fn web_processes() -> Vec<u32> {
+    webkit_processes("WebKitWebProces")
+}
+
+/// The app's WebKit processes whose command name starts with `name` (the kernel keeps
+/// 15 bytes of it), found by their parent chain leading to the app under test.
+fn webkit_processes(name: &str) -> Vec<u32> {
     let bin = uplink_e2e::webdriver::app_binary();
     let app: Vec<u32> = std::process::Command::new("pgrep")
         .arg("-f")
@@ -647,7 +653,7 @@ fn web_processes() -> Vec<u32> {
             continue;
         };
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if !comm.starts_with("WebKitWebProces") {
+        if !comm.starts_with(name) {
             continue;
         }
         let mut p = pid;
@@ -675,14 +681,22 @@ async fn s8_closing_releases_the_webview_to_the_tray_and_a_second_launch_shows_t
     let before = web_processes();
     assert!(!before.is_empty(), "the open window has a web process");
 
+    assert!(
+        !webkit_processes("WebKitNetworkPr").is_empty(),
+        "the open window has a network process"
+    );
+    let loads = |d: &Desk| d.app().log().matches("the window loaded").count();
+    assert_eq!(loads(&d), 1, "the window loaded once");
+
     // The close button destroys the window and its webview: WebKit's web process
-    // ends, while the app, its tray and its connection stay.
+    // ends, and the app ends the network process WebKit would keep, while the app,
+    // its tray and its connection stay.
     uplink_e2e::x11::request_close("Uplink").unwrap();
     window_viewable(false).await;
-    wait_for("the web process to end", T, || async {
-        match web_processes() {
-            p if p.is_empty() => Ok(()),
-            p => Err(format!("still running: {p:?}")),
+    wait_for("WebKit's processes to end", T, || async {
+        match (web_processes(), webkit_processes("WebKitNetworkPr")) {
+            (w, n) if w.is_empty() && n.is_empty() => Ok(()),
+            (w, n) => Err(format!("still running: web {w:?}, network {n:?}")),
         }
     })
     .await;
@@ -705,6 +719,16 @@ async fn s8_closing_releases_the_webview_to_the_tray_and_a_second_launch_shows_t
         }
     })
     .await;
+    // Its page loads and asks for the current state, with a network process WebKit
+    // started anew.
+    wait_for("the new window's page to load", T, || async {
+        match loads(&d) {
+            2 => Ok(()),
+            n => Err(format!("{n} loads")),
+        }
+    })
+    .await;
+    assert!(!webkit_processes("WebKitNetworkPr").is_empty());
 
     // A second launch shows the first instance's window and exits by itself.
     uplink_e2e::x11::request_close("Uplink").unwrap();
