@@ -302,7 +302,14 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, opts: Options) -> tau
                     "window closed: webview released, the app stays in the tray"
                 );
             }
-            WindowEvent::Destroyed if window.label() == MAIN => end_webkit_network_process(),
+            // The last webview gone (there is only the main window's): nobody needs
+            // WebKit's network process.
+            WindowEvent::Destroyed
+                if window.label() == MAIN
+                    && window.webview_windows().keys().all(|label| label == MAIN) =>
+            {
+                end_webkit_network_process()
+            }
             _ => {}
         })
 }
