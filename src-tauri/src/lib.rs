@@ -302,11 +302,11 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, opts: Options) -> tau
                     "window closed: webview released, the app stays in the tray"
                 );
             }
-            // The last webview gone (there is only the main window's): nobody needs
-            // WebKit's network process.
+            // The last webview gone: nobody needs WebKit's network process. (By the
+            // time handlers hear of `Destroyed`, Tauri has taken the window out of its
+            // list: `webview_windows()` holds only the others.)
             WindowEvent::Destroyed
-                if window.label() == MAIN
-                    && window.webview_windows().keys().all(|label| label == MAIN) =>
+                if window.label() == MAIN && window.webview_windows().is_empty() =>
             {
                 end_webkit_network_process()
             }
@@ -336,15 +336,23 @@ pub fn run_app<R: Runtime>(app: tauri::App<R>) {
 /// Ends WebKit's network process once the window is gone (Linux). WebKitGTK keeps it
 /// after the last webview, and Tauri keeps the web context, and with it the process,
 /// for the app's lifetime (tauri-runtime-wry's `WebviewWrapper::drop`, tauri issue
-/// 14626): 35 MB in the tray that nobody uses. The next window's webview makes a new
-/// one, as WebKit does after that process crashed. Elsewhere this does nothing.
+/// 14626): 16 MB of the tray's PSS (BENCHMARKS.md). The next window's webview makes a
+/// new one, as WebKit does after that process crashed. Only a direct child is looked
+/// for (WebKit's sandbox or Flatpak would put another process between; then this
+/// says so and leaves it). Elsewhere this does nothing.
 fn end_webkit_network_process() {
     #[cfg(target_os = "linux")]
-    for pid in children_named(std::process::id(), "WebKitNetworkPr") {
+    {
         use nix::sys::signal::{kill, Signal};
-        match kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM) {
-            Ok(()) => tracing::info!(pid, "WebKit's network process ended with the window"),
-            Err(e) => tracing::warn!(pid, "cannot end WebKit's network process: {e}"),
+        let found = children_named(std::process::id(), "WebKitNetworkPr");
+        if found.is_empty() {
+            tracing::info!("no WebKit network process of ours to end");
+        }
+        for pid in found {
+            match kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM) {
+                Ok(()) => tracing::info!(pid, "asked WebKit's network process to end (SIGTERM)"),
+                Err(e) => tracing::warn!(pid, "cannot end WebKit's network process: {e}"),
+            }
         }
     }
 }
@@ -429,7 +437,7 @@ mod tests {
             "the whole name"
         );
         assert!(
-            !children_named(1, "sleep").contains(&pid),
+            !children_named(child.id(), "sleep").contains(&pid),
             "another parent's"
         );
         child.kill().unwrap();

@@ -686,6 +686,19 @@ async fn s8_closing_releases_the_webview_to_the_tray_and_a_second_launch_shows_t
         "the open window has a network process"
     );
     let loads = |d: &Desk| d.app().log().matches("the window loaded").count();
+    let page_loads = |want: usize| {
+        let d = &d;
+        async move {
+            wait_for("the window's page to load", T, || async {
+                match loads(d) {
+                    n if n == want => Ok(()),
+                    n => Err(format!("{n} loads")),
+                }
+            })
+            .await
+        }
+    };
+    d.settings_loaded().await;
     assert_eq!(loads(&d), 1, "the window loaded once");
 
     // The close button destroys the window and its webview: WebKit's web process
@@ -721,14 +734,11 @@ async fn s8_closing_releases_the_webview_to_the_tray_and_a_second_launch_shows_t
     .await;
     // Its page loads and asks for the current state, with a network process WebKit
     // started anew.
-    wait_for("the new window's page to load", T, || async {
-        match loads(&d) {
-            2 => Ok(()),
-            n => Err(format!("{n} loads")),
-        }
-    })
-    .await;
-    assert!(!webkit_processes("WebKitNetworkPr").is_empty());
+    page_loads(2).await;
+    assert!(
+        !webkit_processes("WebKitNetworkPr").is_empty(),
+        "the new window has a network process of its own"
+    );
 
     // A second launch shows the first instance's window and exits by itself.
     uplink_e2e::x11::request_close("Uplink").unwrap();
@@ -763,6 +773,16 @@ async fn s8_closing_releases_the_webview_to_the_tray_and_a_second_launch_shows_t
         "the second launch did not open a connection of its own"
     );
     eprintln!("s8: second launch handed over in {:?}", started.elapsed());
+    page_loads(3).await;
+
+    // Closed and opened again at once, without waiting for WebKit's processes to end:
+    // the new page still loads.
+    uplink_e2e::x11::request_close("Uplink").unwrap();
+    window_viewable(false).await;
+    d.tray.click(&d.item, "Open Uplink").await.unwrap();
+    window_viewable(true).await;
+    page_loads(4).await;
+    assert!(!webkit_processes("WebKitNetworkPr").is_empty());
 
     // Quit from the tray menu exits the app.
     d.tray.click(&d.item, "Quit").await.unwrap();
