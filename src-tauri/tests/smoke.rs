@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{invoke, snapshot_when};
+use common::{invoke, order, place_order, snapshot_when};
 use serde_json::json;
 
 #[test]
@@ -36,19 +36,13 @@ fn the_app_starts_headless_on_the_demo_feed_and_its_commands_work() {
         err["message"],
         "quantity must be a number above 0 and at most 1,000,000"
     );
-    let key = invoke(
+    let key = place_order(
         &w,
-        "place_order",
         json!({"symbol": " aapl ", "side": "buy", "qty": 3}),
-    )
-    .expect("order placed");
-    let key = key.as_str().unwrap().to_owned();
+        "order placed",
+    );
     let snap = snapshot_when(&w, "the order filled", |s| {
-        s["orders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|o| o["key"] == key.as_str() && o["status"] == "filled")
+        order(s, &key).is_some_and(|o| o["status"] == "filled")
     });
     let orders = snap["orders"].as_array().unwrap();
     assert_eq!(
@@ -96,18 +90,12 @@ fn the_app_starts_headless_on_the_demo_feed_and_its_commands_work() {
     snapshot_when(&w, "connected on a fresh engine", |s| {
         s["status"]["state"] == "connected"
     });
-    let key = invoke(
+    let key = place_order(
         &w,
-        "place_order",
         json!({"symbol": "MSFT", "side": "sell", "qty": 2}),
-    )
-    .expect("order placed on the fresh engine");
-    let key = key.as_str().unwrap().to_owned();
+        "order placed on the fresh engine",
+    );
     snapshot_when(&w, "the order filled on the fresh engine", |s| {
-        s["orders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|o| o["key"] == key.as_str() && o["status"] == "filled")
+        order(s, &key).is_some_and(|o| o["status"] == "filled")
     });
 }

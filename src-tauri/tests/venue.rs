@@ -14,7 +14,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use common::{invoke, snapshot_when};
+use common::{order, place_order, snapshot_when};
 use serde_json::{json, Value};
 
 /// The fixture process, killed when dropped.
@@ -84,21 +84,12 @@ fn a_venues_short_answers_and_fill_reports_drive_the_window_row_to_filled() {
         s["status"]["state"] == "connected"
     });
 
-    let key = invoke(
+    let key = place_order(
         &w,
-        "place_order",
         json!({"symbol": "AAPL", "side": "buy", "qty": 100}),
-    )
-    .expect("order placed");
-    let key = key.as_str().unwrap().to_owned();
-    let row = |s: &Value| -> Option<Value> {
-        s["orders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["key"] == key.as_str())
-            .cloned()
-    };
+        "order placed",
+    );
+    let row = |s: &Value| order(s, &key).cloned();
     snapshot_when(&w, "the order filled", |s| {
         row(s).is_some_and(|o| o["status"] == "filled")
     });

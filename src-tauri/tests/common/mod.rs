@@ -1,5 +1,6 @@
 //! What the test binaries that run the whole app on Tauri's mock runtime share: a
-//! command invoked through Tauri's real IPC layer, and waiting for a snapshot.
+//! command invoked through Tauri's real IPC layer, waiting for a snapshot, and an
+//! order placed and found in one.
 
 // Each test binary compiles this module and uses part of it.
 #![allow(dead_code)]
@@ -70,4 +71,20 @@ pub fn snapshot_when(
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Places an order through IPC, as the window does; returns its key. `what` names
+/// the order in the failure message.
+pub fn place_order(w: &WebviewWindow<MockRuntime>, args: Value, what: &str) -> String {
+    let key = invoke(w, "place_order", args).unwrap_or_else(|e| panic!("{what}: {e}"));
+    key.as_str().expect("an order key").to_owned()
+}
+
+/// The order row with `key` in a snapshot, if there is one.
+pub fn order<'a>(snap: &'a Value, key: &str) -> Option<&'a Value> {
+    snap["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["key"] == key)
 }
