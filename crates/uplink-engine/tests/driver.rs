@@ -1,6 +1,8 @@
 //! The engine against the real feed simulator on 127.0.0.1: real sockets, short
 //! (millisecond) intervals, and waits on observed events, never on sleeps.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use uplink_engine::core::Config;
@@ -982,18 +984,6 @@ async fn a_server_echoing_the_token_never_gets_it_into_any_output() {
     h.shutdown().await;
 }
 
-/// Resident memory of this process, from /proc.
-fn rss_mb() -> f64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kb: f64 = s
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kb / 1024.0
-}
-
 /// A subscriber that never reads, under a firehose: the engine keeps reading, keeps
 /// its heartbeat and answers commands; the stalled stream loses price updates
 /// (counted), never state changes; memory stays bounded.
@@ -1012,14 +1002,14 @@ async fn a_stalled_subscriber_never_stalls_the_engine() {
     let (h, mut stalled) = Engine::start(c).unwrap();
     h.subscribe(vec!["AAPL".into(), "MSFT".into()]).unwrap();
     h.connect().unwrap();
-    let start_rss = rss_mb();
+    let start_rss = common::rss_mb();
     // Nobody reads `stalled` for three seconds of firehose.
     let until = Instant::now() + Duration::from_secs(3);
     let mut peak = start_rss;
     let mut samples_seen = Vec::new();
     while Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        peak = peak.max(rss_mb());
+        peak = peak.max(common::rss_mb());
         samples_seen.push(h.status().borrow().latency.samples);
     }
     let st = h.status().borrow().clone();

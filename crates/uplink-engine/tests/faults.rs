@@ -33,16 +33,6 @@ fn config(url: &str) -> ClientConfig {
     c
 }
 
-/// VmRSS of this process, MiB.
-fn rss_mb() -> f64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap();
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 /// Runs the engine until `done` says so (or WAIT), collecting every event as JSON
 /// and the states seen; checks the token appears nowhere.
 async fn observe(
@@ -306,7 +296,7 @@ async fn a_ping_flood_from_a_peer_that_never_reads_stays_bounded() {
         }
     })
     .await;
-    let start = rss_mb();
+    let start = common::rss_mb();
     let mut c = config(&url);
     c.core.pong_timeout = Duration::from_secs(60);
     c.core.idle_timeout = Duration::from_secs(120);
@@ -320,7 +310,7 @@ async fn a_ping_flood_from_a_peer_that_never_reads_stays_bounded() {
         while let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(50), ev.recv()).await {
             connected |= matches!(&e, EngineEvent::State(st) if st.state == StateKind::Connected);
         }
-        peak = peak.max(rss_mb());
+        peak = peak.max(common::rss_mb());
     }
     assert!(connected, "the flood came over an established WebSocket");
     assert!(

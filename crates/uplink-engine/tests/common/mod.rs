@@ -1,5 +1,6 @@
-//! What the test binaries that run the `uplink` CLI share: its stdout as timed JSON
-//! lines, waiting for one of them, and waiting for the process to end.
+//! What the engine's test binaries share: the `uplink` CLI's stdout as timed JSON
+//! lines, waiting for one of them, waiting for the process to end, and this process's
+//! resident memory.
 
 // Each test binary compiles this module and uses part of it.
 #![allow(dead_code)]
@@ -65,4 +66,17 @@ pub async fn wait_exit(child: &mut Child, within: Duration, what: &str) -> ExitS
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// This process's resident memory (VmRSS), MiB. Panics when /proc cannot tell: a
+/// bound on memory growth must not pass on a reading of 0.
+pub fn rss_mb() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: f64 = s
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS in /proc/self/status");
+    kb / 1024.0
 }
