@@ -221,26 +221,18 @@ async fn s1_first_start_uses_the_demo_feed_and_shows_live_data() {
     eprintln!("s1: latency {latency}, first AAPL {first}");
 }
 
-/// The environments of this user's running WebKitGTK web processes, read from /proc.
-/// Scenarios run one at a time, so these are the app's.
+/// The environments of the app's WebKit web processes ([`web_processes`]), read
+/// from /proc.
 fn webkit_web_process_environments() -> Vec<Vec<String>> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let dir = entry.path();
-        // The kernel keeps 15 characters of the name.
-        match std::fs::read_to_string(dir.join("comm")) {
-            Ok(comm) if comm.trim_end() == "WebKitWebProces" => {}
-            _ => continue,
-        }
-        if let Ok(raw) = std::fs::read(dir.join("environ")) {
-            found.push(
-                raw.split(|b| *b == 0)
-                    .map(|v| String::from_utf8_lossy(v).into_owned())
-                    .collect(),
-            );
-        }
-    }
-    found
+    web_processes()
+        .into_iter()
+        .filter_map(|pid| std::fs::read(format!("/proc/{pid}/environ")).ok())
+        .map(|raw| {
+            raw.split(|b| *b == 0)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .collect()
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
