@@ -376,7 +376,7 @@ fn children_named(parent: u32, comm: &str) -> Vec<i32> {
                 return false;
             };
             let ppid = stat[close + 1..].split_whitespace().nth(1);
-            &stat[open + 1..close] == comm && ppid == Some(parent.to_string().as_str())
+            &stat[open + 1..close] == comm && ppid.and_then(|p| p.parse().ok()) == Some(parent)
         })
         .collect()
 }
