@@ -14,6 +14,8 @@
 //! * [`settings`]: the user's settings, validated per field, stored 0600;
 //! * [`network`]: "the network is back" (NetworkManager, or else the interfaces'
 //!   addresses) re-arms the connection;
+//! * [`reclaim`]: once the window is gone, the webview's library pages go back to the
+//!   system (Linux);
 //! * [`tray`] and [`icon`]: the tray's own task (it watches the app's status), its
 //!   icons, label and menu;
 //! * [`commands`]: what the window may call, one-line adapters over [`service`];
@@ -39,6 +41,7 @@ pub mod model;
 pub mod network;
 pub mod notify;
 pub mod pump;
+pub mod reclaim;
 pub mod service;
 pub mod settings;
 pub mod tray;
@@ -308,7 +311,8 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, opts: Options) -> tau
             WindowEvent::Destroyed
                 if window.label() == MAIN && window.webview_windows().is_empty() =>
             {
-                end_webkit_network_process()
+                end_webkit_network_process();
+                release_webview_memory(window.app_handle().clone());
             }
             _ => {}
         })
@@ -355,6 +359,49 @@ fn end_webkit_network_process() {
             }
         }
     }
+}
+
+/// Once the closed window's WebKit processes have ended, gives the pages of WebKit's
+/// libraries in the app's own process back to the system ([`reclaim`]): 43 MB of the
+/// tray's PSS (BENCHMARKS.md). Not if a window is open again by then. On a thread of
+/// its own, which waits up to 10 s for those processes: the kernel leaves a page that
+/// another process still maps. Elsewhere than Linux this does nothing.
+fn release_webview_memory<R: Runtime>(app: AppHandle<R>) {
+    #[cfg(target_os = "linux")]
+    {
+        let reclaim = move || {
+            let me = std::process::id();
+            for _ in 0..40 {
+                if children_named(me, "WebKitWebProces").is_empty()
+                    && children_named(me, "WebKitNetworkPr").is_empty()
+                {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            if !app.webview_windows().is_empty() {
+                tracing::debug!("a window is open again: the webview's pages stay");
+                return;
+            }
+            match reclaim::release_webview_pages() {
+                Ok(r) => tracing::info!(
+                    mappings = r.mappings,
+                    "gave the webview's library pages back: {} MB resident before, {} MB after",
+                    r.before_kb / 1024,
+                    r.after_kb / 1024
+                ),
+                Err(e) => tracing::warn!("cannot read this process's mappings: {e}"),
+            }
+        };
+        let spawned = std::thread::Builder::new()
+            .name("uplink-reclaim".into())
+            .spawn(reclaim);
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start the thread that gives the webview's pages back: {e}");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    drop(app);
 }
 
 /// The pids of `parent`'s children whose command name (as the kernel keeps it: at most

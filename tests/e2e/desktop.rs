@@ -614,13 +614,11 @@ fn web_processes() -> Vec<u32> {
     webkit_processes("WebKitWebProces")
 }
 
-/// The app's WebKit processes whose command name starts with `name` (the kernel keeps
-/// 15 bytes of it), found by their parent chain leading to the app under test.
-fn webkit_processes(name: &str) -> Vec<u32> {
-    let bin = uplink_e2e::webdriver::app_binary();
-    let app: Vec<u32> = std::process::Command::new("pgrep")
+/// The pids of the app under test (its binary's path on the command line).
+fn app_pids() -> Vec<u32> {
+    std::process::Command::new("pgrep")
         .arg("-f")
-        .arg(&bin)
+        .arg(uplink_e2e::webdriver::app_binary())
         .output()
         .map(|o| {
             String::from_utf8_lossy(&o.stdout)
@@ -628,7 +626,46 @@ fn webkit_processes(name: &str) -> Vec<u32> {
                 .filter_map(|p| p.parse().ok())
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// How much of the libraries whose file name starts with `name` is resident in the
+/// app's process, kB (the `Rss:` of their mappings in /proc/<pid>/smaps).
+fn app_resident_kb(name: &str) -> u64 {
+    let [pid] = app_pids()[..] else {
+        panic!("not one app process: {:?}", app_pids());
+    };
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let mut ours = false;
+    let mut kb = 0;
+    for line in smaps.lines() {
+        if let Some(rss) = line.strip_prefix("Rss:") {
+            if ours {
+                kb += rss
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .unwrap();
+            }
+        } else if line
+            .split_whitespace()
+            .next()
+            .is_some_and(|f| f.contains('-') && !f.ends_with(':'))
+        {
+            ours = line
+                .rsplit('/')
+                .next()
+                .is_some_and(|file| line.contains('/') && file.starts_with(name));
+        }
+    }
+    kb
+}
+
+/// The app's WebKit processes whose command name starts with `name` (the kernel keeps
+/// 15 bytes of it), found by their parent chain leading to the app under test.
+fn webkit_processes(name: &str) -> Vec<u32> {
+    let app = app_pids();
     let parent = |pid: u32| -> Option<u32> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         // After the ")" that ends the command name: state, then the parent's pid.
@@ -692,6 +729,7 @@ async fn s8_closing_releases_the_webview_to_the_tray_and_a_second_launch_shows_t
     };
     d.settings_loaded().await;
     assert_eq!(loads(&d), 1, "the window loaded once");
+    let jsc_open = app_resident_kb("libjavascriptcoregtk");
 
     // The close button destroys the window and its webview: WebKit's web process
     // ends, and the app ends the network process WebKit would keep, while the app,
@@ -705,6 +743,25 @@ async fn s8_closing_releases_the_webview_to_the_tray_and_a_second_launch_shows_t
         }
     })
     .await;
+    // With them gone, the app gives the pages of WebKit's libraries back: of
+    // JavaScriptCore's, which only the webview ran, less than a quarter stays.
+    wait_for("the webview's pages to be given back", T, || async {
+        match d
+            .app()
+            .log()
+            .contains("gave the webview's library pages back")
+        {
+            true => Ok(()),
+            false => Err("not in the log".into()),
+        }
+    })
+    .await;
+    let jsc_closed = app_resident_kb("libjavascriptcoregtk");
+    assert!(
+        jsc_closed * 4 < jsc_open,
+        "JavaScriptCore resident: {jsc_open} kB with the window, {jsc_closed} kB after"
+    );
+    eprintln!("s8: JavaScriptCore resident {jsc_open} kB with the window, {jsc_closed} kB after");
     d.tray_is("green", T).await;
     assert_eq!(
         s.stats().connections_open,
