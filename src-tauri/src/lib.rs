@@ -248,7 +248,11 @@ fn setup<R: Runtime>(
     if opts.network {
         tauri::async_runtime::spawn(network::watch(service));
     }
-    if !start_hidden {
+    if start_hidden {
+        // No webview runs, yet loading WebKit, and GTK's look at the display's GL
+        // (which loads Mesa and LLVM), touched pages of those libraries.
+        release_webview_memory(app.handle().clone());
+    } else {
         show_main(app.handle());
     }
     Ok(())
@@ -361,11 +365,12 @@ fn end_webkit_network_process() {
     }
 }
 
-/// Once the closed window's WebKit processes have ended, gives the pages of WebKit's
-/// libraries in the app's own process back to the system ([`reclaim`]): 43 MB of the
-/// tray's PSS (BENCHMARKS.md). Not if a window is open again by then. On a thread of
-/// its own, which waits up to 10 s for those processes: the kernel leaves a page that
-/// another process still maps. Elsewhere than Linux this does nothing.
+/// Gives the pages of WebKit's libraries in the app's own process back to the system
+/// ([`reclaim`]) when no window is open: after a close, once the closed window's WebKit
+/// processes have ended, and at a start in the tray (the figures are in
+/// BENCHMARKS.md). Not if a window is open again by then. On a thread of its own,
+/// which waits up to 10 s for those processes: the kernel leaves a page that another
+/// process still maps. Elsewhere than Linux this does nothing.
 fn release_webview_memory<R: Runtime>(app: AppHandle<R>) {
     #[cfg(target_os = "linux")]
     {

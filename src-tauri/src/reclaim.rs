@@ -4,13 +4,15 @@
 //! Closing the window ends WebKit's processes, but the app's own process keeps every
 //! page of WebKit's libraries that the webview touched while it ran: WebKit, its
 //! JavaScript engine, ICU, the speech synthesizer WebKit links, and Mesa with LLVM
-//! (for the EGL display WebKit opens). They are clean pages read from the library
-//! files, of no more use to the app in the tray, yet they stay in its page tables
-//! (and in its PSS: 43 MB of the 134 MB it held after a close, BENCHMARKS.md) until
-//! memory runs short. [`release_webview_pages`] asks the kernel to reclaim them now
-//! with `madvise(MADV_PAGEOUT)`. The data stays what it was: a page the app touches
-//! again (the next window's webview) is read back from the file. Pages another process
-//! maps too (the X server's Mesa, a second WebKit user) are left by the kernel.
+//! (for the EGL display WebKit opens, and for GTK's look at the display's GL at
+//! start). They are clean pages read from the library files, of no more use to the
+//! app in the tray, yet they stay in its page tables, and in its PSS, until memory
+//! runs short (the figures are in BENCHMARKS.md). [`release_webview_pages`] asks the
+//! kernel to reclaim them now with `madvise(MADV_PAGEOUT)`. The data stays what it
+//! was: a page the app touches again (the next window's webview) is read back from
+//! the file. Pages another process maps too (the X server's Mesa, a second WebKit
+//! user) are left by the kernel, and so are the pages the loader changed (relocated
+//! data, anonymous now), which only swap could take.
 //!
 //! Which libraries is [`is_webview_library`], by file name. The parsing of
 //! `/proc/self/smaps` and that rule are plain functions, tested here; e2e s8 checks the

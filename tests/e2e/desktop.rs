@@ -893,6 +893,22 @@ async fn s10_start_minimized_makes_no_webview_until_the_window_is_opened() {
     .await;
     window_viewable(false).await;
     assert_eq!(web_processes(), Vec::<u32>::new(), "no webview in the tray");
+    // Loading WebKit touched pages of its libraries all the same: the app gives them
+    // back (it reads its own resident figures from /proc and logs them).
+    let released = wait_for("the webview's pages to be given back", T, || async {
+        let log = std::fs::read_to_string(dir.join("app.log")).unwrap_or_default();
+        let line = log
+            .lines()
+            .find(|l| l.contains("gave the webview's library pages back"));
+        line.map(str::to_owned)
+            .ok_or_else(|| "not in the log".to_string())
+    })
+    .await;
+    let mb = |word: &str| -> u64 {
+        let before = released.split(&format!(" MB {word}")).next().unwrap();
+        before.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(mb("after") < mb("resident before"), "{released}");
     tray.click(&item, "Open Uplink").await.unwrap();
     window_viewable(true).await;
     wait_for("a web process for the window", T, || async {
