@@ -14,8 +14,8 @@
 //! * [`settings`]: the user's settings, validated per field, stored 0600;
 //! * [`network`]: "the network is back" (NetworkManager, or else the interfaces'
 //!   addresses) re-arms the connection;
-//! * [`reclaim`]: once the window is gone, the webview's library pages go back to the
-//!   system (Linux);
+//! * [`reclaim`] (with [`smaps`], its reader of /proc): while no window is open, the
+//!   webview's library pages are unmapped from the app (Linux);
 //! * [`tray`] and [`icon`]: the tray's own task (it watches the app's status), its
 //!   icons, label and menu;
 //! * [`commands`]: what the window may call, one-line adapters over [`service`];
@@ -44,6 +44,7 @@ pub mod pump;
 pub mod reclaim;
 pub mod service;
 pub mod settings;
+pub mod smaps;
 pub mod tray;
 
 mod logging;
@@ -352,7 +353,7 @@ fn end_webkit_network_process() {
     #[cfg(target_os = "linux")]
     {
         use nix::sys::signal::{kill, Signal};
-        let found = children_named(std::process::id(), "WebKitNetworkPr");
+        let found = children_named(std::process::id(), &["WebKitNetworkPr"]);
         if found.is_empty() {
             tracing::info!("no WebKit network process of ours to end");
         }
@@ -375,14 +376,12 @@ fn release_webview_memory<R: Runtime>(app: AppHandle<R>) {
     #[cfg(target_os = "linux")]
     {
         let reclaim = move || {
-            let me = std::process::id();
-            for _ in 0..40 {
-                if children_named(me, "WebKitWebProces").is_empty()
-                    && children_named(me, "WebKitNetworkPr").is_empty()
-                {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(250));
+            let webkit = ["WebKitWebProces", "WebKitNetworkPr"];
+            let waited = std::time::Instant::now();
+            while !children_named(std::process::id(), &webkit).is_empty()
+                && waited.elapsed() < WEBKIT_EXIT_WAIT
+            {
+                std::thread::sleep(WEBKIT_EXIT_POLL);
             }
             if !app.webview_windows().is_empty() {
                 tracing::debug!("a window is open again: the webview's pages stay");
@@ -391,28 +390,37 @@ fn release_webview_memory<R: Runtime>(app: AppHandle<R>) {
             match reclaim::release_webview_pages() {
                 Ok(r) => tracing::info!(
                     mappings = r.mappings,
-                    "gave the webview's library pages back: {} MB resident before, {} MB after",
+                    refused = r.refused,
+                    "unmapped the webview's library pages: {} MB resident before, {} MB after",
                     r.before_kb / 1024,
                     r.after_kb / 1024
                 ),
-                Err(e) => tracing::warn!("cannot read this process's mappings: {e}"),
+                Err(e) => tracing::warn!("the webview's library pages stay: {e}"),
             }
         };
         let spawned = std::thread::Builder::new()
             .name("uplink-reclaim".into())
             .spawn(reclaim);
         if let Err(e) = spawned {
-            tracing::warn!("cannot start the thread that gives the webview's pages back: {e}");
+            tracing::warn!("cannot start the thread that unmaps the webview's pages: {e}");
         }
     }
     #[cfg(not(target_os = "linux"))]
     drop(app);
 }
 
-/// The pids of `parent`'s children whose command name (as the kernel keeps it: at most
-/// 15 bytes) is `comm`, from /proc.
+/// How long [`release_webview_memory`] waits for the closed window's WebKit processes
+/// to end (they end within a second here), and how often it looks.
 #[cfg(target_os = "linux")]
-fn children_named(parent: u32, comm: &str) -> Vec<i32> {
+const WEBKIT_EXIT_WAIT: Duration = Duration::from_secs(10);
+#[cfg(target_os = "linux")]
+const WEBKIT_EXIT_POLL: Duration = Duration::from_millis(250);
+
+/// The pids of `parent`'s living children whose command name (as the kernel keeps
+/// it: at most 15 bytes) is one of `names`, from /proc. (A zombie, ended but not yet
+/// reaped, is not counted.)
+#[cfg(target_os = "linux")]
+fn children_named(parent: u32, names: &[&str]) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -427,8 +435,11 @@ fn children_named(parent: u32, comm: &str) -> Vec<i32> {
             let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
                 return false;
             };
-            let ppid = stat[close + 1..].split_whitespace().nth(1);
-            &stat[open + 1..close] == comm && ppid.and_then(|p| p.parse().ok()) == Some(parent)
+            let mut after = stat[close + 1..].split_whitespace();
+            let (state, ppid) = (after.next(), after.next());
+            names.contains(&&stat[open + 1..close])
+                && state != Some("Z")
+                && ppid.and_then(|p| p.parse().ok()) == Some(parent)
         })
         .collect()
 }
@@ -439,9 +450,11 @@ pub const DMABUF_SWITCH: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
 /// Sets what the webview should inherit. Without GPU acceleration (virtual machines,
 /// remote desktops, some drivers) WebKitGTK's DMABUF renderer burns a core to redraw a
 /// few table cells; with it disabled the same window costs a fraction of that, and
-/// machines with a GPU still render. A value the user set, either way, is kept. Call
-/// it first thing in `main`, before any thread exists.
+/// machines with a GPU still render. A value the user set, either way, is kept. It
+/// also notes the libraries loaded at the start ([`reclaim::note_start_libraries`]).
+/// Call it first thing in `main`, before any thread exists.
 pub fn prepare_environment() {
+    reclaim::note_start_libraries();
     #[cfg(target_os = "linux")]
     if std::env::var_os(DMABUF_SWITCH).is_none() {
         std::env::set_var(DMABUF_SWITCH, "1");
@@ -483,13 +496,13 @@ mod tests {
             .unwrap();
         let pid = i32::try_from(child.id()).unwrap();
         let me = std::process::id();
-        assert!(children_named(me, "sleep").contains(&pid));
+        assert!(children_named(me, &["sleep"]).contains(&pid));
         assert!(
-            !children_named(me, "sleeper").contains(&pid),
+            !children_named(me, &["sleeper"]).contains(&pid),
             "the whole name"
         );
         assert!(
-            !children_named(child.id(), "sleep").contains(&pid),
+            !children_named(child.id(), &["sleep"]).contains(&pid),
             "another parent's"
         );
         child.kill().unwrap();

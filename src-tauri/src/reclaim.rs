@@ -1,22 +1,35 @@
-//! Gives the webview's library pages back to the system once the window is gone
+//! Takes the webview's library pages out of the app's memory once no window is open
 //! (Linux).
 //!
 //! Closing the window ends WebKit's processes, but the app's own process keeps every
 //! page of WebKit's libraries that the webview touched while it ran: WebKit, its
-//! JavaScript engine, ICU, the speech synthesizer WebKit links, and Mesa with LLVM
-//! (for the EGL display WebKit opens, and for GTK's look at the display's GL at
-//! start). They are clean pages read from the library files, of no more use to the
-//! app in the tray, yet they stay in its page tables, and in its PSS, until memory
-//! runs short (the figures are in BENCHMARKS.md). [`release_webview_pages`] asks the
-//! kernel to reclaim them now with `madvise(MADV_PAGEOUT)`. The data stays what it
-//! was: a page the app touches again (the next window's webview) is read back from
-//! the file. Pages another process maps too (the X server's Mesa, a second WebKit
-//! user) are left by the kernel, and so are the pages the loader changed (relocated
-//! data, anonymous now), which only swap could take.
+//! JavaScript engine, ICU, the speech synthesizer WebKit links. Started in the tray,
+//! loading WebKit touches some of them too. They are clean pages of the library
+//! files, of no more use to the app in the tray, yet they stay mapped, and counted in
+//! its PSS, until memory runs short (the figures are in BENCHMARKS.md).
 //!
-//! Which libraries is [`is_webview_library`], by file name. The parsing of
-//! `/proc/self/smaps` and that rule are plain functions, tested here; e2e s8 checks the
-//! effect on the real app.
+//! [`release_webview_pages`] unmaps them with `madvise(MADV_DONTNEED)`. They stay in
+//! the kernel's page cache, which drops clean pages first when memory is needed, and a
+//! later access (the next window's webview) maps them again, from the cache while they
+//! are there, else from the file. `MADV_PAGEOUT`, which would also drop them from the
+//! cache, does nothing to file pages for a user who cannot write the file (Linux's
+//! `can_do_file_pageout`): a trader and `/usr/lib`.
+//!
+//! `MADV_DONTNEED` discards what a private mapping holds apart from the file, so it is
+//! given only mappings where there is no such thing, and whose address range cannot
+//! come to hold anything else ([`releasable`]):
+//! * of a library loaded at the start ([`note_start_libraries`]): glibc never unloads
+//!   those, so the range is never reused;
+//! * not writable, and with no anonymous page (one copied on write, such as relocated
+//!   data) and no locked page, as `/proc/self/smaps` says just before.
+//!
+//! What is left: the relocated data (anonymous; only swap could take it), and the
+//! libraries WebKit and GTK load later (Mesa and LLVM, for their GL displays), whose
+//! ranges could be reused after an unload.
+
+use crate::smaps::Mapping;
+use std::collections::HashSet;
+use std::sync::OnceLock;
 
 /// The file-name prefixes of the libraries the webview brings into use in the app's
 /// process (each matched at the start of the name, so versions do not matter).
@@ -26,78 +39,42 @@ const WEBVIEW_LIBRARY_PREFIXES: &[&str] = &[
     "libicu",
     "libflite",
     "libgst",
-    "libLLVM",
-    "libgallium",
-    "libEGL",
-    "libGLX",
-    "libGL.",
-    "libgbm",
 ];
 
-/// Whether the mapped file at `path` is one of the webview's libraries: a name in
-/// [`WEBVIEW_LIBRARY_PREFIXES`], or a Mesa driver (`…_dri.so`).
-pub fn is_webview_library(path: &str) -> bool {
-    let Some(name) = path.rsplit('/').next().filter(|_| path.starts_with('/')) else {
-        return false;
-    };
-    WEBVIEW_LIBRARY_PREFIXES.iter().any(|p| name.starts_with(p)) || name.ends_with("_dri.so")
+/// Whether a mapped file named `name` (no folder) is one of the webview's libraries.
+pub fn is_webview_library(name: &str) -> bool {
+    WEBVIEW_LIBRARY_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
-/// One mapping of a webview library, from `/proc/self/smaps`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mapping {
-    /// Its first address.
-    pub start: usize,
-    /// Its length in bytes.
-    pub len: usize,
-    /// How much of it is resident, kB (`Rss:`), for the log's figure.
-    pub rss_kb: u64,
-}
+/// The files mapped when the process started, by [`note_start_libraries`].
+static AT_START: OnceLock<HashSet<String>> = OnceLock::new();
 
-/// The mappings of webview libraries in `smaps` (the text of a `/proc/<pid>/smaps`).
-/// A header line is "start-end perms offset dev inode path"; the lines after it, up to
-/// the next header, are its fields.
-pub fn webview_mappings(smaps: &str) -> Vec<Mapping> {
-    let mut out: Vec<Mapping> = Vec::new();
-    let mut current = false;
-    for line in smaps.lines() {
-        if let Some(m) = header(line) {
-            current = m.is_some();
-            out.extend(m);
-        } else if let (true, Some(rss)) = (current, line.strip_prefix("Rss:")) {
-            let kb = rss
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .unwrap_or(0);
-            if let Some(last) = out.last_mut() {
-                last.rss_kb = kb;
-            }
+/// Records the files mapped now, as the libraries loaded at the start. Call it first
+/// thing in `main`, before anything could load a library of its own.
+pub fn note_start_libraries() {
+    #[cfg(target_os = "linux")]
+    match std::fs::read_to_string("/proc/self/maps") {
+        Ok(maps) => {
+            let files = crate::smaps::parse(&maps)
+                .into_iter()
+                .filter(|m| !m.file_name().is_empty())
+                .map(|m| m.path);
+            let _ = AT_START.set(files.collect());
         }
+        Err(e) => tracing::warn!("cannot read this process's mappings: {e}"),
     }
-    out
 }
 
-/// `None` for a field line; `Some(None)` for the header of a mapping that is not a
-/// webview library; `Some(Some(_))` for one that is.
-fn header(line: &str) -> Option<Option<Mapping>> {
-    let (start, end) = line.split_whitespace().next()?.split_once('-')?;
-    let start = usize::from_str_radix(start, 16).ok()?;
-    let end = usize::from_str_radix(end, 16).ok()?;
-    // Past the range, perms, offset, device and inode: the path (which may hold
-    // spaces), or nothing for an anonymous mapping.
-    let mut rest = line;
-    for _ in 0..5 {
-        rest = rest.trim_start();
-        rest = &rest[rest.find(char::is_whitespace).unwrap_or(rest.len())..];
-    }
-    let path = rest.trim();
-    Some((is_webview_library(path) && end > start).then(|| Mapping {
-        start,
-        len: end - start,
-        rss_kb: 0,
-    }))
+/// Whether `m` may be given [`MADV_DONTNEED`](release_webview_pages): a mapping of a
+/// file in `at_start` (not removed since), not writable, holding no anonymous and no
+/// locked page, and something resident to give back.
+pub fn releasable(m: &Mapping, at_start: &HashSet<String>) -> bool {
+    at_start.contains(&m.path)
+        && !m.path.ends_with(" (deleted)")
+        && !m.writable
+        && m.anonymous_kb == 0
+        && m.locked_kb == 0
+        && m.rss_kb > 0
 }
 
 /// What [`release_webview_pages`] did.
@@ -105,40 +82,62 @@ fn header(line: &str) -> Option<Option<Mapping>> {
 pub struct Released {
     /// How many mappings it advised.
     pub mappings: usize,
-    /// Their resident size before, kB.
+    /// How many of those the kernel refused (each is logged).
+    pub refused: usize,
+    /// The resident size of the webview's libraries before, kB.
     pub before_kb: u64,
-    /// Their resident size after, kB.
+    /// And after, kB.
     pub after_kb: u64,
 }
 
-/// Asks the kernel to reclaim the pages of the webview's libraries in this process
-/// (see the module's documentation). Call it when no webview is left; one that comes
-/// later reads the pages back from the files.
+/// Unmaps the pages of the webview's libraries in this process (see the module's
+/// documentation). Call it when no webview is left; one that comes later maps them
+/// again.
 #[cfg(target_os = "linux")]
 pub fn release_webview_pages() -> std::io::Result<Released> {
+    release(|m| is_webview_library(m.file_name()))
+}
+
+/// Gives [`releasable`] mappings that `which` picks `MADV_DONTNEED`.
+#[cfg(target_os = "linux")]
+fn release(which: impl Fn(&Mapping) -> bool) -> std::io::Result<Released> {
     use nix::sys::mman::{madvise, MmapAdvise};
+    let at_start = AT_START.get().ok_or_else(|| {
+        std::io::Error::other("the libraries loaded at the start were not recorded")
+    })?;
+    let read = || -> std::io::Result<Vec<Mapping>> {
+        let maps = crate::smaps::parse(&std::fs::read_to_string("/proc/self/smaps")?);
+        Ok(maps.into_iter().filter(|m| which(m)).collect())
+    };
     let resident = |maps: &[Mapping]| maps.iter().map(|m| m.rss_kb).sum::<u64>();
-    let maps = webview_mappings(&std::fs::read_to_string("/proc/self/smaps")?);
-    for m in &maps {
+    let before = read()?;
+    let (mut mappings, mut refused) = (0, 0);
+    for m in before.iter().filter(|m| releasable(m, at_start)) {
         let Some(addr) = std::ptr::NonNull::new(m.start as *mut std::ffi::c_void) else {
             continue;
         };
-        // SAFETY: MADV_PAGEOUT only asks the kernel to reclaim the pages; what they
-        // hold does not change (a clean file page is read back from its file when
-        // touched, a changed one is kept or swapped), so no memory this process can
-        // see is altered, whatever else maps this range by now. An address range that
-        // is no longer mapped makes madvise fail with ENOMEM and nothing else.
+        mappings += 1;
+        // SAFETY: MADV_DONTNEED on a private file mapping drops its pages from this
+        // process; the next access maps the file's page again. `releasable` passed
+        // only a range that cannot be written and, as smaps said a moment ago, holds
+        // no anonymous page: every page in it is the file's own, and a page can only
+        // become anonymous by a write. So a later access reads what was there. The
+        // range is a library's loaded at the start, which glibc never unloads, so it
+        // holds nothing else by now. (Not covered: a library file overwritten in place,
+        // which package managers do not do, they rename a new file over the old; a
+        // debugger's breakpoint written into the range in between.)
         #[allow(unsafe_code)]
-        let advised = unsafe { madvise(addr, m.len, MmapAdvise::MADV_PAGEOUT) };
+        let advised = unsafe { madvise(addr, m.len, MmapAdvise::MADV_DONTNEED) };
         if let Err(e) = advised {
-            tracing::debug!(start = m.start, "madvise(MADV_PAGEOUT): {e}");
+            refused += 1;
+            tracing::warn!(start = m.start, path = %m.path, "madvise(MADV_DONTNEED): {e}");
         }
     }
-    let after = webview_mappings(&std::fs::read_to_string("/proc/self/smaps")?);
     Ok(Released {
-        mappings: maps.len(),
-        before_kb: resident(&maps),
-        after_kb: resident(&after),
+        mappings,
+        refused,
+        before_kb: resident(&before),
+        after_kb: resident(&read()?),
     })
 }
 
@@ -149,74 +148,98 @@ mod tests {
     #[test]
     fn the_webview_libraries_are_known_by_file_name() {
         for yes in [
-            "/usr/lib/x86_64-linux-gnu/libwebkit2gtk-4.1.so.0.19.9",
-            "/usr/lib/x86_64-linux-gnu/libjavascriptcoregtk-4.1.so.0.9.11",
-            "/usr/lib/x86_64-linux-gnu/libicudata.so.72.1",
-            "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1",
-            "/usr/lib/x86_64-linux-gnu/dri/swrast_dri.so",
-            "/usr/lib/x86_64-linux-gnu/libflite_cmu_us_slt.so.2.2",
-            "/usr/lib/x86_64-linux-gnu/libGL.so.1.7.0",
+            "libwebkit2gtk-4.1.so.0.19.9",
+            "libjavascriptcoregtk-4.1.so.0.9.11",
+            "libicudata.so.72.1",
+            "libflite_cmu_us_slt.so.2.2",
+            "libgstreamer-1.0.so.0",
         ] {
             assert!(is_webview_library(yes), "{yes}");
         }
-        for no in [
-            "/usr/lib/x86_64-linux-gnu/libgtk-3.so.0.2406.32",
-            "/usr/lib/x86_64-linux-gnu/libc.so.6",
-            "/usr/lib/x86_64-linux-gnu/libGLdispatch.so.0.0.0",
-            "/opt/uplink/libwebkit-notes/uplink-app",
-            "[heap]",
-            "libwebkit2gtk-4.1.so",
-            "",
-        ] {
+        for no in ["libgtk-3.so.0", "libc.so.6", "uplink-app", "libwebkit", ""] {
             assert!(!is_webview_library(no), "{no}");
         }
     }
 
     #[test]
-    fn smaps_gives_the_webview_mappings_with_their_resident_size() {
-        let smaps = "\
-55d0c0000000-55d0c0200000 r-xp 00000000 fe:00 100 /usr/bin/uplink-app
-Rss:                1024 kB
-Pss:                1024 kB
-7f0000000000-7f0000400000 r-xp 00000000 fe:00 200 /usr/lib/libjavascriptcoregtk-4.1.so.0
-Size:               4096 kB
-Rss:                3000 kB
-Pss:                3000 kB
-VmFlags: rd ex mr mw me
-7f0000400000-7f0000401000 ---p 00400000 fe:00 200 /usr/lib/libjavascriptcoregtk-4.1.so.0
-Rss:                   0 kB
-7f0000500000-7f0000600000 rw-p 00000000 00:00 0
-Rss:                  64 kB
-7f0000600000-7f0000700000 r--p 00000000 fe:00 300 /usr/lib/dri/swrast_dri.so
-Rss:                  12 kB
-7f0000700000-7f0000800000 r--p 00000000 fe:00 301 /home/a trader/libwebkit2gtk copy.so
-Rss:                   8 kB
-";
-        assert_eq!(
-            webview_mappings(smaps),
-            vec![
-                Mapping {
-                    start: 0x7f00_0000_0000,
-                    len: 0x40_0000,
-                    rss_kb: 3000
-                },
-                Mapping {
-                    start: 0x7f00_0040_0000,
-                    len: 0x1000,
-                    rss_kb: 0
-                },
-                Mapping {
-                    start: 0x7f00_0060_0000,
-                    len: 0x10_0000,
-                    rss_kb: 12
-                },
-                Mapping {
-                    start: 0x7f00_0070_0000,
-                    len: 0x10_0000,
-                    rss_kb: 8
-                },
-            ],
-            "the anonymous mapping's Rss does not land on the one before it"
+    fn only_unwritable_pages_of_a_start_library_that_match_the_file_are_released() {
+        let lib = "/usr/lib/libwebkit2gtk-4.1.so.0";
+        let at_start: HashSet<String> = [lib.to_string()].into();
+        let m = Mapping {
+            start: 0x7f00_0000_0000,
+            len: 0x1000,
+            writable: false,
+            path: lib.into(),
+            rss_kb: 4,
+            anonymous_kb: 0,
+            locked_kb: 0,
+        };
+        assert!(releasable(&m, &at_start));
+        let not = |change: fn(&mut Mapping), why: &str| {
+            let mut n = m.clone();
+            change(&mut n);
+            assert!(!releasable(&n, &at_start), "{why}");
+        };
+        not(|n| n.writable = true, "writable");
+        not(|n| n.anonymous_kb = 4, "a page copied on write");
+        not(|n| n.locked_kb = 4, "locked");
+        not(|n| n.rss_kb = 0, "nothing resident");
+        not(
+            |n| n.path = "/usr/lib/libwebkit2gtk-4.1.so.1".into(),
+            "loaded later",
         );
+        not(|n| n.path.push_str(" (deleted)"), "removed since");
+    }
+
+    /// 4 MiB of read-only data in this test binary, a file mapping of its own.
+    #[cfg(target_os = "linux")]
+    static PAGES: [u8; 4 << 20] = [7; 4 << 20];
+
+    /// The pages of a file the user cannot write go, come back by themselves, and
+    /// hold what they held. As root, the check runs in a child as the user nobody,
+    /// who cannot write this test binary: a trader's case with `/usr/lib`.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn pages_go_and_come_back_unchanged_for_a_user_who_cannot_write_the_file() {
+        use std::os::unix::fs::MetadataExt;
+        use std::os::unix::process::CommandExt;
+        const CHILD: &str = "UPLINK_RECLAIM_TEST_CHILD";
+        let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+        if root && std::env::var_os(CHILD).is_none() {
+            let status = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "reclaim::tests::pages_go_and_come_back",
+                    "--test-threads=1",
+                    "--nocapture",
+                ])
+                .env(CHILD, "1")
+                .uid(65534)
+                .gid(65534)
+                .status()
+                .unwrap();
+            assert!(status.success(), "the check as nobody: {status}");
+            return;
+        }
+        note_start_libraries();
+        let sum = || {
+            std::hint::black_box(&PAGES)
+                .iter()
+                .map(|&b| u64::from(b))
+                .sum::<u64>()
+        };
+        assert_eq!(sum(), 7 << 22);
+        let at = PAGES.as_ptr() as usize;
+        let ours = |m: &Mapping| m.start <= at && at < m.start + m.len;
+        let r = release(ours).unwrap();
+        eprintln!(
+            "as uid {}: {r:?}",
+            std::fs::metadata("/proc/self").unwrap().uid()
+        );
+        assert_eq!((r.mappings, r.refused), (1, 0), "{r:?}");
+        assert!(
+            r.before_kb >= 4096 && r.after_kb + 3072 <= r.before_kb,
+            "{r:?}"
+        );
+        assert_eq!(sum(), 7 << 22, "the same bytes, read back");
     }
 }

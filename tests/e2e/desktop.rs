@@ -630,36 +630,18 @@ fn app_pids() -> Vec<u32> {
 }
 
 /// How much of the libraries whose file name starts with `name` is resident in the
-/// app's process, kB (the `Rss:` of their mappings in /proc/<pid>/smaps).
+/// app's process, kB (the `Rss:` of their mappings in /proc/<pid>/smaps, read by the
+/// app's own parser).
 fn app_resident_kb(name: &str) -> u64 {
     let [pid] = app_pids()[..] else {
         panic!("not one app process: {:?}", app_pids());
     };
     let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
-    let mut ours = false;
-    let mut kb = 0;
-    for line in smaps.lines() {
-        if let Some(rss) = line.strip_prefix("Rss:") {
-            if ours {
-                kb += rss
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .unwrap();
-            }
-        } else if line
-            .split_whitespace()
-            .next()
-            .is_some_and(|f| f.contains('-') && !f.ends_with(':'))
-        {
-            ours = line
-                .rsplit('/')
-                .next()
-                .is_some_and(|file| line.contains('/') && file.starts_with(name));
-        }
-    }
-    kb
+    uplink_e2e::smaps::parse(&smaps)
+        .iter()
+        .filter(|m| m.file_name().starts_with(name))
+        .map(|m| m.rss_kb)
+        .sum()
 }
 
 /// The app's WebKit processes whose command name starts with `name` (the kernel keeps
@@ -743,13 +725,13 @@ async fn s8_closing_releases_the_webview_to_the_tray_and_a_second_launch_shows_t
         }
     })
     .await;
-    // With them gone, the app gives the pages of WebKit's libraries back: of
+    // With them gone, the app unmaps the pages of WebKit's libraries: of
     // JavaScriptCore's, which only the webview ran, less than a quarter stays.
-    wait_for("the webview's pages to be given back", T, || async {
+    wait_for("the webview's pages to be unmapped", T, || async {
         match d
             .app()
             .log()
-            .contains("gave the webview's library pages back")
+            .contains("unmapped the webview's library pages")
         {
             true => Ok(()),
             false => Err("not in the log".into()),
@@ -893,13 +875,13 @@ async fn s10_start_minimized_makes_no_webview_until_the_window_is_opened() {
     .await;
     window_viewable(false).await;
     assert_eq!(web_processes(), Vec::<u32>::new(), "no webview in the tray");
-    // Loading WebKit touched pages of its libraries all the same: the app gives them
-    // back (it reads its own resident figures from /proc and logs them).
-    let released = wait_for("the webview's pages to be given back", T, || async {
+    // Loading WebKit touched pages of its libraries all the same: the app unmaps them
+    // (it reads its own resident figures from /proc and logs them).
+    let released = wait_for("the webview's pages to be unmapped", T, || async {
         let log = std::fs::read_to_string(dir.join("app.log")).unwrap_or_default();
         let line = log
             .lines()
-            .find(|l| l.contains("gave the webview's library pages back"));
+            .find(|l| l.contains("unmapped the webview's library pages"));
         line.map(str::to_owned)
             .ok_or_else(|| "not in the log".to_string())
     })

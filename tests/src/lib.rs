@@ -10,11 +10,15 @@
 //!   with its own settings directory, driven over W3C WebDriver;
 //! * [`x11`]: the app's top-level window as the X server sees it (mapped or not),
 //!   and a close request as a window manager sends it;
+//! * [`smaps`]: the app's own reader of `/proc/<pid>/smaps` (the same file), for
+//!   what the app keeps resident;
 //! * [`wait_for`]: waits on observed state with a timeout, and on failure says what it
 //!   last saw. No sleeps stand in for conditions.
 
 pub mod network;
 pub mod notifications;
+#[path = "../../src-tauri/src/smaps.rs"]
+pub mod smaps;
 pub mod tray;
 pub mod webdriver;
 pub mod x11;
