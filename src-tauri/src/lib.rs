@@ -366,12 +366,12 @@ fn end_webkit_network_process() {
     }
 }
 
-/// Gives the pages of WebKit's libraries in the app's own process back to the system
-/// ([`reclaim`]) when no window is open: after a close, once the closed window's WebKit
-/// processes have ended, and at a start in the tray (the figures are in
-/// BENCHMARKS.md). Not if a window is open again by then. On a thread of its own,
-/// which waits up to 10 s for those processes: the kernel leaves a page that another
-/// process still maps. Elsewhere than Linux this does nothing.
+/// Unmaps the pages of WebKit's libraries from the app's own process ([`reclaim`])
+/// when no window is open: after a close, once the closed window's WebKit processes
+/// have ended, and at a start in the tray (the figures are in BENCHMARKS.md). Not if
+/// a window is open again by then. On a thread of its own, which waits up to 10 s for
+/// those processes: until they end, the app still talks to them and tears the
+/// webview down, touching those libraries. Elsewhere than Linux this does nothing.
 fn release_webview_memory<R: Runtime>(app: AppHandle<R>) {
     #[cfg(target_os = "linux")]
     {
@@ -391,9 +391,9 @@ fn release_webview_memory<R: Runtime>(app: AppHandle<R>) {
                 Ok(r) => tracing::info!(
                     mappings = r.mappings,
                     refused = r.refused,
-                    "unmapped the webview's library pages: {} MB resident before, {} MB after",
-                    r.before_kb / 1024,
-                    r.after_kb / 1024
+                    "unmapped the webview's library pages: {} kB resident before, {} kB after",
+                    r.before_kb,
+                    r.after_kb
                 ),
                 Err(e) => tracing::warn!("the webview's library pages stay: {e}"),
             }

@@ -3,10 +3,10 @@
 //!
 //! Closing the window ends WebKit's processes, but the app's own process keeps every
 //! page of WebKit's libraries that the webview touched while it ran: WebKit, its
-//! JavaScript engine, ICU, the speech synthesizer WebKit links. Started in the tray,
-//! loading WebKit touches some of them too. They are clean pages of the library
-//! files, of no more use to the app in the tray, yet they stay mapped, and counted in
-//! its PSS, until memory runs short (the figures are in BENCHMARKS.md).
+//! JavaScript engine, ICU, the speech synthesizer WebKit links, GStreamer. Started in
+//! the tray, loading WebKit touches some of them too. They are clean pages of the
+//! library files, of no more use to the app in the tray, yet they stay mapped, and
+//! counted in its PSS, until memory runs short (the figures are in BENCHMARKS.md).
 //!
 //! [`release_webview_pages`] unmaps them with `madvise(MADV_DONTNEED)`. They stay in
 //! the kernel's page cache, which drops clean pages first when memory is needed, and a
@@ -18,17 +18,18 @@
 //! `MADV_DONTNEED` discards what a private mapping holds apart from the file, so it is
 //! given only mappings where there is no such thing, and whose address range cannot
 //! come to hold anything else ([`releasable`]):
-//! * of a library loaded at the start ([`note_start_libraries`]): glibc never unloads
-//!   those, so the range is never reused;
-//! * not writable, and with no anonymous page (one copied on write, such as relocated
-//!   data) and no locked page, as `/proc/self/smaps` says just before.
+//! * inside a range a library had at the start ([`note_start_libraries`]): glibc never
+//!   unloads those, so the range is never reused;
+//! * not writable and never writable, with no page copied on write (anonymous or in
+//!   swap; relocated data is such) and no locked page, as `/proc/self/smaps` says just
+//!   before.
 //!
 //! What is left: the relocated data (anonymous; only swap could take it), and the
 //! libraries WebKit and GTK load later (Mesa and LLVM, for their GL displays), whose
 //! ranges could be reused after an unload.
 
 use crate::smaps::Mapping;
-use std::collections::HashSet;
+#[cfg(target_os = "linux")]
 use std::sync::OnceLock;
 
 /// The file-name prefixes of the libraries the webview brings into use in the app's
@@ -46,33 +47,38 @@ pub fn is_webview_library(name: &str) -> bool {
     WEBVIEW_LIBRARY_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
-/// The files mapped when the process started, by [`note_start_libraries`].
-static AT_START: OnceLock<HashSet<String>> = OnceLock::new();
+/// The file mappings the process had at the start, by [`note_start_libraries`].
+#[cfg(target_os = "linux")]
+static AT_START: OnceLock<Vec<Mapping>> = OnceLock::new();
 
-/// Records the files mapped now, as the libraries loaded at the start. Call it first
-/// thing in `main`, before anything could load a library of its own.
+/// Records the file mappings there are now, as the libraries loaded at the start.
+/// Call it first thing in `main`, before anything could load a library of its own.
 pub fn note_start_libraries() {
     #[cfg(target_os = "linux")]
     match std::fs::read_to_string("/proc/self/maps") {
         Ok(maps) => {
             let files = crate::smaps::parse(&maps)
                 .into_iter()
-                .filter(|m| !m.file_name().is_empty())
-                .map(|m| m.path);
+                .filter(|m| !m.file_name().is_empty());
             let _ = AT_START.set(files.collect());
         }
         Err(e) => tracing::warn!("cannot read this process's mappings: {e}"),
     }
 }
 
-/// Whether `m` may be given [`MADV_DONTNEED`](release_webview_pages): a mapping of a
-/// file in `at_start` (not removed since), not writable, holding no anonymous and no
-/// locked page, and something resident to give back.
-pub fn releasable(m: &Mapping, at_start: &HashSet<String>) -> bool {
-    at_start.contains(&m.path)
+/// Whether `m` may be given [`MADV_DONTNEED`](release_webview_pages): inside the
+/// range of one of the `at_start` mappings, of the same file (not removed since); not
+/// writable and never writable; holding no page copied on write (anonymous or
+/// swapped) and no locked page; and something resident to unmap.
+pub fn releasable(m: &Mapping, at_start: &[Mapping]) -> bool {
+    let inside =
+        |s: &Mapping| s.path == m.path && s.start <= m.start && m.start + m.len <= s.start + s.len;
+    at_start.iter().any(inside)
         && !m.path.ends_with(" (deleted)")
         && !m.writable
+        && !m.ever_writable
         && m.anonymous_kb == 0
+        && m.swap_kb == 0
         && m.locked_kb == 0
         && m.rss_kb > 0
 }
@@ -119,13 +125,12 @@ fn release(which: impl Fn(&Mapping) -> bool) -> std::io::Result<Released> {
         mappings += 1;
         // SAFETY: MADV_DONTNEED on a private file mapping drops its pages from this
         // process; the next access maps the file's page again. `releasable` passed
-        // only a range that cannot be written and, as smaps said a moment ago, holds
-        // no anonymous page: every page in it is the file's own, and a page can only
-        // become anonymous by a write. So a later access reads what was there. The
-        // range is a library's loaded at the start, which glibc never unloads, so it
-        // holds nothing else by now. (Not covered: a library file overwritten in place,
-        // which package managers do not do, they rename a new file over the old; a
-        // debugger's breakpoint written into the range in between.)
+        // only a range that cannot be written, never could, and, as smaps said a
+        // moment ago, holds no page copied on write, resident or swapped: every page
+        // in it is the file's own, and a page can only become a copy by a write. So a
+        // later access reads what was there. The range lies in one a library had at
+        // the start, which glibc never unloads, so it holds nothing else by now. (Not
+        // covered: a debugger's breakpoint written into the range in between.)
         #[allow(unsafe_code)]
         let advised = unsafe { madvise(addr, m.len, MmapAdvise::MADV_DONTNEED) };
         if let Err(e) = advised {
@@ -162,26 +167,43 @@ mod tests {
     }
 
     #[test]
-    fn only_unwritable_pages_of_a_start_library_that_match_the_file_are_released() {
+    fn only_pages_that_match_the_file_in_a_range_of_the_start_are_released() {
         let lib = "/usr/lib/libwebkit2gtk-4.1.so.0";
-        let at_start: HashSet<String> = [lib.to_string()].into();
         let m = Mapping {
-            start: 0x7f00_0000_0000,
+            start: 0x7f00_0000_1000,
             len: 0x1000,
             writable: false,
             path: lib.into(),
             rss_kb: 4,
             anonymous_kb: 0,
             locked_kb: 0,
+            swap_kb: 0,
+            ever_writable: false,
         };
-        assert!(releasable(&m, &at_start));
+        let at_start = [Mapping {
+            start: 0x7f00_0000_0000,
+            len: 0x3000,
+            ..m.clone()
+        }];
+        assert!(
+            releasable(&m, &at_start),
+            "part of a range it had at the start"
+        );
         let not = |change: fn(&mut Mapping), why: &str| {
             let mut n = m.clone();
             change(&mut n);
             assert!(!releasable(&n, &at_start), "{why}");
         };
         not(|n| n.writable = true, "writable");
+        not(
+            |n| n.ever_writable = true,
+            "made read-only after it was writable",
+        );
         not(|n| n.anonymous_kb = 4, "a page copied on write");
+        not(
+            |n| n.swap_kb = 4,
+            "a page copied on write, then swapped out",
+        );
         not(|n| n.locked_kb = 4, "locked");
         not(|n| n.rss_kb = 0, "nothing resident");
         not(
@@ -189,6 +211,11 @@ mod tests {
             "loaded later",
         );
         not(|n| n.path.push_str(" (deleted)"), "removed since");
+        not(
+            |n| n.start = 0x7f00_0000_3000,
+            "the same file at a range of later",
+        );
+        not(|n| n.len = 0x3000, "reaching past the range of the start");
     }
 
     /// 4 MiB of read-only data in this test binary, a file mapping of its own.
@@ -216,9 +243,13 @@ mod tests {
                 .uid(65534)
                 .gid(65534)
                 .status()
-                .unwrap();
+                .unwrap_or_else(|e| panic!("cannot run the check as the user nobody: {e}"));
             assert!(status.success(), "the check as nobody: {status}");
             return;
+        }
+        if !root {
+            // Not root: as this user, who owns the binary if they built it.
+            eprintln!("the check runs as this user, not as one who cannot write the file");
         }
         note_start_libraries();
         let sum = || {

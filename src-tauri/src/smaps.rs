@@ -22,6 +22,12 @@ pub struct Mapping {
     pub anonymous_kb: u64,
     /// How much is locked in memory, kB (`Locked:`).
     pub locked_kb: u64,
+    /// How much is in swap, kB (`Swap:`): in a file mapping, pages copied on write and
+    /// then swapped out, which `Anonymous:` no longer counts.
+    pub swap_kb: u64,
+    /// Whether it was ever a private writable mapping (the `ac` of `VmFlags:`, which
+    /// stays after it is made read-only, as the loader does to relocated data).
+    pub ever_writable: bool,
 }
 
 impl Mapping {
@@ -47,10 +53,15 @@ pub fn parse(smaps: &str) -> Vec<Mapping> {
         let (Some(last), Some((key, value))) = (out.last_mut(), line.split_once(':')) else {
             continue;
         };
+        if key == "VmFlags" {
+            last.ever_writable = value.split_whitespace().any(|f| f == "ac");
+            continue;
+        }
         let field = match key {
             "Rss" => &mut last.rss_kb,
             "Anonymous" => &mut last.anonymous_kb,
             "Locked" => &mut last.locked_kb,
+            "Swap" => &mut last.swap_kb,
             _ => continue,
         };
         *field = value
@@ -84,6 +95,8 @@ fn header(line: &str) -> Option<Mapping> {
         rss_kb: 0,
         anonymous_kb: 0,
         locked_kb: 0,
+        swap_kb: 0,
+        ever_writable: false,
     })
 }
 
@@ -102,8 +115,9 @@ Size:               4096 kB
 Rss:                3000 kB
 Pss:                3000 kB
 Anonymous:           120 kB
+Swap:                  8 kB
 Locked:                4 kB
-VmFlags: rd mr mw me
+VmFlags: rd mr mw me ac
 7f0000500000-7f0000600000 rw-p 00000000 00:00 0 
 Rss:                  64 kB
 Anonymous:            64 kB
@@ -122,10 +136,13 @@ Rss:                   8 kB
                 rss_kb: 3000,
                 anonymous_kb: 120,
                 locked_kb: 4,
+                swap_kb: 8,
+                ever_writable: true,
             }
         );
         assert_eq!(maps[0].rss_kb, 1024);
         assert_eq!(maps[0].anonymous_kb, 0, "the next mapping's field");
+        assert!(!maps[0].ever_writable);
         assert_eq!((maps[2].path.as_str(), maps[2].writable), ("", true));
         assert_eq!(maps[2].file_name(), "");
         assert_eq!(maps[3].path, "/home/a trader/lib copy.so (deleted)");
