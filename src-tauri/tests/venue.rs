@@ -10,9 +10,11 @@
 //! --test` installs it).
 
 mod common;
+#[path = "../../tests/fixtures/dialect_feed.rs"]
+mod dialect_feed;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::io::BufRead;
+use std::process::Child;
 
 use common::{order, place_order, snapshot_when};
 use serde_json::{json, Value};
@@ -33,21 +35,7 @@ impl Drop for Fixture {
 /// Starts the fixture on a free port; returns it, its port, and its reports (one JSON
 /// object per line: what it executed, and what it saw as a repeat).
 fn fixture() -> (Fixture, u16, std::sync::mpsc::Receiver<Value>) {
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dialect_feed.py");
-    let mut child = Command::new("/usr/bin/python3")
-        .arg(&script)
-        .args(["--port", "0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 (run scripts/install-deps.sh --test)");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    let port = serde_json::from_str::<Value>(&first)
-        .unwrap_or_else(|e| panic!("the fixture did not start ({e}): {first:?}"))["port"]
-        .as_u64()
-        .unwrap() as u16;
+    let (child, port, out) = dialect_feed::start(&["--port", "0"]);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in out.lines() {

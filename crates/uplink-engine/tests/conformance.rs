@@ -11,15 +11,14 @@
 //! --test` installs it).
 
 mod common;
+#[path = "../../../tests/fixtures/dialect_feed.rs"]
+mod dialect_feed;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const PYTHON: &str = "/usr/bin/python3";
 /// The fixture goes silent this long after each connection.
 const SILENT_AFTER: Duration = Duration::from_secs(10);
 /// Heartbeat interval and pong deadline given to the CLI.
@@ -48,30 +47,14 @@ fn fixture() -> Fixture {
 
 /// The fixture on `port` (0: any free one).
 fn fixture_on(port: u16) -> Fixture {
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/dialect_feed.py");
-    let mut child = Command::new(PYTHON)
-        .arg(&script)
-        .args(["--silent-after", &SILENT_AFTER.as_secs_f64().to_string()])
-        .args(["--port", &port.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start {PYTHON} {}: {e} (run scripts/install-deps.sh --test)",
-                script.display()
-            )
-        });
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    let v: Value = serde_json::from_str(&first).unwrap_or_else(|e| {
-        panic!("the fixture did not start ({e}): {first:?}; is python3-websockets installed?")
-    });
+    let silent_after = SILENT_AFTER.as_secs_f64().to_string();
+    let port = port.to_string();
+    let (child, port, out) =
+        dialect_feed::start(&["--silent-after", &silent_after, "--port", &port]);
     let (reports, _) = common::json_lines(out);
     Fixture {
         child,
-        port: v["port"].as_u64().unwrap() as u16,
+        port,
         reports,
     }
 }
