@@ -250,8 +250,7 @@ fn setup<R: Runtime>(
         tauri::async_runtime::spawn(network::watch(service));
     }
     if start_hidden {
-        // No webview runs, yet loading WebKit, and GTK's look at the display's GL
-        // (which loads Mesa and LLVM), touched pages of those libraries.
+        // No webview runs, yet loading WebKit touched pages of its libraries.
         release_webview_memory(app.handle().clone());
     } else {
         show_main(app.handle());

@@ -644,6 +644,14 @@ fn app_resident_kb(name: &str) -> u64 {
         .sum()
 }
 
+/// The whole line in `log` where the app says it unmapped the webview's library pages,
+/// with its figures ("… kB resident before, … kB after").
+fn unmapped_line(log: &str) -> Option<String> {
+    log.lines()
+        .find(|l| l.contains("unmapped the webview's library pages") && l.contains(" kB after"))
+        .map(str::to_owned)
+}
+
 /// The app's WebKit processes whose command name starts with `name` (the kernel keeps
 /// 15 bytes of it), found by their parent chain leading to the app under test.
 fn webkit_processes(name: &str) -> Vec<u32> {
@@ -728,14 +736,7 @@ async fn s8_closing_releases_the_webview_to_the_tray_and_a_second_launch_shows_t
     // With them gone, the app unmaps the pages of WebKit's libraries: of
     // JavaScriptCore's, which only the webview ran, less than a quarter stays.
     wait_for("the webview's pages to be unmapped", T, || async {
-        match d
-            .app()
-            .log()
-            .contains("unmapped the webview's library pages")
-        {
-            true => Ok(()),
-            false => Err("not in the log".into()),
-        }
+        unmapped_line(&d.app().log()).ok_or_else(|| "not in the log".to_string())
     })
     .await;
     let jsc_closed = app_resident_kb("libjavascriptcoregtk");
@@ -879,11 +880,7 @@ async fn s10_start_minimized_makes_no_webview_until_the_window_is_opened() {
     // (it reads its own resident figures from /proc and logs them).
     let released = wait_for("the webview's pages to be unmapped", T, || async {
         let log = std::fs::read_to_string(dir.join("app.log")).unwrap_or_default();
-        let line = log.lines().find(|l| {
-            l.contains("unmapped the webview's library pages") && l.contains(" kB after")
-        });
-        line.map(str::to_owned)
-            .ok_or_else(|| "not in the log".to_string())
+        unmapped_line(&log).ok_or_else(|| "not in the log".to_string())
     })
     .await;
     let kb = |word: &str| -> u64 {
