@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
+# A CI run builds once: incremental state would only take disk (2.3 GB).
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 step() { printf '\n=== %s\n' "$*"; }
 
 step "dependencies"
