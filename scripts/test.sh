@@ -10,6 +10,9 @@ export CARGO_TERM_COLOR=never
 if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 step() { printf '\n=== %s\n' "$*"; }
 
+# Builds fill target/: a clean run peaked at 5.8 GB there (2026-11-27).
+scripts/disk-check.sh 7
+
 step "dependencies"
 scripts/install-deps.sh --test
 
@@ -24,7 +27,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "Rust tests: core, engine, simulator, CLI, app logic"
 cargo test
-cargo test -p uplink-e2e --lib
+cargo test -p uplink-e2e --lib --test scripts
 
 step "end to end: the real app under Xvfb with a private D-Bus session"
 scripts/e2e.sh

@@ -16,6 +16,8 @@
 //!   addresses) re-arms the connection;
 //! * [`reclaim`] (with [`smaps`], its reader of /proc): while no window is open, the
 //!   webview's library pages are unmapped from the app (Linux);
+//! * `procstat`: finds the app's WebKit processes in /proc, to end the network
+//!   process and to wait for both after a close (Linux);
 //! * [`tray`] and [`icon`]: the tray's own task (it watches the app's status), its
 //!   icons, label and menu;
 //! * [`commands`]: what the window may call, one-line adapters over [`service`];
@@ -40,6 +42,8 @@ pub mod icon;
 pub mod model;
 pub mod network;
 pub mod notify;
+#[cfg(target_os = "linux")]
+pub mod procstat;
 pub mod pump;
 pub mod reclaim;
 pub mod service;
@@ -352,12 +356,15 @@ fn end_webkit_network_process() {
     #[cfg(target_os = "linux")]
     {
         use nix::sys::signal::{kill, Signal};
-        let found = children_named(std::process::id(), &["WebKitNetworkPr"]);
+        let found = procstat::children_named(std::process::id(), &["WebKitNetworkPr"]);
         if found.is_empty() {
             tracing::info!("no WebKit network process of ours to end");
         }
         for pid in found {
-            match kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM) {
+            let Ok(raw) = i32::try_from(pid) else {
+                continue;
+            };
+            match kill(nix::unistd::Pid::from_raw(raw), Signal::SIGTERM) {
                 Ok(()) => tracing::info!(pid, "asked WebKit's network process to end (SIGTERM)"),
                 Err(e) => tracing::warn!(pid, "cannot end WebKit's network process: {e}"),
             }
@@ -377,7 +384,7 @@ fn release_webview_memory<R: Runtime>(app: AppHandle<R>) {
         let reclaim = move || {
             let webkit = ["WebKitWebProces", "WebKitNetworkPr"];
             let waited = std::time::Instant::now();
-            while !children_named(std::process::id(), &webkit).is_empty()
+            while !procstat::children_named(std::process::id(), &webkit).is_empty()
                 && waited.elapsed() < WEBKIT_EXIT_WAIT
             {
                 std::thread::sleep(WEBKIT_EXIT_POLL);
@@ -414,34 +421,6 @@ fn release_webview_memory<R: Runtime>(app: AppHandle<R>) {
 const WEBKIT_EXIT_WAIT: Duration = Duration::from_secs(10);
 #[cfg(target_os = "linux")]
 const WEBKIT_EXIT_POLL: Duration = Duration::from_millis(250);
-
-/// The pids of `parent`'s living children whose command name (as the kernel keeps
-/// it: at most 15 bytes) is one of `names`, from /proc. (A zombie, ended but not yet
-/// reaped, is not counted.)
-#[cfg(target_os = "linux")]
-fn children_named(parent: u32, names: &[&str]) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            // "pid (comm) state ppid ...": the name may hold spaces and parentheses.
-            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-                return false;
-            };
-            let mut after = stat[close + 1..].split_whitespace();
-            let (state, ppid) = (after.next(), after.next());
-            names.contains(&&stat[open + 1..close])
-                && state != Some("Z")
-                && ppid.and_then(|p| p.parse().ok()) == Some(parent)
-        })
-        .collect()
-}
 
 /// The name of WebKitGTK's switch for its DMABUF renderer.
 pub const DMABUF_SWITCH: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
@@ -481,30 +460,4 @@ pub fn run() {
         .build(tauri::generate_context!())
         .expect("Uplink cannot start: Tauri failed to build the app");
     run_app(app);
-}
-
-#[cfg(all(test, target_os = "linux"))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn children_are_found_by_their_parent_and_name() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap();
-        let pid = i32::try_from(child.id()).unwrap();
-        let me = std::process::id();
-        assert!(children_named(me, &["sleep"]).contains(&pid));
-        assert!(
-            !children_named(me, &["sleeper"]).contains(&pid),
-            "the whole name"
-        );
-        assert!(
-            !children_named(child.id(), &["sleep"]).contains(&pid),
-            "another parent's"
-        );
-        child.kill().unwrap();
-        child.wait().unwrap();
-    }
 }

@@ -653,41 +653,28 @@ fn unmapped_line(log: &str) -> Option<String> {
 }
 
 /// The app's WebKit processes whose command name starts with `name` (the kernel keeps
-/// 15 bytes of it), found by their parent chain leading to the app under test.
+/// 15 bytes of it), found by their parent chain leading to the app under test (read
+/// by the app's own reader of /proc).
 fn webkit_processes(name: &str) -> Vec<u32> {
     let app = app_pids();
-    let parent = |pid: u32| -> Option<u32> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // After the ")" that ends the command name: state, then the parent's pid.
-        stat.rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
+    let all = uplink_e2e::procstat::all();
+    let parent: std::collections::HashMap<u32, u32> = all.iter().map(|p| (p.pid, p.ppid)).collect();
+    let leads_to_app = |mut pid: u32| {
+        // A parent chain ends at pid 1 or 0; the bound only guards against a cycle
+        // that pids reused during the pass could make.
+        for _ in 0..64 {
+            match parent.get(&pid) {
+                Some(pp) if app.contains(pp) => return true,
+                Some(&pp) if pp > 1 => pid = pp,
+                _ => return false,
+            }
+        }
+        false
     };
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if !comm.starts_with(name) {
-            continue;
-        }
-        let mut p = pid;
-        while let Some(pp) = parent(p) {
-            if app.contains(&pp) {
-                found.push(pid);
-                break;
-            }
-            if pp <= 1 {
-                break;
-            }
-            p = pp;
-        }
-    }
-    found
+    all.iter()
+        .filter(|p| p.name.starts_with(name) && leads_to_app(p.pid))
+        .map(|p| p.pid)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,11 +12,15 @@
 //!   and a close request as a window manager sends it;
 //! * [`smaps`]: the app's own reader of `/proc/<pid>/smaps` (the same file), for
 //!   what the app keeps resident;
+//! * [`procstat`]: the app's own reader of `/proc/<pid>/stat` (the same file), for
+//!   the app's WebKit processes;
 //! * [`wait_for`]: waits on observed state with a timeout, and on failure says what it
 //!   last saw. No sleeps stand in for conditions.
 
 pub mod network;
 pub mod notifications;
+#[path = "../../src-tauri/src/procstat.rs"]
+pub mod procstat;
 #[path = "../../src-tauri/src/smaps.rs"]
 pub mod smaps;
 pub mod tray;
