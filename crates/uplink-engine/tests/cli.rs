@@ -5,7 +5,9 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{json_lines, wait_exit, wait_line, Lines};
+#[cfg(feature = "test-hooks")]
+use common::wait_exit;
+use common::{json_lines, wait_line, Lines};
 use serde_json::Value;
 use uplink_sim::{SimConfig, Simulator};
 
