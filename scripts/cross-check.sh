@@ -13,23 +13,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Build scripts compile C for the target: ring (both) with MinGW's gcc or clang.
-need=()
-command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || need+=(gcc-mingw-w64-x86-64)
-command -v clang >/dev/null 2>&1 || need+=(clang)
-command -v llvm-ar >/dev/null 2>&1 || need+=(llvm)
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo=sudo
-  echo "installing: ${need[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
+# Build scripts compile C for the target: MinGW's gcc, or clang and llvm-ar
+# (installed by scripts/install-deps.sh --test).
+for tool in x86_64-w64-mingw32-gcc clang llvm-ar; do
+  command -v "$tool" >/dev/null 2>&1 \
+    || { echo "error: $tool is missing: run scripts/install-deps.sh --test" >&2; exit 1; }
+done
 
 # Whether the standard library for target $1 is there, fetching it if it can.
 have_target() {
   rustup target list --installed | grep -qx "$1" && return 0
-  if rustup target add "$1"; then return 0; fi
+  # Bounded: a network that drops packets rather than refusing would hang it.
+  if timeout 300 rustup target add "$1"; then return 0; fi
   if [ "${UPLINK_CROSS_CHECK:-}" = require ]; then
     echo "error: rustup cannot fetch the standard library for $1" >&2
     exit 1
