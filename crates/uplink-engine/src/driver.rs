@@ -774,6 +774,11 @@ fn classify_dial(e: WsError, target: &str) -> (ErrorKind, String) {
                     ErrorKind::ConnectFailed,
                     format!("connection refused by {target}"),
                 )
+            } else if let Some(detail) = name_lookup_failure(&io) {
+                (
+                    ErrorKind::ConnectFailed,
+                    format!("cannot reach {target}: its name lookup failed: {detail}"),
+                )
             } else {
                 (
                     ErrorKind::ConnectFailed,
@@ -791,6 +796,28 @@ fn classify_dial(e: WsError, target: &str) -> (ErrorKind, String) {
             format!("WebSocket handshake with {target} failed: {other}"),
         ),
     }
+}
+
+/// What the system said, if `io` is a failed name lookup. Unix's std reports
+/// getaddrinfo's failure in words only (its kind is not public), so the words are
+/// matched; Windows gives the Winsock code (`WSAHOST_NOT_FOUND` and its kin), whose
+/// text names no lookup. Found by running the engine's tests under Wine.
+fn name_lookup_failure(io: &std::io::Error) -> Option<String> {
+    const UNIX_PREFIX: &str = "failed to lookup address information: ";
+    let text = io.to_string();
+    if let Some(detail) = text.strip_prefix(UNIX_PREFIX) {
+        return Some(detail.to_owned());
+    }
+    // WSAHOST_NOT_FOUND, WSATRY_AGAIN, WSANO_RECOVERY, WSANO_DATA.
+    const WINSOCK_LOOKUP: [i32; 4] = [11001, 11002, 11003, 11004];
+    if cfg!(windows)
+        && io
+            .raw_os_error()
+            .is_some_and(|c| WINSOCK_LOOKUP.contains(&c))
+    {
+        return Some(text);
+    }
+    None
 }
 
 /// A TLS failure in words: which check failed, and what to do.
@@ -861,4 +888,32 @@ fn describe_close(frame: Option<&CloseFrame>) -> String {
     }
     s.push(')');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_name_lookup_is_told_apart_from_other_connect_failures() {
+        let unix = std::io::Error::other(
+            "failed to lookup address information: Name or service not known",
+        );
+        assert_eq!(
+            name_lookup_failure(&unix).as_deref(),
+            Some("Name or service not known")
+        );
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(name_lookup_failure(&reset), None);
+        // WSAHOST_NOT_FOUND: a lookup failure on Windows only (elsewhere 11001 is no
+        // error number at all).
+        let winsock = std::io::Error::from_raw_os_error(11001);
+        assert_eq!(name_lookup_failure(&winsock).is_some(), cfg!(windows));
+        let (kind, msg) = classify_dial(WsError::Io(unix), "feed.example:9000");
+        assert_eq!(kind, ErrorKind::ConnectFailed);
+        assert_eq!(
+            msg,
+            "cannot reach feed.example:9000: its name lookup failed: Name or service not known"
+        );
+    }
 }
