@@ -1,24 +1,37 @@
 #!/usr/bin/env bash
-# Type-checks the code for Windows and macOS with clippy (warnings are errors), so
-# that code behind `cfg(windows)` and `cfg(target_os = "macos")` at least compiles.
-# Nothing is linked or run: these machines have neither system.
-#   Windows (x86_64-pc-windows-gnu): every crate but the Linux-only e2e harness, with
-#     its tests: the app with Tauri, the engine, the CLI, the simulator.
-#   macOS (aarch64-apple-darwin): the crates without Tauri (core, proto, engine with
-#     the CLI, simulator, bench). The app needs Apple's SDK (the notification plugin's
-#     build compiles against Cocoa), which is not here.
+# Checks the code for Windows and macOS as far as this Linux machine can:
+#   Windows (x86_64-pc-windows-gnu):
+#     - clippy (warnings are errors) on every crate but the Linux-only e2e harness,
+#       with its tests: the app with Tauri, the engine, the CLI, the simulator;
+#     - tests built for Windows and run under Wine: the core's and the protocol's,
+#       the engine's unit, driver and fault tests; and the CLI against the
+#       simulator (scripts/wine-cli-test.py): it connects, measures round trips,
+#       receives prices, reconnects after a TCP reset, and sees no sleep. Wine is
+#       not Windows, but the code it runs is the Windows build's (sockets through
+#       Winsock, sleep detection through QueryUnbiasedInterruptTime).
+#   macOS (aarch64-apple-darwin): clippy on the crates without Tauri (core, proto,
+#     engine with the CLI, simulator, bench). The app needs Apple's SDK (the
+#     notification plugin's build compiles against Cocoa), which is not here.
 # The targets' standard libraries come from rustup (static.rust-lang.org). Where
 # rustup cannot fetch one, this says so in a line starting "SKIPPED" and checks the
 # rest; with UPLINK_CROSS_CHECK=require that is an error instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Build scripts compile C for the target: MinGW's gcc, or clang and llvm-ar
-# (installed by scripts/install-deps.sh --test).
-for tool in x86_64-w64-mingw32-gcc clang llvm-ar; do
+# Build scripts compile C for the target: MinGW's gcc, or clang and llvm-ar; and
+# Wine (all installed by scripts/install-deps.sh --test).
+for tool in x86_64-w64-mingw32-gcc clang llvm-ar /usr/lib/wine/wine64; do
   command -v "$tool" >/dev/null 2>&1 \
     || { echo "error: $tool is missing: run scripts/install-deps.sh --test" >&2; exit 1; }
 done
+
+# Scratch folders, and the Wine server of this run's prefix, go at the end.
+scratch=()
+cleanup() {
+  [ -n "${WINEPREFIX:-}" ] && /usr/lib/wine/wineserver -k 2>/dev/null
+  [ ${#scratch[@]} -eq 0 ] || rm -rf "${scratch[@]}"
+}
+trap cleanup EXIT
 
 # Whether the standard library for target $1 is there, fetching it if it can.
 have_target() {
@@ -37,6 +50,34 @@ win=x86_64-pc-windows-gnu
 if have_target "$win"; then
   echo "--- Windows ($win): clippy, every crate but the e2e harness"
   cargo clippy --target "$win" --workspace --exclude uplink-e2e --all-targets -- -D warnings
+
+  echo "--- Windows ($win): tests built for Windows, run under Wine"
+  # A Wine prefix of the run's own, quiet, without Mono or Gecko (nothing needs them).
+  scratch+=("$(mktemp -d)")
+  export WINEPREFIX="${scratch[-1]}/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+  /usr/lib/wine/wine64 wineboot --init >/dev/null 2>&1
+  # Rust's standard library (1.78 and later) draws random numbers with ProcessPrng
+  # from bcryptprimitives.dll, which Wine has only from version 9 (Debian 12 has 8):
+  # there, a stand-in over bcrypt's own generator goes into the prefix.
+  if [ ! -e /usr/lib/x86_64-linux-gnu/wine/x86_64-windows/bcryptprimitives.dll ]; then
+    printf '%s\n' '#include <windows.h>' '#include <bcrypt.h>' \
+      '__declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {' \
+      '  return BCryptGenRandom(NULL, data, (ULONG)len, BCRYPT_USE_SYSTEM_PREFERRED_RNG) == 0;' \
+      '}' >"$WINEPREFIX/process_prng.c"
+    x86_64-w64-mingw32-gcc -shared -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
+      "$WINEPREFIX/process_prng.c" -lbcrypt
+    echo "Wine $(/usr/lib/wine/wine64 --version) has no bcryptprimitives.dll: a stand-in with ProcessPrng is in the prefix"
+  fi
+  export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=/usr/lib/wine/wine64
+  # The core's scenarios and the protocol's tests; the engine's unit tests (sleep
+  # detection, error wording) and its driver and fault tests, over real loopback
+  # sockets with the simulator in the same process. Not the CLI's (libfaketime,
+  # signals), proxy (Linux proxy servers) or conformance (Python) tests.
+  cargo test --target "$win" -p uplink-core -p uplink-proto
+  cargo test --target "$win" -p uplink-engine --lib --test driver --test faults
+  cargo build --target "$win" -p uplink-engine --bin uplink
+  cargo build -p uplink-sim
+  python3 scripts/wine-cli-test.py "target/$win/debug/uplink.exe" target/debug/uplink-sim
 fi
 
 mac=aarch64-apple-darwin
@@ -45,7 +86,7 @@ if have_target "$mac"; then
   # Without Apple's SDK, ring's C needs three of its headers: these stand-ins let it
   # compile freestanding. `cargo clippy` links nothing, so they never reach a binary.
   stubs=$(mktemp -d)
-  trap 'rm -rf "$stubs"' EXIT
+  scratch+=("$stubs")
   printf '#define TARGET_OS_OSX 1\n#define TARGET_OS_MAC 1\n#define TARGET_OS_IPHONE 0\n#define TARGET_OS_IOS 0\n' \
     >"$stubs/TargetConditionals.h"
   printf '#define assert(x) ((void)0)\n' >"$stubs/assert.h"

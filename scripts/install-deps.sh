@@ -19,9 +19,10 @@ if [ "${1:-}" = "--test" ]; then
   pkgs+=(rpm)
   # Network interfaces made and given addresses in a test's own network namespace.
   pkgs+=(iproute2)
-  # The Windows and macOS type-checks (scripts/cross-check.sh): build scripts compile
-  # C for those targets with MinGW's gcc, or with clang and llvm-ar.
-  pkgs+=(gcc-mingw-w64-x86-64 clang llvm)
+  # The Windows and macOS checks (scripts/cross-check.sh): build scripts compile C
+  # for those targets with MinGW's gcc, or with clang and llvm-ar; Wine runs the
+  # Windows build's tests.
+  pkgs+=(gcc-mingw-w64-x86-64 clang llvm wine64)
 fi
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 

@@ -11,8 +11,8 @@
 //! | Windows | `Instant` (`QueryPerformanceCounter`) or the wall clock, whichever ran further | `QueryUnbiasedInterruptTime` |
 //!
 //! On Windows `Instant` counts the time asleep, so it never parts from the wall clock;
-//! the unbiased interrupt time leaves that time out. The Windows half has never been
-//! compiled (docs/platforms.md).
+//! the unbiased interrupt time leaves that time out. The Windows half has run under
+//! Wine only, never on Windows (docs/platforms.md).
 
 use std::time::{Duration, Instant, SystemTime};
 
