@@ -13,8 +13,9 @@
 #     engine with the CLI, simulator, bench). The app needs Apple's SDK (the
 #     notification plugin's build compiles against Cocoa), which is not here.
 # The targets' standard libraries come from rustup (static.rust-lang.org). Where
-# rustup cannot fetch one, this says so in a line starting "SKIPPED" and checks the
-# rest; with UPLINK_CROSS_CHECK=require that is an error instead.
+# rustup cannot fetch one, this says so in a line starting "SKIPPED", adds that line
+# to the file UPLINK_SKIPPED names (scripts/test.sh repeats it at its end), and checks
+# the rest; with UPLINK_CROSS_CHECK=require that is an error instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,11 +26,16 @@ for tool in x86_64-w64-mingw32-gcc clang llvm-ar /usr/lib/wine/wine64; do
     || { echo "error: $tool is missing: run scripts/install-deps.sh --test" >&2; exit 1; }
 done
 
-# Scratch folders, and the Wine server of this run's prefix, go at the end.
+command -v rustup >/dev/null 2>&1 \
+  || { echo "error: rustup is missing: the Windows and macOS checks fetch their targets with it (https://rustup.rs)" >&2; exit 1; }
+
+# Scratch folders, and the Wine server of this run's own prefix, go at the end
+# (whatever failed; the server may have ended by itself already).
 scratch=()
+prefix=""
 cleanup() {
-  [ -n "${WINEPREFIX:-}" ] && /usr/lib/wine/wineserver -k 2>/dev/null
-  [ ${#scratch[@]} -eq 0 ] || rm -rf "${scratch[@]}"
+  if [ -n "$prefix" ]; then WINEPREFIX=$prefix /usr/lib/wine/wineserver -k 2>/dev/null || true; fi
+  if [ ${#scratch[@]} -gt 0 ]; then rm -rf "${scratch[@]}"; fi
 }
 trap cleanup EXIT
 
@@ -42,7 +48,9 @@ have_target() {
     echo "error: rustup cannot fetch the standard library for $1" >&2
     exit 1
   fi
-  echo "SKIPPED: the $1 check (rustup cannot fetch its standard library)"
+  local line="SKIPPED: the $1 checks (rustup cannot fetch its standard library)"
+  echo "$line"
+  if [ -n "${UPLINK_SKIPPED:-}" ]; then echo "$line" >>"$UPLINK_SKIPPED"; fi
   return 1
 }
 
@@ -54,7 +62,8 @@ if have_target "$win"; then
   echo "--- Windows ($win): tests built for Windows, run under Wine"
   # A Wine prefix of the run's own, quiet, without Mono or Gecko (nothing needs them).
   scratch+=("$(mktemp -d)")
-  export WINEPREFIX="${scratch[-1]}/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+  prefix="${scratch[-1]}/prefix"
+  export WINEPREFIX=$prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
   /usr/lib/wine/wine64 wineboot --init >/dev/null 2>&1
   # Rust's standard library (1.78 and later) draws random numbers with ProcessPrng
   # from bcryptprimitives.dll, which Wine has only from version 9 (Debian 12 has 8):
@@ -73,11 +82,12 @@ if have_target "$win"; then
   # detection, error wording) and its driver and fault tests, over real loopback
   # sockets with the simulator in the same process. Not the CLI's (libfaketime,
   # signals), proxy (Linux proxy servers) or conformance (Python) tests.
-  cargo test --target "$win" -p uplink-core -p uplink-proto
-  cargo test --target "$win" -p uplink-engine --lib --test driver --test faults
+  # Bounded: a test that hangs under Wine would otherwise hold the suite.
+  timeout 900 cargo test --target "$win" -p uplink-core -p uplink-proto
+  timeout 900 cargo test --target "$win" -p uplink-engine --lib --test driver --test faults
   cargo build --target "$win" -p uplink-engine --bin uplink
   cargo build -p uplink-sim
-  python3 scripts/wine-cli-test.py "target/$win/debug/uplink.exe" target/debug/uplink-sim
+  timeout 300 python3 scripts/wine-cli-test.py "target/$win/debug/uplink.exe" target/debug/uplink-sim
 fi
 
 mac=aarch64-apple-darwin

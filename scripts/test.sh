@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian/Ubuntu machine with no display and no
-# session bus: installs what is missing, checks formatting and lints, runs the Rust
+# session bus: installs what is missing, checks formatting and lints (also for
+# Windows and macOS, with the Windows build's engine tests under Wine), runs the Rust
 # and UI unit and integration tests, then the end-to-end suite on a private desktop,
 # then the installed-package test (build the .deb, install it, run it, remove it).
 set -euo pipefail
@@ -25,7 +26,11 @@ step "UI: types, tests, build"
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "Windows and macOS: type-check with clippy"
+step "Windows and macOS: clippy; the Windows build's engine tests under Wine"
+# What cannot be checked here is listed again at the end.
+export UPLINK_SKIPPED
+UPLINK_SKIPPED=$(mktemp)
+trap 'rm -f "$UPLINK_SKIPPED"' EXIT
 scripts/cross-check.sh
 
 step "Rust tests: core, engine, simulator, CLI, app logic"
@@ -38,4 +43,9 @@ scripts/e2e.sh
 step "the installed package: build the .deb, install, run, launch at login, remove"
 scripts/package-test.sh
 
-step "all tests passed"
+if [ -s "$UPLINK_SKIPPED" ]; then
+  step "all tests passed, but these were skipped"
+  cat "$UPLINK_SKIPPED"
+else
+  step "all tests passed"
+fi

@@ -15,6 +15,7 @@ import json
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,9 @@ class Events:
 
 
 def main():
+    # A SIGTERM (a timeout around this script) unwinds through the `finally` below,
+    # which stops the simulator and the CLI.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if len(sys.argv) != 3:
         fail("usage: wine-cli-test.py UPLINK_EXE UPLINK_SIM")
     exe, sim_bin = sys.argv[1], sys.argv[2]
@@ -87,7 +91,12 @@ def main():
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
         procs.append(sim)
-        where = json.loads(sim.stdout.readline())
+        first = sim.stdout.readline()
+        try:
+            where = json.loads(first)
+            where["url"], where["control"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            fail(f"the simulator did not say where it listens (it printed {first[:300]!r})")
 
         err_path = os.path.join(scratch, "cli.err")
         with open(err_path, "w") as err:
@@ -110,10 +119,12 @@ def main():
         price = events.wait(
             "AAPL price", 10,
             lambda e: e.get("event") == "message"
+            and isinstance(e.get("message"), dict)
             and e["message"].get("type") == "update"
-            and e["message"].get("data", {}).get("symbol") == "AAPL",
+            and isinstance(e["message"].get("data"), dict)
+            and e["message"]["data"].get("symbol") == "AAPL",
         )
-        print(f"price received: AAPL {price['message']['data']['price']}")
+        print(f"price received: AAPL {price['message']['data'].get('price')}")
 
         request = urllib.request.Request(where["control"] + "/drop?mode=reset", method="POST")
         with urllib.request.urlopen(request, timeout=10) as r:
@@ -134,7 +145,10 @@ def main():
             ticks += 1
 
         cli.kill()
-        cli.wait(timeout=30)
+        try:
+            cli.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            fail("the CLI under Wine did not end within 30 s of SIGKILL")
         with open(err_path) as f:
             log = f.read()
         if "system resumed" in log:

@@ -35,7 +35,7 @@ pub fn parse(line: &str) -> Option<Process> {
 }
 
 /// Every process this one can see now, from one pass over /proc. A process that ends
-/// during the pass is left out.
+/// during the pass is left out. (A name need not be UTF-8: such bytes read as U+FFFD.)
 pub fn all() -> Vec<Process> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -43,7 +43,10 @@ pub fn all() -> Vec<Process> {
     entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| parse(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?))
+        .filter_map(|pid| {
+            let bytes = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+            parse(&String::from_utf8_lossy(&bytes))
+        })
         .collect()
 }
 

@@ -652,9 +652,9 @@ fn unmapped_line(log: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The app's WebKit processes whose command name starts with `name` (the kernel keeps
-/// 15 bytes of it), found by their parent chain leading to the app under test (read
-/// by the app's own reader of /proc).
+/// The app's living WebKit processes whose command name starts with `name` (the kernel
+/// keeps 15 bytes of it), found by their parent chain leading to the app under test
+/// (read by the app's own reader of /proc). A zombie has ended, as the app counts it.
 fn webkit_processes(name: &str) -> Vec<u32> {
     let app = app_pids();
     let all = uplink_e2e::procstat::all();
@@ -672,7 +672,7 @@ fn webkit_processes(name: &str) -> Vec<u32> {
         false
     };
     all.iter()
-        .filter(|p| p.name.starts_with(name) && leads_to_app(p.pid))
+        .filter(|p| !p.zombie && p.name.starts_with(name) && leads_to_app(p.pid))
         .map(|p| p.pid)
         .collect()
 }

@@ -9,11 +9,10 @@ fn repo() -> &'static Path {
         .expect("the repository")
 }
 
-/// Runs `scripts/disk-check.sh` with `args`, its target directory set to `dir`.
-fn disk_check(dir: &Path, args: &[&str]) -> Output {
+/// Runs `scripts/disk-check.sh` with `args`.
+fn disk_check(args: &[&str]) -> Output {
     Command::new(repo().join("scripts/disk-check.sh"))
         .args(args)
-        .env("CARGO_TARGET_DIR", dir)
         .output()
         .expect("bash runs scripts/disk-check.sh")
 }
@@ -27,37 +26,49 @@ fn scratch(name: &str) -> PathBuf {
 #[test]
 fn the_disk_check_passes_when_the_space_is_there_and_says_what_is_missing_when_not() {
     let dir = scratch("target");
-    let ok = disk_check(&dir, &["0"]);
+    let path = dir.to_str().unwrap();
+    let ok = disk_check(&["0", path]);
     assert_eq!(ok.status.code(), Some(0), "{ok:?}");
     assert!(ok.stderr.is_empty(), "{ok:?}");
     assert!(dir.is_dir(), "the target directory is made if missing");
 
-    // No disk here has a billion GB: the check stops the suite, and says why.
-    let short = disk_check(&dir, &["1000000000"]);
+    // A leading zero is decimal, not octal.
+    let ok = disk_check(&["08", path]);
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+
+    // No disk here has a billion GiB: the check stops the suite, and says why.
+    let short = disk_check(&["1000000000", path]);
     assert_eq!(short.status.code(), Some(1), "{short:?}");
     let said = String::from_utf8_lossy(&short.stderr);
     assert!(
-        said.starts_with("error: the test suite needs about 1000000000 GB for its builds in ")
-            && said.contains(&format!("{}/", dir.display()))
-            && said.contains("GB free on its disk")
-            && said.contains("Free some space, or set CARGO_TARGET_DIR"),
+        said.starts_with("error: the test suite needs about 1000000000 GiB for its builds in ")
+            && said.contains(&format!("{path}/"))
+            && said.contains("GiB free on its disk")
+            && said.contains("Free some space on that disk."),
         "{said}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
-fn the_disk_check_refuses_a_need_that_is_not_a_number() {
+fn the_disk_check_refuses_a_need_that_is_not_a_number_and_a_call_without_one() {
     let dir = scratch("bad");
-    for bad in ["seven", "7.5", "-1"] {
-        let out = disk_check(&dir, &[bad]);
+    let path = dir.to_str().unwrap();
+    for bad in ["seven", "7.5", "-1", ""] {
+        let out = disk_check(&[bad, path]);
         assert_eq!(out.status.code(), Some(2), "{bad}: {out:?}");
         assert!(
             String::from_utf8_lossy(&out.stderr).contains(&format!(
-                "NEED_GB must be a whole number of GB, not '{bad}'"
+                "NEED_GIB must be a whole number of GiB, not '{bad}'"
             )),
             "{bad}: {out:?}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    let none = disk_check(&[]);
+    assert_eq!(none.status.code(), Some(2), "{none:?}");
+    assert!(
+        String::from_utf8_lossy(&none.stderr).starts_with("usage: disk-check.sh NEED_GIB [DIR]"),
+        "{none:?}"
+    );
+    assert!(!dir.exists(), "nothing is made on bad arguments");
 }

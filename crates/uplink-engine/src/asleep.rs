@@ -96,5 +96,21 @@ mod tests {
         assert_eq!(at(10, 3610).asleep_since(&start), Duration::from_secs(3600));
         // The wall clock set back: nobody slept.
         assert_eq!(at(10, 0).asleep_since(&at(0, 5)), Duration::ZERO);
+
+        // Windows: `Instant` counts sleep, and the unbiased interrupt time does not.
+        // An hour asleep shows in `Instant` even with the wall clock held back.
+        #[cfg(windows)]
+        for wall in [3610, 10] {
+            let woke = Clocks {
+                mono: t0 + Duration::from_secs(3610),
+                wall: w0 + Duration::from_secs(wall),
+                awake: Duration::from_secs(10),
+            };
+            assert_eq!(
+                woke.asleep_since(&start),
+                Duration::from_secs(3600),
+                "{wall}"
+            );
+        }
     }
 }

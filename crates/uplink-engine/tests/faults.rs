@@ -204,7 +204,8 @@ async fn a_name_that_does_not_resolve_is_a_connect_failure_that_names_it() {
     );
     let reason = st.reason.unwrap();
     assert!(
-        reason.contains("feed.uplink-test.invalid:9000") && reason.contains("lookup"),
+        reason.contains("feed.uplink-test.invalid:9000")
+            && reason.contains("its name lookup failed"),
         "{reason}"
     );
     assert_eq!(st.stats.queue_depth, 1, "the order waits; nothing is lost");

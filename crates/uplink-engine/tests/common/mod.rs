@@ -69,7 +69,9 @@ pub async fn wait_exit(child: &mut Child, within: Duration, what: &str) -> ExitS
 }
 
 /// This process's resident memory (VmRSS), MiB. Panics when /proc cannot tell: a
-/// bound on memory growth must not pass on a reading of 0.
+/// bound on memory growth must not pass on a reading of 0. (The Windows build of these
+/// tests runs under Wine, which passes Linux's /proc through as a drive: the reading
+/// is that of the very process. On real Windows this would panic.)
 pub fn rss_mb() -> f64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
     let kb: f64 = s
