@@ -4,7 +4,8 @@
 #     - clippy (warnings are errors) on every crate but the Linux-only e2e harness,
 #       with its tests: the app with Tauri, the engine, the CLI, the simulator;
 #     - tests built for Windows and run under Wine: the core's and the protocol's,
-#       the engine's unit, driver and fault tests; and the CLI against the
+#       the engine's unit, driver and fault tests, the app's unit tests and its
+#       smoke test on Tauri's mock runtime; and the CLI against the
 #       simulator (scripts/wine-cli-test.py): it connects, measures round trips,
 #       receives prices, reconnects after a TCP reset, and sees no sleep. Wine is
 #       not Windows, but the code it runs is the Windows build's (sockets through
@@ -85,6 +86,13 @@ if have_target "$win"; then
   # Bounded: a test that hangs under Wine would otherwise hold the suite.
   timeout 900 cargo test --target "$win" -p uplink-core -p uplink-proto
   timeout 900 cargo test --target "$win" -p uplink-engine --lib --test driver --test faults
+  # The app's logic (settings, model, notifications, tray icons), and the whole app
+  # on Tauri's mock runtime with its commands through IPC and the capabilities
+  # (smoke): no webview is made, but the binaries import WebView2's loader, which
+  # the webview2-com-sys build puts beside them.
+  timeout 900 cargo test --target "$win" -p uplink-app --lib --test smoke --test ipc_types --no-run
+  cp "target/$win/debug/WebView2Loader.dll" "$prefix/drive_c/windows/system32/"
+  timeout 900 cargo test --target "$win" -p uplink-app --lib --test smoke --test ipc_types
   cargo build --target "$win" -p uplink-engine --bin uplink
   cargo build -p uplink-sim
   timeout 300 python3 scripts/wine-cli-test.py "target/$win/debug/uplink.exe" target/debug/uplink-sim

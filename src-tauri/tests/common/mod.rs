@@ -36,6 +36,14 @@ pub fn start_app(dir: &std::path::Path) -> (App<MockRuntime>, WebviewWindow<Mock
     (app, w)
 }
 
+/// Where the window's own pages come from, as Tauri names it per platform: the
+/// origin its capabilities allow (WebView2 serves custom protocols over http).
+const APP_ORIGIN: &str = if cfg!(windows) {
+    "http://tauri.localhost"
+} else {
+    "tauri://localhost"
+};
+
 /// Invokes the window command `cmd` with `args`, as the UI does.
 pub fn invoke(w: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
     get_ipc_response(
@@ -44,7 +52,7 @@ pub fn invoke(w: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<
             cmd: cmd.into(),
             callback: CallbackFn(0),
             error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
+            url: APP_ORIGIN.parse().unwrap(),
             body: InvokeBody::Json(args),
             headers: Default::default(),
             invoke_key: tauri::test::INVOKE_KEY.to_string(),
