@@ -11,8 +11,8 @@ export CARGO_TERM_COLOR=never
 if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 step() { printf '\n=== %s\n' "$*"; }
 
-# Builds fill target/: a clean run peaked at 7.9 GiB there (2026-11-27) before the
-# app's Windows tests were added; its Wine prefix and packages take some more.
+# Builds fill target/: a clean run peaked at 9.2 GiB there (2026-11-27); its Wine
+# prefix and packages take some more.
 scripts/disk-check.sh 12
 
 step "dependencies"
