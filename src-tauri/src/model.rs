@@ -633,8 +633,9 @@ impl AppModel {
     fn message(&mut self, payload: Payload, now: Instant, now_ms: u64, out: &mut Vec<Out>) {
         match payload {
             Payload::Update(u) => {
-                // Hot path: one lookup, and no allocation unless the symbol is new.
-                if let Some(l) = self.quotes.get_mut(&u.symbol) {
+                // Hot path: one lookup, and no allocation unless the symbol is new or
+                // changes for the first time since the last frame.
+                if let Some(l) = self.quotes.get_mut(u.symbol.as_str()) {
                     l.quote.price = u.price;
                     l.quote.change = u.change;
                     l.quote.change_percent = u.change_percent;
@@ -642,12 +643,12 @@ impl AppModel {
                     l.quote.updates += 1;
                     if !l.unsent {
                         l.unsent = true;
-                        self.dirty_quotes.push(u.symbol);
+                        self.dirty_quotes.push(u.symbol.into_string());
                         self.market_due.notify_one();
                     }
-                } else if self.watchlist.contains(&u.symbol) {
+                } else if self.watchlist.contains(u.symbol.as_str()) {
                     let quote = Quote {
-                        symbol: u.symbol.clone(),
+                        symbol: u.symbol.to_string(),
                         price: u.price,
                         change: u.change,
                         change_percent: u.change_percent,
@@ -658,8 +659,8 @@ impl AppModel {
                         quote,
                         unsent: true,
                     };
-                    self.quotes.insert(u.symbol.clone(), l);
-                    self.dirty_quotes.push(u.symbol);
+                    self.quotes.insert(u.symbol.to_string(), l);
+                    self.dirty_quotes.push(u.symbol.into_string());
                     self.market_due.notify_one();
                 }
             }

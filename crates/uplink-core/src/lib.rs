@@ -1676,7 +1676,7 @@ impl Connection {
     fn note_data(&mut self, now: Instant, env: &Envelope) {
         self.last_data = Some(now);
         if let Payload::Update(u) = &env.payload {
-            if let Some(clock) = self.symbol_clocks.get_mut(&u.symbol) {
+            if let Some(clock) = self.symbol_clocks.get_mut(u.symbol.as_str()) {
                 clock.last = Some(now);
             }
         }

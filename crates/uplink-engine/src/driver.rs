@@ -41,6 +41,12 @@ type Dialing = Pin<Box<dyn Future<Output = DialResult> + Send>>;
 
 /// Frames handled per wake-up before the loop looks at commands and timers again.
 const READ_BATCH: usize = 256;
+/// The most one socket read takes into tungstenite's read buffer. tungstenite zeroes
+/// that much of the buffer before every read, including the last read of a wake-up,
+/// which finds nothing: with its default of 128 KiB, the zeroing was 5 % of the app's
+/// time at 100,000 msg/s, where a wake-up brings about 20 KiB. A larger message still
+/// arrives whole: the buffer grows to the frame's length, 32 KiB per read.
+const READ_BUFFER: usize = 32 << 10;
 /// The most the WebSocket write buffer may hold (tungstenite's default is unbounded).
 pub(crate) const MAX_WRITE_BUFFER: usize = 8 << 20;
 /// How long a graceful close may wait for the server's answer.
@@ -699,6 +705,7 @@ async fn dial_raw(cfg: Arc<Prepared>, endpoint: usize) -> DialResult {
     // A peer that floods Pings and never reads cannot grow the write buffer (each Ping
     // queues a Pong) past this: the write fails and the link is replaced.
     let ws_config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(Some(cfg.max_message_size))
         .max_frame_size(Some(cfg.max_frame_size))
         .max_write_buffer_size(MAX_WRITE_BUFFER);

@@ -3,14 +3,17 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
+
 use serde::ser::{Serialize, Serializer};
 
 /// A message's `timestamp`, kept as the feed wrote it and read on demand (a fast feed
 /// sends far more timestamps than anyone needs to read).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Timestamp {
-    /// A string, normally RFC 3339.
-    Text(String),
+    /// A string, normally RFC 3339. Up to 24 bytes (RFC 3339 in UTC with
+    /// milliseconds) it is stored inline: decoding it allocates nothing.
+    Text(CompactString),
     /// A number of seconds, milliseconds, microseconds or nanoseconds since the epoch
     /// (which one is decided by magnitude), fractions allowed.
     Number(f64),
