@@ -634,7 +634,7 @@ impl AppModel {
         match payload {
             Payload::Update(u) => {
                 // Hot path: one lookup, and no allocation unless the symbol is new or
-                // changes for the first time since the last frame.
+                // is updated for the first time since the window's last frame.
                 if let Some(l) = self.quotes.get_mut(u.symbol.as_str()) {
                     l.quote.price = u.price;
                     l.quote.change = u.change;
@@ -648,7 +648,7 @@ impl AppModel {
                     }
                 } else if self.watchlist.contains(u.symbol.as_str()) {
                     let quote = Quote {
-                        symbol: u.symbol.to_string(),
+                        symbol: String::from(u.symbol.as_str()),
                         price: u.price,
                         change: u.change,
                         change_percent: u.change_percent,
@@ -659,7 +659,7 @@ impl AppModel {
                         quote,
                         unsent: true,
                     };
-                    self.quotes.insert(u.symbol.to_string(), l);
+                    self.quotes.insert(String::from(u.symbol.as_str()), l);
                     self.dirty_quotes.push(u.symbol.into_string());
                     self.market_due.notify_one();
                 }

@@ -41,11 +41,12 @@ type Dialing = Pin<Box<dyn Future<Output = DialResult> + Send>>;
 
 /// Frames handled per wake-up before the loop looks at commands and timers again.
 const READ_BATCH: usize = 256;
-/// The most one socket read takes into tungstenite's read buffer. tungstenite zeroes
-/// that much of the buffer before every read, including the last read of a wake-up,
-/// which finds nothing: with its default of 128 KiB, the zeroing was 5 % of the app's
-/// time at 100,000 msg/s, where a wake-up brings about 20 KiB. A larger message still
-/// arrives whole: the buffer grows to the frame's length, 32 KiB per read.
+/// The most one socket read takes into tungstenite's read buffer. Before every read,
+/// tungstenite zeroes up to that much of the buffer, including for the last read of
+/// a wake-up, which finds nothing: with its default of 128 KiB, the zeroing was 5 % of
+/// the app's samples in the tray at 100,000 msg/s (BENCHMARKS.md). A larger frame
+/// still arrives whole: the buffer grows to the frame's length, filled 32 KiB per read
+/// (tests/driver.rs sends 1 MiB over ws and wss).
 const READ_BUFFER: usize = 32 << 10;
 /// The most the WebSocket write buffer may hold (tungstenite's default is unbounded).
 pub(crate) const MAX_WRITE_BUFFER: usize = 8 << 20;

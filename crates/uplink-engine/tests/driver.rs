@@ -327,6 +327,48 @@ async fn an_oversized_message_is_refused_per_the_limit_and_the_link_recovers() {
 }
 
 #[tokio::test]
+async fn a_message_of_many_socket_reads_arrives_whole_over_ws_and_wss() {
+    // The driver reads at most 32 KiB from the socket at a time: a 1 MiB message
+    // takes 32 reads or more, over plain TCP and through TLS records.
+    const SIZE: usize = 1 << 20;
+    for tls in [false, true] {
+        let s = Simulator::start(SimConfig {
+            tls,
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let mut c = fast(&s.url());
+        if tls {
+            let dir = std::env::temp_dir().join(format!("uplink-big-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let ca = dir.join("ca.pem");
+            std::fs::write(&ca, s.ca_pem().unwrap()).unwrap();
+            c.extra_ca_file = Some(ca);
+        }
+        let (h, mut ev) = start(c).await;
+        s.send_oversized(SIZE);
+        let e = wait_for(&mut ev, "the 1 MiB message", |e| {
+            matches!(e, EngineEvent::Message { message } if matches!(message.payload, Payload::Other(_)))
+        })
+        .await;
+        let EngineEvent::Message { message } = e else {
+            unreachable!()
+        };
+        let Payload::Other(m) = &message.payload else {
+            unreachable!()
+        };
+        let pad = m["data"]["pad"].as_str().unwrap();
+        let frame = r#"{"type":"padding","data":{"pad":""}}"#;
+        assert_eq!(pad.len(), SIZE - frame.len(), "tls: {tls}");
+        assert!(pad.bytes().all(|b| b == b'x'), "tls: {tls}");
+        let st = h.status().borrow().clone();
+        assert_eq!(st.stats.errors_by_kind.values().sum::<u64>(), 0, "{st:?}");
+        h.shutdown().await;
+    }
+}
+
+#[tokio::test]
 async fn refused_connections_walk_the_backoff_up_to_error() {
     let s = sim().await;
     let mut c = fast(&s.url());

@@ -76,8 +76,9 @@ pub enum Payload {
 pub struct PriceUpdate {
     /// Instrument symbol, e.g. `AAPL`. A [`CompactString`], not a `String`: a symbol
     /// of up to 24 bytes is stored inline, so decoding a price update allocates
-    /// nothing for it (at 100,000 updates a second, that allocation and its free were
-    /// a tenth of the app's time with the timestamp's).
+    /// nothing for it. (At 100,000 updates a second, its allocation and the
+    /// timestamp's, with their frees, were about a tenth of the app's samples in the
+    /// tray: BENCHMARKS.md.)
     pub symbol: CompactString,
     /// Last traded price.
     pub price: f64,
@@ -410,8 +411,14 @@ impl<'de> Deserialize<'de> for RawTimestamp {
                     .map(RawTimestamp::Other)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawTimestamp, A::Error> {
-                Value::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawTimestamp::Other)
+                // serde_json's `arbitrary_precision` feature, if any crate in a build
+                // turned it on, would hand every number over as a map.
+                Ok(
+                    match Value::deserialize(de::value::MapAccessDeserializer::new(map))? {
+                        Value::Number(n) => RawTimestamp::Number(n),
+                        v => RawTimestamp::Other(v),
+                    },
+                )
             }
         }
         d.deserialize_any(V)
