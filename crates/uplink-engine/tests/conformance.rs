@@ -213,6 +213,8 @@ fn the_cli_keeps_real_dialects_alive_and_detects_their_silence() {
         ("ts_ms", vec![], true),
         ("ts_us", vec![], true),
         ("ts_ns", vec![], true),
+        ("ts_iso", vec![], true),
+        ("ts_iso_z", vec![], true),
         ("no_ts", vec![], false),
         ("binary", vec![], true),
         ("ws_ping", vec!["--heartbeat", "websocket"], true),
