@@ -340,11 +340,7 @@ async fn a_message_of_many_socket_reads_arrives_whole_over_ws_and_wss() {
         .unwrap();
         let mut c = fast(&s.url());
         if tls {
-            let dir = std::env::temp_dir().join(format!("uplink-big-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let ca = dir.join("ca.pem");
-            std::fs::write(&ca, s.ca_pem().unwrap()).unwrap();
-            c.extra_ca_file = Some(ca);
+            c.extra_ca_file = Some(common::sim_ca_file(&s));
         }
         let (h, mut ev) = start(c).await;
         s.send_oversized(SIZE);
@@ -463,12 +459,8 @@ async fn wss_is_validated_and_an_extra_ca_can_be_trusted() {
     );
     h.shutdown().await;
 
-    let dir = std::env::temp_dir().join(format!("uplink-ca-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, s.ca_pem().unwrap()).unwrap();
     let mut c = fast(&s.url());
-    c.extra_ca_file = Some(ca);
+    c.extra_ca_file = Some(common::sim_ca_file(&s));
     let (h, mut ev) = start(c).await;
     wait_for(&mut ev, "a latency sample over wss", |e| {
         matches!(e, EngineEvent::Latency(_))

@@ -340,12 +340,8 @@ async fn expired_and_misnamed_certificates_are_refused_with_the_reason() {
         })
         .await
         .unwrap();
-        let dir = std::env::temp_dir().join(format!("uplink-faults-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let ca = dir.join(format!("{kind:?}.pem"));
-        std::fs::write(&ca, s.ca_pem().unwrap()).unwrap();
         let mut c = config(&s.url());
-        c.extra_ca_file = Some(ca);
+        c.extra_ca_file = Some(common::sim_ca_file(&s));
         let (h, states, _) = observe(c, |_, s| s.last() == Some(&StateKind::Error)).await;
         assert_eq!(
             states,

@@ -3,6 +3,8 @@
 //! ws and wss (TLS to the feed inside the tunnel), with and without credentials, and
 //! the environment variables with NO_PROXY through the CLI.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -89,10 +91,7 @@ async fn tls_sim() -> (Simulator, PathBuf) {
     })
     .await
     .unwrap();
-    let dir = std::env::temp_dir().join(format!("uplink-proxy-ca-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join(format!("ca-{}.pem", s.addr().port()));
-    std::fs::write(&ca, s.ca_pem().unwrap()).unwrap();
+    let ca = common::sim_ca_file(&s);
     (s, ca)
 }
 

@@ -1,6 +1,6 @@
 //! What the engine's test binaries share: the `uplink` CLI's stdout as timed JSON
-//! lines, waiting for one of them, waiting for the process to end, and this process's
-//! resident memory.
+//! lines, waiting for one of them, waiting for the process to end, this process's
+//! resident memory, and a TLS simulator's CA as a file.
 
 // Each test binary compiles this module and uses part of it.
 #![allow(dead_code)]
@@ -66,6 +66,17 @@ pub async fn wait_exit(child: &mut Child, within: Duration, what: &str) -> ExitS
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A PEM file holding the CA that signed the TLS simulator `s`'s certificate, for
+/// `ClientConfig::extra_ca_file`: in a temporary folder of this process's own, named
+/// by the simulator's port.
+pub fn sim_ca_file(s: &uplink_sim::Simulator) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("uplink-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join(format!("{}.pem", s.addr().port()));
+    std::fs::write(&ca, s.ca_pem().expect("a simulator with TLS")).unwrap();
+    ca
 }
 
 /// This process's resident memory (VmRSS), MiB. Panics when /proc cannot tell: a
