@@ -15,7 +15,7 @@ use std::time::Instant;
 use serde::Serialize;
 use tokio::sync::Notify;
 use uplink_engine::core::{fmt_secs, shorten, LatencySummary, LatencyTracker};
-use uplink_engine::proto::{OrderStatus, OrderUpdate, Payload, Side};
+use uplink_engine::proto::{CompactString, OrderStatus, OrderUpdate, Payload, Side};
 use uplink_engine::{EngineEvent, ErrorKind, Expiry, MessageId, StateKind, Status, Unconfirmed};
 
 use crate::notify::{Notification, NotifyPolicy};
@@ -269,8 +269,9 @@ pub struct AppModel {
     /// lookup per price update, the hot path.
     quotes: HashMap<String, Latest>,
     /// Symbols whose quote was marked since the last flush, each once per mark (a
-    /// symbol taken off the watchlist may linger here; the flush skips it).
-    dirty_quotes: Vec<String>,
+    /// symbol taken off the watchlist may linger here; the flush skips it). As decoded,
+    /// so that marking one allocates nothing.
+    dirty_quotes: Vec<CompactString>,
     /// Symbols taken off the watchlist since the last flush.
     removed: Vec<String>,
     /// Orders, oldest first, at most [`ORDERS_KEPT`].
@@ -633,8 +634,7 @@ impl AppModel {
     fn message(&mut self, payload: Payload, now: Instant, now_ms: u64, out: &mut Vec<Out>) {
         match payload {
             Payload::Update(u) => {
-                // Hot path: one lookup, and no allocation unless the symbol is new or
-                // is updated for the first time since the window's last frame.
+                // Hot path: one lookup, and no allocation unless the symbol is new.
                 if let Some(l) = self.quotes.get_mut(u.symbol.as_str()) {
                     l.quote.price = u.price;
                     l.quote.change = u.change;
@@ -643,12 +643,13 @@ impl AppModel {
                     l.quote.updates += 1;
                     if !l.unsent {
                         l.unsent = true;
-                        self.dirty_quotes.push(u.symbol.into_string());
+                        self.dirty_quotes.push(u.symbol);
                         self.market_due.notify_one();
                     }
                 } else if self.watchlist.contains(u.symbol.as_str()) {
+                    let symbol = String::from(u.symbol.as_str());
                     let quote = Quote {
-                        symbol: String::from(u.symbol.as_str()),
+                        symbol: symbol.clone(),
                         price: u.price,
                         change: u.change,
                         change_percent: u.change_percent,
@@ -659,8 +660,8 @@ impl AppModel {
                         quote,
                         unsent: true,
                     };
-                    self.quotes.insert(String::from(u.symbol.as_str()), l);
-                    self.dirty_quotes.push(u.symbol.into_string());
+                    self.quotes.insert(symbol, l);
+                    self.dirty_quotes.push(u.symbol);
                     self.market_due.notify_one();
                 }
             }
@@ -1035,7 +1036,7 @@ impl AppModel {
         let mut quotes: Vec<Quote> = std::mem::take(&mut self.dirty_quotes)
             .into_iter()
             .filter_map(|s| {
-                let l = self.quotes.get_mut(&s)?;
+                let l = self.quotes.get_mut(s.as_str())?;
                 std::mem::take(&mut l.unsent).then(|| l.quote.clone())
             })
             .collect();
