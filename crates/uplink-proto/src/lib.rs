@@ -360,7 +360,20 @@ enum RawTimestamp {
 }
 
 impl RawTimestamp {
-    /// The JSON it was read from.
+    /// What a message of a known type keeps: `null` is no timestamp, and a value that
+    /// is neither a string nor a number is unreadable.
+    fn into_timestamp(self) -> Option<Timestamp> {
+        match self {
+            RawTimestamp::Null => None,
+            RawTimestamp::Text(s) => Some(Timestamp::Text(s)),
+            RawTimestamp::Number(n) => {
+                Some(n.as_f64().map_or(Timestamp::Unreadable, Timestamp::Number))
+            }
+            RawTimestamp::Other(_) => Some(Timestamp::Unreadable),
+        }
+    }
+
+    /// The JSON it was read from, for a message of an unknown type.
     fn into_json(self) -> Value {
         match self {
             RawTimestamp::Text(s) => Value::String(s.into_string()),
@@ -562,14 +575,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
             });
         }
 
-        let timestamp = match timestamp {
-            None | Some(RawTimestamp::Null) => None,
-            Some(RawTimestamp::Text(s)) => Some(Timestamp::Text(s)),
-            Some(RawTimestamp::Number(n)) => {
-                Some(n.as_f64().map_or(Timestamp::Unreadable, Timestamp::Number))
-            }
-            Some(RawTimestamp::Other(_)) => Some(Timestamp::Unreadable),
-        };
+        let timestamp = timestamp.and_then(RawTimestamp::into_timestamp);
 
         let payload = match (kind, data) {
             (Kind::Ping, _) => Payload::Ping,
