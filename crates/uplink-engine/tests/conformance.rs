@@ -215,6 +215,8 @@ fn the_cli_keeps_real_dialects_alive_and_detects_their_silence() {
         ("ts_ns", vec![], true),
         ("ts_iso", vec![], true),
         ("ts_iso_z", vec![], true),
+        ("ts_iso_ist", vec![], true),
+        ("ts_iso_nst", vec![], true),
         ("no_ts", vec![], false),
         ("binary", vec![], true),
         ("ws_ping", vec!["--heartbeat", "websocket"], true),
