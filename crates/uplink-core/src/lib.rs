@@ -1692,7 +1692,11 @@ impl Connection {
             self.next_delay_sample = Some(now + DELAY_SAMPLE_EVERY);
             let offset = self.clock.offset_ms().unwrap_or(0.0);
             let ms = feed_delay_ms(recv, peer, offset).max(0.0);
-            self.delay.record(Duration::from_secs_f64(ms / 1000.0));
+            // Readable times end in the year 9999, so this fits; a feed's numbers
+            // never get to panic the engine all the same.
+            if let Ok(delay) = Duration::try_from_secs_f64(ms / 1000.0) {
+                self.delay.record(delay);
+            }
         }
     }
 

@@ -1155,6 +1155,70 @@ fn feed_delay_and_clock_offset_come_from_timestamps() {
     let _ = UNIX_EPOCH;
 }
 
+#[test]
+fn a_feed_whose_timestamps_are_absurd_is_measured_within_reason_and_never_crashes_us() {
+    let mut w = World::exact();
+    w.core.set_wall_clock(w.now, 1_735_732_800_000.0);
+    let conn = w.connected();
+    let rtts = w.status().latency.samples;
+    // A pong stamped 10^30 (no unit makes that a time): no clock offset from it.
+    w.run_to_next_timeout();
+    w.now += 100 * MS;
+    w.core
+        .handle_text(w.now, conn, r#"{"type":"pong","timestamp":1e30}"#);
+    assert_eq!(w.status().clock_offset_ms, None);
+    assert_eq!(
+        w.status().latency.samples,
+        rtts + 1,
+        "the round trip still counts"
+    );
+    // The next pong claims the last millisecond of the year 9999, in nanoseconds: an
+    // offset of about 8,000 years, which the status shows and the window warns of.
+    w.run_to_next_timeout();
+    w.now += 100 * MS;
+    w.core
+        .handle_text(w.now, conn, r#"{"type":"pong","timestamp":2.534e20}"#);
+    let offset = w.status().clock_offset_ms.expect("a readable pong time");
+    assert!(offset > 2.5e14, "{offset}");
+    // Updates stamped at the epoch and past the year 9999: one delay sample of
+    // thousands of years from the first, none from the second, and no panic.
+    for ts in ["0", "1e300"] {
+        w.now += 20 * MS;
+        let update =
+            format!(r#"{{"type":"update","data":{{"symbol":"A","price":1}},"timestamp":{ts}}}"#);
+        w.core.handle_text(w.now, conn, &update);
+    }
+    let st = w.status();
+    assert_eq!(st.feed_delay.samples, 1);
+    assert!(st.feed_delay.last_ms.unwrap() > 2.5e14);
+    assert_eq!(st.state, StateKind::Connected);
+}
+
+#[test]
+fn a_fast_feed_gives_at_most_one_delay_sample_every_ten_milliseconds() {
+    let mut w = World::exact();
+    w.core.set_wall_clock(w.now, 1_735_732_800_000.0);
+    let conn = w.connected();
+    let update = r#"{"type":"update","data":{"symbol":"A","price":1},"timestamp":"2025-01-01T12:00:00.000Z"}"#;
+    let before = w.status().stats.messages_received;
+    // 100 timestamped updates 1 ms apart: the first is sampled, then one every 10 ms.
+    for _ in 0..100 {
+        w.core.handle_text(w.now, conn, update);
+        w.now += MS;
+    }
+    assert_eq!(w.status().feed_delay.samples, 10, "0, 10, ... 90 ms");
+    assert_eq!(
+        w.status().stats.messages_received - before,
+        100,
+        "every update counted"
+    );
+    // 9 ms after the last sample: still none; at 10 ms, the next.
+    w.core.handle_text(w.now - MS, conn, update);
+    assert_eq!(w.status().feed_delay.samples, 10);
+    w.core.handle_text(w.now, conn, update);
+    assert_eq!(w.status().feed_delay.samples, 11);
+}
+
 // ---------------------------------------------------------------- orders you can trust
 
 const ORDER_A: &str =

@@ -37,7 +37,7 @@ pub use compact_str::CompactString;
 pub use outbound::{
     valid_symbol, OrderRequest, Outbound, OutboundError, MAX_CLIENT_ORDER_ID, MAX_ORDER_QTY,
 };
-pub use time::{parse_rfc3339_ms, Timestamp};
+pub use time::{parse_rfc3339_ms, Timestamp, LAST_UNIX_MS};
 
 /// One frame of the protocol: a payload and the sender's optional timestamp.
 #[derive(Debug, Clone, PartialEq)]

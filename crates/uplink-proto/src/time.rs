@@ -26,7 +26,10 @@ impl Timestamp {
     /// Unix milliseconds, if it can be read.
     ///
     /// Numbers are taken by magnitude: below 10^11 seconds (until the year 5138),
-    /// below 10^14 milliseconds, below 10^17 microseconds, else nanoseconds.
+    /// below 10^14 milliseconds, below 10^17 microseconds, else nanoseconds. A number
+    /// that is negative, or later than RFC 3339's last instant (the end of the year
+    /// 9999, [`LAST_UNIX_MS`]), cannot be read: every readable time is within a range
+    /// where arithmetic on it is exact to the millisecond and cannot overflow.
     pub fn unix_ms(&self) -> Option<f64> {
         match self {
             Timestamp::Text(s) => parse_rfc3339_ms(s),
@@ -35,7 +38,8 @@ impl Timestamp {
                 n if n < 1e14 => n,
                 n if n < 1e17 => n / 1000.0,
                 n => n / 1_000_000.0,
-            }),
+            })
+            .filter(|ms| *ms <= LAST_UNIX_MS),
             _ => None,
         }
     }
@@ -60,6 +64,10 @@ impl Serialize for Timestamp {
         }
     }
 }
+
+/// 9999-12-31T23:59:59.999Z in Unix milliseconds: the last instant RFC 3339 can
+/// write, and the last a numeric timestamp may name.
+pub const LAST_UNIX_MS: f64 = 253_402_300_799_999.0;
 
 /// Reads an RFC 3339 timestamp (`2025-01-01T12:00:00Z`, `…:00.123+02:00`) as Unix
 /// milliseconds. Anything else is `None`.
@@ -180,6 +188,16 @@ mod tests {
             Some(ms + 500.0)
         );
         assert_eq!(Timestamp::Number(-1.0).unix_ms(), None);
+        // Past the year 9999, in any unit: unreadable, whatever the magnitude.
+        assert_eq!(
+            parse_rfc3339_ms("9999-12-31T23:59:59.999Z"),
+            Some(LAST_UNIX_MS)
+        );
+        // Only nanoseconds reach it: 2.534e20 ns is in the year 9999, 2.535e20 after.
+        assert!(Timestamp::Number(2.534e20).unix_ms().is_some());
+        for n in [2.535e20, 1e30, f64::MAX] {
+            assert_eq!(Timestamp::Number(n).unix_ms(), None, "{n}");
+        }
         assert_eq!(Timestamp::Unreadable.unix_ms(), None);
         assert_eq!(Timestamp::Text("nope".into()).unix_ms(), None);
     }
