@@ -16,7 +16,9 @@ use serde::Serialize;
 use tokio::sync::Notify;
 use uplink_engine::core::{fmt_secs, shorten, LatencySummary, LatencyTracker};
 use uplink_engine::proto::{CompactString, OrderStatus, OrderUpdate, Payload, Side};
-use uplink_engine::{EngineEvent, ErrorKind, Expiry, MessageId, StateKind, Status, Unconfirmed};
+use uplink_engine::{
+    EngineEvent, ErrorKind, Expiry, MessageId, Redactor, StateKind, Status, Unconfirmed,
+};
 
 use crate::notify::{Notification, NotifyPolicy};
 use crate::settings::NotifySettings;
@@ -299,6 +301,11 @@ pub struct AppModel {
     /// symbol), whoever changed it (the feed or a command): what wakes the window's
     /// next frame ([`crate::pump::frames`]). Holds one permit at most.
     market_due: Arc<Notify>,
+    /// Cleans the feed's own strings (order ids, symbols, reasons) before the window,
+    /// the log or a notification shows them: the configuration's secrets removed,
+    /// control characters escaped, at most [`uplink_engine::core::redact::MAX_TEXT`]
+    /// characters. The feed bounds none of them.
+    redactor: Redactor,
 }
 
 fn push_step(history: &mut Vec<OrderStep>, state: OrderState, at_unix_ms: u64) {
@@ -333,6 +340,7 @@ impl AppModel {
             watchlist: BTreeSet::new(),
             unflushed_since: None,
             window_lag: LatencyTracker::new(100),
+            redactor: Redactor::default(),
             market_due: Arc::new(Notify::new()),
         }
     }
@@ -345,6 +353,12 @@ impl AppModel {
     /// Marks whether the built-in demo feed is in use (after a settings change).
     pub fn set_demo(&mut self, demo: bool) {
         self.demo = demo;
+    }
+
+    /// Cleans what the feed says with the secrets of the configuration in use
+    /// ([`uplink_engine::ClientConfig::redactor`]).
+    pub fn set_redactor(&mut self, redactor: Redactor) {
+        self.redactor = redactor;
     }
 
     /// The symbols on the watchlist; quotes of any other are ignored.
@@ -532,7 +546,16 @@ impl AppModel {
             return;
         }
         if self.orders.len() == ORDERS_KEPT {
-            if let Some(old) = self.orders.pop_front() {
+            // The oldest row nobody can act on any more goes: one that is final, or
+            // not placed from here. Only if every row is an open order of this window
+            // does the oldest of those go (and with it the window's hold on it).
+            let mine = |o: &OrderView| self.by_id.values().any(|k| *k == o.key);
+            let gone = self
+                .orders
+                .iter()
+                .position(|o| o.status.is_final() || !mine(o))
+                .unwrap_or(0);
+            if let Some(old) = self.orders.remove(gone) {
                 self.by_id.retain(|_, k| *k != old.key);
             }
         }
@@ -541,7 +564,9 @@ impl AppModel {
 
     /// Records the feed's id of the order `key`, if it has none yet.
     fn set_feed_id(&mut self, key: &str, order_id: Option<String>) {
-        let Some(order_id) = order_id else { return };
+        let Some(order_id) = order_id.map(|id| self.redactor.clean(&id)) else {
+            return;
+        };
         if let Some(o) = self
             .orders
             .iter_mut()
@@ -666,14 +691,8 @@ impl AppModel {
                 }
             }
             Payload::Order(o) => self.order_message(&o, now, now_ms, out),
-            Payload::Error(e) => {
-                self.push_log(
-                    out,
-                    now_ms,
-                    Level::Warn,
-                    format!("Feed error {}: {}", e.code, e.message),
-                );
-            }
+            // A feed's `error` is logged from the engine's `Error` event, which carries
+            // it cleaned of secrets and bounded.
             _ => {}
         }
     }
@@ -681,6 +700,15 @@ impl AppModel {
     /// An order message in the protocol's shape (or a venue's report made into one):
     /// the row, a notification if the trader wants one, and a log line for a rejection.
     fn order_message(&mut self, o: &OrderUpdate, now: Instant, now_ms: u64, out: &mut Vec<Out>) {
+        let clean = |s: &str| self.redactor.clean(s);
+        let o = &OrderUpdate {
+            id: o.id.as_deref().map(clean),
+            client_order_id: o.client_order_id.as_deref().map(clean),
+            symbol: clean(&o.symbol),
+            reason: o.reason.as_deref().map(clean),
+            filled_at: o.filled_at.as_deref().map(clean),
+            ..*o
+        };
         self.on_order(o, now_ms);
         if let Some(n) = self.policy.on_order(now, o, &self.prefs) {
             out.push(Out::Notify(n));
@@ -1504,6 +1532,100 @@ mod tests {
             b.order_placed(MessageId(i), &format!("k{i}"), "A", Side::Buy, 1.0, 0);
         }
         assert_eq!(b.orders().len(), ORDERS_KEPT);
+    }
+
+    #[test]
+    fn the_feeds_reports_on_other_orders_never_push_out_one_placed_here() {
+        let mut b = model(false);
+        let now = Instant::now();
+        // Placed here, written, never answered: the trader may still resend it.
+        b.order_placed(MessageId(1), "mine", "AAPL", Side::Buy, 1.0, 0);
+        b.apply(EngineEvent::Sent { id: MessageId(1) }, now, 1);
+        // A feed that reports every order of the account: more than the list keeps.
+        for i in 0..(2 * ORDERS_KEPT) {
+            b.apply(
+                msg(&format!(
+                    r#"{{"type":"order","data":{{"id":"x{i}","client_order_id":"other-{i}","symbol":"MSFT","side":"sell","qty":1,"status":"accepted"}}}}"#
+                )),
+                now,
+                2,
+            );
+        }
+        assert_eq!(b.orders().len(), ORDERS_KEPT);
+        let mine = b.orders().into_iter().find(|o| o.key == "mine");
+        assert_eq!(mine.map(|o| o.status), Some(OrderState::Sent), "still here");
+        assert_eq!(b.by_id.get(&MessageId(1)).map(String::as_str), Some("mine"));
+        // The rows that went are the oldest of the others.
+        let kept = |k: String| b.orders().iter().any(|o| o.key == k);
+        assert!(kept(format!("other-{}", ORDERS_KEPT + 1)));
+        assert!(!kept(format!("other-{ORDERS_KEPT}")));
+        // Once final, it is the oldest row anyone can spare, and goes first.
+        b.apply(
+            msg(r#"{"type":"order","data":{"id":"m1","client_order_id":"mine","symbol":"AAPL","side":"buy","qty":1,"status":"filled"}}"#),
+            now,
+            3,
+        );
+        b.apply(
+            msg(r#"{"type":"order","data":{"id":"y","client_order_id":"last","symbol":"MSFT","side":"sell","qty":1,"status":"accepted"}}"#),
+            now,
+            4,
+        );
+        assert!(b.orders().iter().all(|o| o.key != "mine"));
+        assert!(b.by_id.is_empty());
+    }
+
+    #[test]
+    fn what_the_feed_says_about_orders_is_cleaned_and_bounded_before_anyone_sees_it() {
+        let mut b = model(false);
+        b.set_redactor(Redactor::new(["sk-live-0042".to_string()]));
+        let now = Instant::now();
+        let huge = "x".repeat(100_000);
+        let out = b.apply(
+            msg(&format!(
+                r#"{{"type":"order","data":{{"id":"{huge}","client_order_id":"c\n1","symbol":"A{huge}","side":"buy","qty":1,"status":"rejected","reason":"bad token sk-live-0042 {huge}"}}}}"#
+            )),
+            now,
+            1,
+        );
+        let o = &b.orders()[0];
+        assert_eq!(o.key, "c\\n1", "a newline shows as \\n");
+        for text in [
+            o.id.as_deref().unwrap(),
+            &o.symbol,
+            o.reason.as_deref().unwrap(),
+        ] {
+            assert!(text.chars().count() <= uplink_engine::core::redact::MAX_TEXT + 1);
+        }
+        assert!(o
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("bad token *** xxx"));
+        let said: Vec<String> = out
+            .iter()
+            .map(|o| match o {
+                Out::Log(l) => l.message.clone(),
+                Out::Notify(n) => format!("{} {}", n.title, n.body),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert!(!said.is_empty());
+        for line in &said {
+            assert!(
+                !line.contains("sk-live") && line.len() < 2_000,
+                "{line:.200}"
+            );
+        }
+        // A feed's `error` frame: its line comes from the engine's cleaned `Error`
+        // event, never from the raw frame.
+        let out = b.apply(
+            msg(
+                r#"{"type":"error","data":{"code":"AUTH","message":"token sk-live-0042 expired"}}"#,
+            ),
+            now,
+            2,
+        );
+        assert!(out.is_empty(), "{out:?}");
     }
 
     #[test]

@@ -139,6 +139,7 @@ impl Service {
         relay(from, status.clone(), Arc::clone(&slot), &engines_on);
         let mut model = AppModel::new(settings.uses_demo(), settings.notify.clone());
         model.set_watchlist(&settings.watchlist);
+        model.set_redactor(settings.client_config(&demo_url).redactor());
         if let Some(e) = load_error {
             model.note(Level::Error, e, now_ms());
         }
@@ -411,6 +412,7 @@ impl Service {
                 "connection settings changed: reconnecting"
             );
             self.engine().reconfigure(&config)?;
+            self.model.lock().unwrap().set_redactor(config.redactor());
         } else if next.client_config(&demo_url).core != current.client_config(&demo_url).core {
             // Staleness and alert thresholds: no reason to drop a working connection.
             self.engine().tune(config.core.clone())?;

@@ -450,13 +450,18 @@ impl Settings {
         if !self.ca_file.is_empty() && !std::path::Path::new(&self.ca_file).is_file() {
             e.insert("ca_file".into(), "no such file".into());
         }
-        for h in &self.headers {
+        for (i, h) in self.headers.iter().enumerate() {
             match h.split_once(':') {
                 Some((k, _)) if !k.trim().is_empty() => {}
                 _ => {
+                    // Not the line itself: it may be a credential with its colon lost.
                     e.insert(
                         "headers".into(),
-                        format!("{h:?}: write each as Name: value"),
+                        format!(
+                            "header {} of {} has no name before a colon: write each as Name: value",
+                            i + 1,
+                            self.headers.len()
+                        ),
                     );
                 }
             }
@@ -530,11 +535,16 @@ impl Settings {
         c
     }
 
-    /// Whether `other` connects the same way (URL, token, timing, queue): if not, a
-    /// change from `other` to `self` needs a reconnect.
+    /// Whether `other` connects the same way (URL, token and where it goes, headers,
+    /// proxy, CA file, timing, queue): if not, a change from `other` to `self` needs a
+    /// reconnect. What is left out the running engine takes as it is (`tune`).
     pub fn same_connection(&self, other: &Settings) -> bool {
         self.feed_urls == other.feed_urls
             && self.token == other.token
+            && self.token_placement == other.token_placement
+            && self.headers == other.headers
+            && self.proxy == other.proxy
+            && self.ca_file == other.ca_file
             && self.heartbeat_interval_secs == other.heartbeat_interval_secs
             && self.pong_timeout_secs == other.pong_timeout_secs
             && self.reconnect_base_delay_secs == other.reconnect_base_delay_secs
@@ -996,6 +1006,85 @@ mod tests {
                 }
             }
         );
+    }
+
+    #[test]
+    fn a_bad_header_line_is_named_by_its_place_not_repeated() {
+        let s = Settings {
+            headers: vec!["X-Ok: 1".into(), "Authorization Bearer sk-live-42".into()],
+            ..Settings::default()
+        };
+        let e = s.validate().unwrap_err();
+        assert_eq!(
+            e["headers"],
+            "header 2 of 2 has no name before a colon: write each as Name: value"
+        );
+    }
+
+    #[test]
+    fn every_setting_of_how_to_connect_makes_a_change_reconnect() {
+        let base = Settings::default();
+        let changed: Vec<(&str, Settings)> = vec![
+            (
+                "feed_urls",
+                Settings {
+                    feed_urls: vec!["wss://b.example/ws".into()],
+                    ..base.clone()
+                },
+            ),
+            (
+                "token",
+                Settings {
+                    token: Some("t0ken".into()),
+                    ..base.clone()
+                },
+            ),
+            (
+                "token_placement",
+                Settings {
+                    token_placement: Placement::Header,
+                    ..base.clone()
+                },
+            ),
+            (
+                "headers",
+                Settings {
+                    headers: vec!["X-Desk: 7".into()],
+                    ..base.clone()
+                },
+            ),
+            (
+                "proxy",
+                Settings {
+                    proxy: "http://proxy.example:3128".into(),
+                    ..base.clone()
+                },
+            ),
+            (
+                "ca_file",
+                Settings {
+                    ca_file: "/etc/ssl/certs/ca-certificates.crt".into(),
+                    ..base.clone()
+                },
+            ),
+            (
+                "queue_size",
+                Settings {
+                    queue_size: 7,
+                    ..base.clone()
+                },
+            ),
+        ];
+        for (what, s) in changed {
+            assert!(!s.same_connection(&base), "{what} changed: reconnect");
+        }
+        // Thresholds the running engine takes as they are.
+        let tuned = Settings {
+            stale_after_secs: 5.0,
+            alert_after_secs: 9.0,
+            ..base.clone()
+        };
+        assert!(tuned.same_connection(&base));
     }
 
     #[test]

@@ -237,6 +237,31 @@ impl ClientConfig {
         })
     }
 
+    /// What removes this configuration's secrets from text: the token, the proxies'
+    /// passwords, the header values. The engine cleans every message of its own with
+    /// it; this is for text from the feed that an application shows elsewhere (an
+    /// order's reason in a window). An endpoint whose proxy cannot be resolved adds no
+    /// password (the engine refuses such a configuration anyway).
+    pub fn redactor(&self) -> uplink_core::Redactor {
+        let endpoints: Vec<Target> = std::iter::once(&self.url)
+            .chain(&self.backups)
+            .filter_map(|u| self.target(u).ok())
+            .collect();
+        self.redactor_for(&endpoints)
+    }
+
+    fn redactor_for(&self, endpoints: &[Target]) -> uplink_core::Redactor {
+        let mut secrets: Vec<String> = self.token.iter().cloned().collect();
+        secrets.extend(
+            endpoints
+                .iter()
+                .filter_map(|t| t.proxy.as_ref()?.auth.as_ref())
+                .map(|(_, pass)| pass.clone()),
+        );
+        secrets.extend(self.headers.iter().map(|(_, v)| v.clone()));
+        uplink_core::Redactor::new(secrets)
+    }
+
     /// Validates everything and prepares the dial: URLs, headers, TLS roots.
     pub(crate) fn prepare(&self) -> Result<Prepared, EngineError> {
         let mut core = self.core.clone();
@@ -285,15 +310,7 @@ impl ClientConfig {
         } else {
             None
         };
-        let mut secrets: Vec<String> = self.token.iter().cloned().collect();
-        secrets.extend(
-            endpoints
-                .iter()
-                .filter_map(|t| t.proxy.as_ref()?.auth.as_ref())
-                .map(|(_, pass)| pass.clone()),
-        );
-        secrets.extend(self.headers.iter().map(|(_, v)| v.clone()));
-        let redactor = uplink_core::Redactor::new(secrets);
+        let redactor = self.redactor_for(&endpoints);
         Ok(Prepared {
             redactor,
             masked_url: endpoints[0].masked_url.clone(),
