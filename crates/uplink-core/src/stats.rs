@@ -82,7 +82,8 @@ pub(crate) struct Stats {
     pub closed_uptime: Duration,
     /// JSON that did not fit the protocol, passed on raw.
     pub unexpected_messages: u64,
-    /// Price updates a slow subscriber lost.
+    /// Events a slow subscriber lost: market data, and beyond its backlog's bounds the
+    /// oldest of the rest.
     pub events_dropped: u64,
     /// Timestamps that could not be read, dropped.
     pub unreadable_timestamps: u64,
@@ -132,8 +133,9 @@ pub struct StatsSnapshot {
     pub unexpected_messages: u64,
     /// Timestamps that were neither a string nor a number: dropped.
     pub unreadable_timestamps: u64,
-    /// Price updates lost by a subscriber that fell behind (the engine never waits
-    /// for one): it sees the next price instead.
+    /// Events lost by a subscriber that fell behind (the engine never waits for
+    /// one): market data, for which it sees the next message instead, and beyond its
+    /// backlog's bounds the oldest of the rest.
     pub events_dropped: u64,
     /// Orders written and not yet acknowledged by the feed.
     pub awaiting_ack: usize,

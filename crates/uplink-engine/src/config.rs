@@ -117,6 +117,8 @@ pub(crate) struct Target {
     pub masked_url: String,
     /// The proxy to go through, if any.
     pub proxy: Option<Proxy>,
+    /// Why the proxy the environment names cannot be used: every dial fails with it.
+    pub proxy_error: Option<String>,
 }
 
 /// A validated configuration, ready to dial.
@@ -228,9 +230,17 @@ impl ClientConfig {
                 dial_url.query_pairs_mut().append_pair("token", token);
             }
         }
-        let proxy = crate::proxy::resolve(&self.proxy, &dial_url, |k| std::env::var(k).ok())
-            .map_err(EngineError::Proxy)?;
+        // A proxy setting that cannot be used is refused here. One from the environment
+        // is the machine's, not this configuration's: the engine starts, and each dial
+        // fails with the reason, where the trader sees it.
+        let (proxy, proxy_error) =
+            match crate::proxy::resolve(&self.proxy, &dial_url, |k| std::env::var(k).ok()) {
+                Ok(p) => (p, None),
+                Err(e) if self.proxy == ProxySetting::FromEnvironment => (None, Some(e)),
+                Err(e) => return Err(EngineError::Proxy(e)),
+            };
         Ok(Target {
+            proxy_error,
             masked_url: mask_url(&dial_url),
             dial_url,
             proxy,

@@ -639,10 +639,11 @@ impl Driver {
 
     /// Hands a batch of events to every subscriber, never waiting for one: a
     /// subscriber that is behind (its channel full, or more than
-    /// [`crate::MAX_BEHIND_BYTES`] of frames waiting for it) loses the market data of this batch (counted in
-    /// `events_dropped`); everything else (state, orders, errors, round trips) waits in
-    /// its backlog, at most [`crate::MAX_BACKLOG`] events (beyond that the oldest are dropped,
-    /// counted). Reading, heartbeats and commands never stop for a slow subscriber.
+    /// [`crate::MAX_BEHIND_BYTES`] waiting for it) loses the market data of this batch
+    /// (counted in `events_dropped`); everything else (state, orders, errors, round
+    /// trips) waits in its backlog, at most [`crate::MAX_BACKLOG`] events and
+    /// [`crate::MAX_BEHIND_BYTES`] (beyond that the oldest are dropped, counted).
+    /// Reading, heartbeats and commands never stop for a slow subscriber.
     fn deliver(&mut self, batch: Batch) {
         let n = self.subs.len();
         let mut dropped = 0u64;
@@ -694,6 +695,9 @@ async fn dial_raw(cfg: Arc<Prepared>, endpoint: usize) -> DialResult {
             format!("no endpoint {endpoint} configured"),
         ));
     };
+    if let Some(e) = &ep.proxy_error {
+        return Err((ErrorKind::ConnectFailed, e.clone()));
+    }
     let mut req = ep.dial_url.as_str().into_client_request().map_err(|e| {
         (
             ErrorKind::ConnectFailed,

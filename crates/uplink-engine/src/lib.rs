@@ -396,10 +396,59 @@ pub(crate) struct Batch {
     pub(crate) bytes: usize,
 }
 
-/// The most frame bytes one subscriber may have waiting before it loses market data.
+/// The most frame bytes one subscriber may have waiting before it loses market data;
+/// also the most [`event_bytes`] its backlog may hold.
 pub const MAX_BEHIND_BYTES: usize = 64 << 20;
-/// The most non-market events kept for a subscriber that is behind.
+/// The most events kept in the backlog of a subscriber that is behind.
 pub const MAX_BACKLOG: usize = 10_000;
+
+/// What a subscriber that is behind keeps: everything but market data. Market data is
+/// a feed message that is neither an order (or a venue's report on one) nor an
+/// error: price updates, and messages of types Uplink does not know (trades, books,
+/// a custom dialect's ticks). A newer one will come.
+fn kept_when_behind(e: &EngineEvent) -> bool {
+    match e {
+        EngineEvent::Message { message } => match &message.payload {
+            Payload::Order(_) | Payload::Error(_) => true,
+            Payload::Update(_) => false,
+            _ => message.order_echo().is_some(),
+        },
+        _ => true,
+    }
+}
+
+/// The bytes an event is counted for in a backlog: 64 for the event, and for a feed
+/// message the lengths of its strings and keys and 8 for each other JSON value. An
+/// estimate of its memory, within a small factor, computed only for a subscriber
+/// that is behind.
+pub fn event_bytes(e: &EngineEvent) -> usize {
+    fn value(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::String(s) => s.len(),
+            serde_json::Value::Array(a) => 8 + a.iter().map(value).sum::<usize>(),
+            serde_json::Value::Object(m) => {
+                8 + m.iter().map(|(k, v)| k.len() + value(v)).sum::<usize>()
+            }
+            _ => 8,
+        }
+    }
+    let strings = |v: &[Option<&str>]| v.iter().flatten().map(|s| s.len()).sum::<usize>();
+    64 + match e {
+        EngineEvent::Message { message } => match &message.payload {
+            Payload::Order(o) => strings(&[
+                o.id.as_deref(),
+                o.client_order_id.as_deref(),
+                Some(&o.symbol),
+                o.filled_at.as_deref(),
+                o.reason.as_deref(),
+            ]),
+            Payload::Error(e) => e.code.len() + e.message.len(),
+            Payload::Other(m) => m.iter().map(|(k, v)| k.len() + value(v)).sum(),
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
 
 /// The engine's side of one event stream.
 #[derive(Debug)]
@@ -408,20 +457,47 @@ pub(crate) struct Subscriber {
     pub(crate) tx: mpsc::Sender<Batch>,
     /// Frame bytes sent and not yet taken by the stream.
     pub(crate) behind: Arc<AtomicUsize>,
-    /// Events waiting because the stream was behind (never market data).
-    pub(crate) backlog: std::collections::VecDeque<EngineEvent>,
+    /// Events waiting because the stream was behind (never market data), at most
+    /// [`MAX_BACKLOG`] of them and [`MAX_BEHIND_BYTES`] of [`event_bytes`].
+    pub(crate) backlog: std::collections::VecDeque<(EngineEvent, usize)>,
+    /// The [`event_bytes`] of the backlog.
+    pub(crate) backlog_bytes: usize,
 }
 
 impl Subscriber {
-    /// Sends what waits in the backlog, if the stream has room now.
+    /// Sends what waits in the backlog, if the stream has room now and is not more
+    /// than [`MAX_BEHIND_BYTES`] behind.
     pub(crate) fn flush(&mut self) {
-        if !self.backlog.is_empty() && self.tx.capacity() > 0 {
-            let b = Batch {
-                read_at: driver::now(),
-                events: self.backlog.drain(..).collect(),
-                bytes: 0,
-            };
-            let _ = self.tx.try_send(b);
+        let room =
+            self.tx.capacity() > 0 && self.behind.load(Ordering::Relaxed) <= MAX_BEHIND_BYTES;
+        if !self.backlog.is_empty() && room {
+            let b = self.backlog_batch(driver::now());
+            self.send_counted(b);
+        }
+    }
+
+    /// The whole backlog as one batch, its bytes those of its events.
+    fn backlog_batch(&mut self, read_at: Instant) -> Batch {
+        let (events, bytes) = self
+            .backlog
+            .drain(..)
+            .fold((Vec::new(), 0), |(mut v, n), (e, b)| {
+                v.push(e);
+                (v, n + b)
+            });
+        self.backlog_bytes = 0;
+        Batch {
+            read_at,
+            events,
+            bytes,
+        }
+    }
+
+    /// Sends a batch the channel has room for, counting its bytes as behind.
+    fn send_counted(&mut self, b: Batch) {
+        let bytes = b.bytes;
+        if self.tx.try_send(b).is_ok() {
+            self.behind.fetch_add(bytes, Ordering::Relaxed);
         }
     }
 
@@ -430,26 +506,39 @@ impl Subscriber {
         let mut dropped = 0u64;
         let behind = self.behind.load(Ordering::Relaxed) > MAX_BEHIND_BYTES;
         if !self.backlog.is_empty() || behind || self.tx.capacity() == 0 {
-            // Behind: keep what matters, drop the prices (a newer one will come).
-            let before = b.events.len();
-            b.events.retain(|e| !matches!(e, EngineEvent::Message { message } if matches!(message.payload, Payload::Update(_))));
-            dropped += (before - b.events.len()) as u64;
-            b.bytes = 0;
-            self.backlog.extend(b.events.drain(..));
-            while self.backlog.len() > MAX_BACKLOG {
-                self.backlog.pop_front();
+            // Behind: keep what matters, drop the market data (a newer one will come).
+            for e in b.events.drain(..) {
+                if kept_when_behind(&e) {
+                    let n = event_bytes(&e);
+                    self.backlog_bytes += n;
+                    self.backlog.push_back((e, n));
+                } else {
+                    dropped += 1;
+                }
+            }
+            // Too many, or too big: the oldest go, counted.
+            while self.backlog.len() > MAX_BACKLOG || self.backlog_bytes > MAX_BEHIND_BYTES {
+                let Some((_, n)) = self.backlog.pop_front() else {
+                    break;
+                };
+                self.backlog_bytes -= n;
                 dropped += 1;
             }
-            if self.tx.capacity() > 0 && !self.backlog.is_empty() {
-                b.events = self.backlog.drain(..).collect();
-                let _ = self.tx.try_send(b);
+            if !behind && self.tx.capacity() > 0 && !self.backlog.is_empty() {
+                let b = self.backlog_batch(b.read_at);
+                self.send_counted(b);
             }
             return dropped;
         }
         self.behind.fetch_add(b.bytes, Ordering::Relaxed);
         if let Err(mpsc::error::TrySendError::Full(b)) = self.tx.try_send(b) {
+            // Raced with nothing (only this task sends), but never lose a batch.
             self.behind.fetch_sub(b.bytes, Ordering::Relaxed);
-            self.backlog.extend(b.events);
+            for e in b.events {
+                let n = event_bytes(&e);
+                self.backlog_bytes += n;
+                self.backlog.push_back((e, n));
+            }
         }
         dropped
     }
@@ -463,6 +552,7 @@ fn subscriber(events: usize) -> (Subscriber, EventStream) {
         tx,
         behind: Arc::clone(&behind),
         backlog: std::collections::VecDeque::new(),
+        backlog_bytes: 0,
     };
     (sub, EventStream::new(rx, behind))
 }
@@ -548,5 +638,110 @@ mod tests {
         assert!(std::mem::size_of::<uplink_proto::Envelope>() <= 80);
         assert!(std::mem::size_of::<crate::EngineEvent>() <= 80);
         assert!(std::mem::size_of::<uplink_core::Event>() <= 80);
+    }
+
+    use super::*;
+
+    fn message(text: &str) -> EngineEvent {
+        EngineEvent::Message {
+            message: uplink_proto::Envelope::decode(text).unwrap(),
+        }
+    }
+
+    fn batch(events: Vec<EngineEvent>) -> Batch {
+        Batch {
+            read_at: driver::now(),
+            bytes: events.len() * 100,
+            events,
+        }
+    }
+
+    /// A subscriber that stopped reading, on a feed of large messages: it loses the
+    /// market data, keeps orders and errors, and what it keeps stays within
+    /// [`MAX_BACKLOG`] events and [`MAX_BEHIND_BYTES`]; the oldest go, counted.
+    #[tokio::test]
+    async fn a_stalled_subscriber_keeps_what_matters_within_its_bounds() {
+        let (mut sub, mut stream) = subscriber(128);
+        let cap = sub.tx.max_capacity();
+        let update = || message(r#"{"type":"update","data":{"symbol":"A","price":1}}"#);
+        for _ in 0..cap {
+            assert_eq!(sub.offer(batch(vec![update()])), 0, "room in the channel");
+        }
+        // Behind now. Prices and an unknown type's ticks go; an order, a venue's
+        // report, an error and a state change stay.
+        let book = message(r#"{"type":"book","data":{"bids":[[1,2]],"asks":[]}}"#);
+        let order = message(
+            r#"{"type":"order","data":{"id":"o1","client_order_id":"c1","symbol":"A","side":"buy","qty":1,"status":"accepted"}}"#,
+        );
+        let venue = message(
+            r#"{"type":"order","data":{"id":"o1","client_order_id":"c1","status":"FILLED"}}"#,
+        );
+        let error = message(r#"{"type":"error","data":{"code":"E","message":"m"}}"#);
+        let state = EngineEvent::Sent { id: MessageId(1) };
+        let dropped = sub.offer(batch(vec![update(), book, order, venue, error, state]));
+        assert_eq!(dropped, 2);
+        assert_eq!(sub.backlog.len(), 4);
+
+        // Feed reports of 1 MiB each: the backlog holds 64 MiB of them at most.
+        let big = "x".repeat(1 << 20);
+        let report = || {
+            message(&format!(
+                r#"{{"type":"order","data":{{"client_order_id":"c1","status":"FILLED","note":"{big}"}}}}"#
+            ))
+        };
+        assert!(event_bytes(&report()) > 1 << 20);
+        let mut dropped = 0;
+        for _ in 0..100 {
+            dropped += sub.offer(batch(vec![report()]));
+        }
+        assert!(
+            sub.backlog_bytes <= MAX_BEHIND_BYTES,
+            "{}",
+            sub.backlog_bytes
+        );
+        assert_eq!(
+            sub.backlog_bytes,
+            sub.backlog.iter().map(|(_, n)| n).sum::<usize>()
+        );
+        assert_eq!(
+            sub.backlog.len() as u64 + dropped,
+            104,
+            "each one kept or counted"
+        );
+        assert!(sub.backlog.len() >= 60, "{}", sub.backlog.len());
+        // The four small ones were the oldest: they went first.
+        assert!(
+            event_bytes(&sub.backlog[0].0) > 1 << 20,
+            "the oldest kept is a report"
+        );
+
+        // Many small ones: at most MAX_BACKLOG events.
+        let mut dropped = 0;
+        for _ in 0..(MAX_BACKLOG / 100 + 1) {
+            let events = (0..100)
+                .map(|_| EngineEvent::Sent { id: MessageId(2) })
+                .collect();
+            dropped += sub.offer(batch(events));
+        }
+        assert_eq!(sub.backlog.len(), MAX_BACKLOG);
+        assert!(dropped > 0);
+
+        // The stream reads again: the channel's batches, then the backlog, whole.
+        for _ in 0..cap {
+            assert!(stream.try_recv().is_some());
+        }
+        assert_eq!(sub.behind.load(Ordering::Relaxed), 0);
+        sub.flush();
+        assert!(sub.backlog.is_empty());
+        let mut n = 0;
+        while stream.try_recv().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, MAX_BACKLOG);
+        assert_eq!(
+            sub.behind.load(Ordering::Relaxed),
+            0,
+            "every byte taken back"
+        );
     }
 }

@@ -108,13 +108,17 @@ pub(crate) fn resolve(
         ProxySetting::Url(u) if u.trim().is_empty() => Ok(None),
         ProxySetting::Url(u) => parse(u).map(Some),
         ProxySetting::FromEnvironment => {
+            // The variable's name as found (lower case first), and its value.
             let get = |name: &str| {
-                env(&name.to_lowercase())
-                    .or_else(|| env(name))
+                let lower = name.to_lowercase();
+                env(&lower)
                     .filter(|v| !v.trim().is_empty())
+                    .map(|v| (lower, v))
+                    .or_else(|| env(name).map(|v| (name.to_owned(), v)))
+                    .filter(|(_, v)| !v.trim().is_empty())
             };
             let host = feed.host_str().unwrap_or("");
-            if get("NO_PROXY").is_some_and(|list| no_proxy_matches(&list, host)) {
+            if get("NO_PROXY").is_some_and(|(_, list)| no_proxy_matches(&list, host)) {
                 return Ok(None);
             }
             let by_scheme = if feed.scheme() == "wss" {
@@ -123,7 +127,13 @@ pub(crate) fn resolve(
                 get("HTTP_PROXY")
             };
             match by_scheme.or_else(|| get("ALL_PROXY")) {
-                Some(u) => parse(&u).map(Some),
+                // `proxy.corp:3128`, as curl takes it: an HTTP proxy.
+                Some((_, u)) if !u.contains("://") => {
+                    parse(&format!("http://{}", u.trim())).map(Some)
+                }
+                Some((name, u)) => parse(&u)
+                    .map(Some)
+                    .map_err(|e| format!("the proxy in {name} cannot be used: {e}")),
                 None => Ok(None),
             }
         }
@@ -479,6 +489,37 @@ mod tests {
             None
         );
         assert_eq!(host(resolve(&ProxySetting::Direct, &wss, env(vars))), None);
+        // Lower case first, as curl reads them; an empty one counts as unset.
+        let both: &'static [(&str, &str)] = &[
+            ("https_proxy", "http://lower:3128"),
+            ("HTTPS_PROXY", "http://upper:3128"),
+            ("http_proxy", " "),
+            ("HTTP_PROXY", "http://upper-plain:3128"),
+        ];
+        assert_eq!(
+            host(resolve(&ProxySetting::FromEnvironment, &wss, env(both))),
+            Some("lower".into())
+        );
+        assert_eq!(
+            host(resolve(&ProxySetting::FromEnvironment, &ws, env(both))),
+            Some("upper-plain".into())
+        );
+        // No scheme: an HTTP proxy, as curl takes it.
+        let bare: &'static [(&str, &str)] = &[("https_proxy", "proxy.corp:3128")];
+        let p = resolve(&ProxySetting::FromEnvironment, &wss, env(bare))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (p.kind, p.host.as_str(), p.port),
+            (Kind::Http, "proxy.corp", 3128)
+        );
+        // One it cannot use is named, with its secret masked.
+        let tls: &'static [(&str, &str)] = &[("HTTPS_PROXY", "https://u:pw@proxy:1")];
+        let e = resolve(&ProxySetting::FromEnvironment, &wss, env(tls)).unwrap_err();
+        assert!(
+            e.starts_with("the proxy in HTTPS_PROXY cannot be used") && !e.contains("pw"),
+            "{e}"
+        );
         assert_eq!(
             host(resolve(
                 &ProxySetting::Url("socks5://x:9".into()),

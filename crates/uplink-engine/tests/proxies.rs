@@ -235,6 +235,27 @@ async fn the_cli_takes_the_proxy_from_the_environment_unless_no_proxy_says_other
         ("NO_PROXY", "localhost,127.0.0.1".into()),
     ]);
     assert_eq!(v["state"], "connected", "NO_PROXY bypasses it: {v}");
+
+    // With no scheme, as curl takes it: an HTTP proxy.
+    let before = proxy.log().matches("CONNECT").count();
+    let bare = format!("127.0.0.1:{}", proxy.port);
+    assert_eq!(first_state(&[("http_proxy", bare)])["state"], "connected");
+    assert!(
+        proxy.log().matches("CONNECT").count() > before,
+        "through it"
+    );
+
+    // One it cannot use does not stop the engine from starting: each dial fails
+    // with the variable named and its password masked.
+    let v = first_state(&[("HTTP_PROXY", "https://u:pw-42@127.0.0.1:1".into())]);
+    assert_eq!(v["state"], "error");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the proxy in HTTP_PROXY cannot be used")
+            && reason.contains("not https")
+            && !reason.contains("pw-42"),
+        "{reason}"
+    );
 }
 
 /// Runs `uplink watch URL ARGS` with `envs` (and no proxy variable of the caller's)

@@ -122,8 +122,9 @@ unexpected_messages: number,
  */
 unreadable_timestamps: number, 
 /**
- * Price updates lost by a subscriber that fell behind (the engine never waits
- * for one): it sees the next price instead.
+ * Events lost by a subscriber that fell behind (the engine never waits for
+ * one): market data, for which it sees the next message instead, and beyond its
+ * backlog's bounds the oldest of the rest.
  */
 events_dropped: number, 
 /**
