@@ -346,6 +346,10 @@ impl NotifyPolicy {
         }
         self.suppressed = 0;
         self.recent.push_back(now);
+        // Keys whose window has passed say nothing any more: the map holds only the
+        // last DEDUPE_WINDOW's keys, however long the app runs.
+        self.last_by_key
+            .retain(|_, t| now.saturating_duration_since(*t) < DEDUPE_WINDOW);
         self.last_by_key.insert(key, now);
         // Text from the feed (a rejection reason) reaches the desktop escaped and short.
         Some(Notification {
@@ -650,5 +654,23 @@ mod health_tests {
         assert!(n.body.starts_with("o1: no\\nforged"), "{}", n.body);
         assert!(!n.body.contains('\n'));
         assert!(n.body.chars().count() <= 301);
+    }
+
+    /// A day of failovers, one every 11 minutes: each is notified (none is within the
+    /// dedupe window of the last), and what the policy remembers stays small.
+    #[test]
+    fn what_is_remembered_for_deduplication_does_not_grow_with_time() {
+        let mut p = NotifyPolicy::new();
+        let prefs = NotifySettings::default();
+        let mut now = Instant::now();
+        for i in 0..130 {
+            now += Duration::from_secs(11 * 60);
+            let to = 1 + i % 2;
+            assert!(
+                p.on_switch(now, to, "ws://backup", &prefs).is_some(),
+                "switch {i}"
+            );
+        }
+        assert_eq!(p.last_by_key.len(), 1, "only the last window's key");
     }
 }

@@ -214,6 +214,26 @@ fn mask_proxy(url: &str) -> String {
     }
 }
 
+/// Whether a feed URL carries a secret: a password, or a secret query key
+/// (`?token=…`, [`uplink_engine::core::redact::SECRET_KEYS`]).
+fn has_secret(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| {
+        u.password().is_some()
+            || u.query_pairs().any(|(k, _)| {
+                uplink_engine::core::redact::SECRET_KEYS.contains(&k.to_ascii_lowercase().as_str())
+            })
+    })
+}
+
+/// A feed URL as the window may see it: its secrets masked, else exactly as stored.
+fn mask_feed_url(url: &str) -> String {
+    if has_secret(url) {
+        uplink_engine::mask_url_str(url)
+    } else {
+        url.to_owned()
+    }
+}
+
 /// `Name: value` with the value masked.
 fn mask_header(h: &str) -> String {
     match h.split_once(':') {
@@ -242,6 +262,11 @@ impl Settings {
         let mut settings = self.clone();
         let token_set = settings.token.take().is_some();
         settings.proxy = mask_proxy(&settings.proxy);
+        settings.feed_urls = settings
+            .feed_urls
+            .iter()
+            .map(|u| mask_feed_url(u))
+            .collect();
         settings.headers = settings.headers.iter().map(|h| mask_header(h)).collect();
         SettingsView {
             warnings: self.warnings(),
@@ -297,6 +322,13 @@ impl Settings {
             .iter()
             .map(|u| u.trim().to_owned())
             .filter(|u| !u.is_empty())
+            .map(|u| {
+                self.feed_urls
+                    .iter()
+                    .find(|old| has_secret(old) && mask_feed_url(old) == u)
+                    .cloned()
+                    .unwrap_or(u)
+            })
             .collect();
         // What the window got masked and sent back unchanged keeps its secret.
         if next.proxy == mask_proxy(&self.proxy) {
@@ -596,7 +628,7 @@ pub const MAX_FEEDS: usize = 8;
 /// Reads a settings file's JSON; an older file's single `feed_url` string becomes
 /// `feed_urls` (empty string: none).
 pub fn parse(text: &str) -> Result<Settings, String> {
-    let mut v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut v: serde_json::Value = serde_json::from_str(text).map_err(|e| json_error(&e))?;
     if let Some(obj) = v.as_object_mut() {
         if let Some(old) = obj.remove("feed_url") {
             if !obj.contains_key("feed_urls") {
@@ -608,7 +640,33 @@ pub fn parse(text: &str) -> Result<Settings, String> {
             }
         }
     }
-    serde_json::from_value(v).map_err(|e| e.to_string())
+    serde_json::from_value(v).map_err(|e| json_error(&e))
+}
+
+/// What is wrong with a settings file, without the value that is wrong: serde_json
+/// quotes it (`invalid type: string "wss://…?token=…"`), and it may be a secret typed
+/// into the wrong field.
+fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let full = e.to_string();
+    let msg = full.split(" at line ").next().unwrap_or(&full);
+    let what = if msg.starts_with("missing field") || msg.starts_with("duplicate field") {
+        msg.to_owned()
+    } else if let Some(i) = msg.find("expected") {
+        format!("a value of the wrong kind: {}", &msg[i..])
+    } else {
+        match e.classify() {
+            Category::Syntax => "not valid JSON".to_owned(),
+            Category::Eof => "the file ends too early".to_owned(),
+            Category::Data => "a value that does not fit its field".to_owned(),
+            Category::Io => "it cannot be read".to_owned(),
+        }
+    };
+    if e.line() == 0 {
+        what
+    } else {
+        format!("{what} (line {}, column {})", e.line(), e.column())
+    }
 }
 
 /// Where settings live, and how they are read and written.
@@ -940,16 +998,29 @@ mod tests {
     #[test]
     fn proxy_passwords_and_header_values_never_reach_the_window_and_survive_a_save() {
         let stored = Settings {
-            feed_urls: vec!["wss://feed.example/ws".into()],
+            feed_urls: vec![
+                "wss://feed.example/ws".into(),
+                "wss://bob:pw-7@backup.example/ws?apikey=ak-7&desk=3".into(),
+            ],
             proxy: "http://alice:pa55@proxy.corp:3128".into(),
             headers: vec!["X-Api-Key: k3y".into()],
             ..Settings::default()
         };
         let view = stored.view();
         let json = serde_json::to_string(&view).unwrap();
-        assert!(!json.contains("pa55") && !json.contains("k3y"), "{json}");
+        for secret in ["pa55", "k3y", "pw-7", "ak-7"] {
+            assert!(!json.contains(secret), "{secret}: {json}");
+        }
         assert_eq!(view.settings.proxy, "http://alice:***@proxy.corp:3128/");
         assert_eq!(view.settings.headers, ["X-Api-Key: ***"]);
+        assert_eq!(
+            view.settings.feed_urls,
+            [
+                "wss://feed.example/ws",
+                "wss://bob:***@backup.example/ws?apikey=***&desk=3"
+            ],
+            "a URL without a secret exactly as stored"
+        );
         // The window sends back what it was shown: the secrets are kept.
         let back = stored.apply(SettingsInput {
             settings: view.settings.clone(),
@@ -957,6 +1028,11 @@ mod tests {
         });
         assert_eq!(back.proxy, stored.proxy);
         assert_eq!(back.headers, stored.headers);
+        assert_eq!(back.feed_urls, stored.feed_urls);
+        assert!(
+            back.same_connection(&stored),
+            "nothing changed: no reconnect"
+        );
         let c = back.client_config("");
         assert_eq!(c.headers, [("X-Api-Key".to_string(), "k3y".to_string())]);
     }
@@ -1006,6 +1082,18 @@ mod tests {
                 }
             }
         );
+    }
+
+    #[test]
+    fn a_wrong_value_in_the_file_is_described_not_repeated() {
+        let e =
+            parse("{\n  \"feed_urls\": \"wss://feed.example/ws?token=sekrit-1\"\n}").unwrap_err();
+        assert!(!e.contains("sekrit"), "{e}");
+        assert!(e.contains("expected a sequence"), "{e}");
+        let e = parse(r#"{"queue_size": "sekrit-2"}"#).unwrap_err();
+        assert!(!e.contains("sekrit") && e.contains("wrong kind"), "{e}");
+        let e = parse(r#"{"token": "sekrit-3""#).unwrap_err();
+        assert!(!e.contains("sekrit") && e.contains("line 1"), "{e}");
     }
 
     #[test]

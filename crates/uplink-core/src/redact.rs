@@ -23,6 +23,14 @@ pub const SECRET_KEYS: &[&str] = &[
     "secret",
     "signature",
     "sig",
+    "auth_token",
+    "access-token",
+    "api-key",
+    "x-api-key",
+    "client_secret",
+    "refresh_token",
+    "session_token",
+    "passphrase",
 ];
 
 /// The longest text kept from outside (an error body, a close reason).
@@ -186,6 +194,10 @@ mod tests {
             "cannot reach socks5://bob:***@proxy:1080/x"
         );
         assert_eq!(r.clean("apitoken=abc; Key=zzz"), "apitoken=***; Key=***");
+        assert_eq!(
+            r.clean("GET /ws?auth_token=a&X-Api-Key=b&client_secret=c&desk=4"),
+            "GET /ws?auth_token=***&X-Api-Key=***&client_secret=***&desk=4"
+        );
     }
 
     #[test]

@@ -79,14 +79,11 @@ pub(crate) fn parse(raw: &str) -> Result<Proxy, String> {
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
-    let decode = |s: &str| {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    let auth = (!url.username().is_empty())
-        .then(|| (decode(url.username()), decode(url.password().unwrap_or(""))));
+    // Percent-decoding only: a `+` in a password is a plus, not a space.
+    let decode = |s: &str| percent_decode(s);
+    let password = url.password().unwrap_or("");
+    let auth = (!url.username().is_empty() || !password.is_empty())
+        .then(|| (decode(url.username()), decode(password)));
     Ok(Proxy {
         kind,
         host,
@@ -94,6 +91,31 @@ pub(crate) fn parse(raw: &str) -> Result<Proxy, String> {
         auth,
         masked,
     })
+}
+
+/// `%XX` escapes decoded (as UTF-8, lossily); nothing else changes.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).and_then(|&c| hex(c)),
+            b.get(i + 2).and_then(|&c| hex(c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The proxy for a feed at `feed`, per `setting` and (for
@@ -443,6 +465,12 @@ mod tests {
         assert_eq!(p.masked, "http://alice:***@proxy.corp:3128/");
         assert!(!format!("{p:?}").contains("cret"));
         assert_eq!(parse("socks5h://127.0.0.1").unwrap().port, 1080);
+        // A plus is a plus; escapes are decoded; a password without a user is kept.
+        let p = parse("http://bob:a+b%2Fc%40d@proxy:1").unwrap();
+        assert_eq!(p.auth, Some(("bob".into(), "a+b/c@d".into())));
+        let p = parse("http://:only-pw@proxy:1").unwrap();
+        assert_eq!(p.auth, Some((String::new(), "only-pw".into())));
+        assert_eq!(parse("http://proxy:1").unwrap().auth, None);
         let e = parse("https://u:pw@proxy:1").unwrap_err();
         assert!(
             e.contains("must be http, socks5 or socks5h") && !e.contains("pw"),

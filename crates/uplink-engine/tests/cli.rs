@@ -165,11 +165,45 @@ fn invalid_arguments_get_a_clear_error_before_connecting() {
             vec!["watch", "ws://127.0.0.1:1/ws", "--backup", "http://x/ws"],
             "the scheme must be ws or wss",
         ),
+        (
+            vec!["watch", "ws://127.0.0.1:1/ws", "--ping-text", "hi"],
+            "--ping-text applies only with --heartbeat custom",
+        ),
+        (
+            vec!["watch", "ws://127.0.0.1:1/ws", "--pong-field", "op=pong"],
+            "--pong-field applies only with --heartbeat custom",
+        ),
+        (
+            vec![
+                "watch",
+                "ws://127.0.0.1:1/ws",
+                "--heartbeat",
+                "none",
+                "--idle-timeout",
+                "5",
+            ],
+            "--idle-timeout does not apply with --heartbeat none",
+        ),
+        (
+            vec![
+                "watch",
+                "ws://127.0.0.1:1/ws",
+                "--header",
+                "X-Desk: 7",
+                "--header",
+                "Authorization Bearer sekrit-9",
+            ],
+            "--header #2 has no NAME: before its value",
+        ),
     ] {
         let out = uplink().args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
+        assert!(
+            !err.contains("sekrit"),
+            "a header's value is not repeated: {err}"
+        );
         assert!(out.stdout.is_empty(), "nothing printed, nothing connected");
     }
 }

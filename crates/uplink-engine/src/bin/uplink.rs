@@ -23,7 +23,7 @@ use uplink_engine::{
 };
 
 /// `--heartbeat`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum HeartbeatMode {
     /// `{"type":"ping"}`, answered by `{"type":"pong"}`.
     Json,
@@ -130,11 +130,13 @@ fn rate_limit(s: &str) -> Result<Limit, String> {
     })))
 }
 
-fn header(s: &str) -> Result<(String, String), String> {
-    let (k, v) = s
-        .split_once(':')
-        .ok_or_else(|| format!("{s:?}: expected NAME:VALUE"))?;
-    Ok((k.trim().to_owned(), v.trim().to_owned()))
+/// `--header` number `n` (1-based) as a name and a value. The error does not repeat
+/// the argument: a header's value is often a credential.
+fn header(n: usize, s: &str) -> Result<(String, String)> {
+    match s.split_once(':') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+        _ => anyhow::bail!("--header #{n} has no NAME: before its value: write NAME:VALUE"),
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -229,8 +231,8 @@ struct Watch {
     #[arg(long)]
     proxy: Option<String>,
     /// Extra header for the upgrade request, NAME:VALUE (repeatable).
-    #[arg(long = "header", value_parser = header)]
-    headers: Vec<(String, String)>,
+    #[arg(long = "header")]
+    headers: Vec<String>,
     /// PEM file of extra CA certificates to trust for wss.
     #[arg(long)]
     ca_file: Option<PathBuf>,
@@ -261,6 +263,24 @@ struct Watch {
 
 impl Watch {
     fn heartbeat_mode(&self) -> Result<Heartbeat> {
+        // Flags that would be ignored are refused: the user meant something by them.
+        if self.heartbeat != HeartbeatMode::Custom {
+            for (given, flag) in [
+                (self.ping_text.is_some(), "--ping-text"),
+                (self.pong_type.is_some(), "--pong-type"),
+                (self.pong_field.is_some(), "--pong-field"),
+            ] {
+                if given {
+                    anyhow::bail!("{flag} applies only with --heartbeat custom");
+                }
+            }
+        }
+        if self.heartbeat == HeartbeatMode::None && self.idle_timeout.is_some() {
+            anyhow::bail!(
+                "--idle-timeout does not apply with --heartbeat none: there, silence for \
+                 --heartbeat-interval + --pong-timeout means dead"
+            );
+        }
         Ok(match self.heartbeat {
             HeartbeatMode::Json => Heartbeat::Json,
             HeartbeatMode::Websocket => Heartbeat::WebSocket,
@@ -319,7 +339,12 @@ impl Watch {
             Placement::Header => TokenPlacement::Header,
             Placement::Both => TokenPlacement::Both,
         };
-        c.headers = self.headers.clone();
+        c.headers = self
+            .headers
+            .iter()
+            .enumerate()
+            .map(|(i, h)| header(i + 1, h))
+            .collect::<Result<_>>()?;
         c.proxy = match self.proxy.as_deref().map(str::trim) {
             None => ProxySetting::FromEnvironment,
             Some("direct" | "none") => ProxySetting::Direct,
