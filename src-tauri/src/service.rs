@@ -310,10 +310,18 @@ impl Service {
                 _ => {}
             }
         }
+        let mut model = self.model.lock().unwrap();
         if let Err(e) = self.store.save(&s) {
-            tracing::warn!("watchlist not saved: {e:?}");
+            // In effect now (subscribed), but the next start would not know it.
+            let why = e.into_values().collect::<Vec<_>>().join("; ");
+            tracing::warn!("watchlist not saved: {why}");
+            model.note(
+                Level::Warn,
+                format!("The watchlist changed but could not be saved, so the next start will not have it: {why}"),
+                now_ms(),
+            );
         }
-        self.model.lock().unwrap().set_watchlist(&s.watchlist);
+        model.set_watchlist(&s.watchlist);
         Ok(s.watchlist.clone())
     }
 
@@ -591,5 +599,35 @@ mod tests {
             "the status relay runs there too"
         );
         engines.block_on(service.shutdown(Duration::from_secs(2)));
+    }
+
+    /// A watchlist change that cannot be saved is in effect, and the trader is told
+    /// that the next start will not have it.
+    #[test]
+    fn a_watchlist_change_that_cannot_be_saved_says_so() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        SettingsStore::new(&config)
+            .save(&Settings {
+                feed_urls: vec![sim.url()],
+                ..Default::default()
+            })
+            .unwrap();
+        let (service, _events) = rt.block_on(Service::start(&config)).unwrap();
+        // The folder is gone and a file stands in its place: nothing can be written.
+        std::fs::remove_dir_all(&config).unwrap();
+        std::fs::write(&config, b"not a folder").unwrap();
+        let list = service.watch(&["IBM".into()], true).unwrap();
+        assert!(list.contains(&"IBM".to_string()), "{list:?}");
+        let said = service.model().lock().unwrap().log();
+        assert!(
+            said.iter().any(|l| l.level == Level::Warn
+                && l.message
+                    .starts_with("The watchlist changed but could not be saved")),
+            "{said:?}"
+        );
+        rt.block_on(service.shutdown(Duration::from_secs(2)));
     }
 }

@@ -643,6 +643,23 @@ pub fn parse(text: &str) -> Result<Settings, String> {
     serde_json::from_value(v).map_err(|e| json_error(&e))
 }
 
+/// The top-level keys of a settings file that name no setting (a typo, or a newer
+/// version's), each shown at most 40 characters long.
+pub fn unknown_keys(text: &str) -> Vec<String> {
+    let known = serde_json::to_value(Settings {
+        token: Some(String::new()),
+        ..Settings::default()
+    })
+    .unwrap_or_default();
+    let Ok(serde_json::Value::Object(file)) = serde_json::from_str(text) else {
+        return Vec::new();
+    };
+    file.keys()
+        .filter(|k| *k != "feed_url" && known.get(k.as_str()).is_none())
+        .map(|k| format!("`{}`", uplink_engine::core::shorten(k, 40)))
+        .collect()
+}
+
 /// What is wrong with a settings file, without the value that is wrong: serde_json
 /// quotes it (`invalid type: string "wss://…?token=…"`), and it may be a secret typed
 /// into the wrong field.
@@ -718,7 +735,17 @@ impl SettingsStore {
         };
         let parsed = parse(&text);
         match parsed.and_then(|s| s.validate().map(|()| s).map_err(|e| format!("{e:?}"))) {
-            Ok(s) => (s, None),
+            Ok(s) => {
+                let unknown = unknown_keys(&text);
+                let note = (!unknown.is_empty()).then(|| {
+                    format!(
+                        "{} has settings Uplink does not know, ignored (and left out at the next save): {}",
+                        self.path.display(),
+                        unknown.join(", ")
+                    )
+                });
+                (s, note)
+            }
             Err(e) => {
                 let bad = self.path.with_extension("json.bad");
                 let _ = std::fs::rename(&self.path, &bad);
@@ -1082,6 +1109,29 @@ mod tests {
                 }
             }
         );
+    }
+
+    #[test]
+    fn unknown_settings_in_the_file_are_named_and_the_rest_is_used() {
+        let dir = std::env::temp_dir().join(format!("uplink-unknown-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SettingsStore::new(&dir);
+        std::fs::write(
+            dir.join("settings.json"),
+            r#"{"queue_size": 7, "heartbeat_intervall_secs": 5, "feed_url": ""}"#,
+        )
+        .unwrap();
+        let (s, note) = store.load();
+        assert_eq!(s.queue_size, 7);
+        let note = note.expect("a note");
+        assert!(note.ends_with("`heartbeat_intervall_secs`"), "{note}");
+        assert!(
+            !note.contains("feed_url"),
+            "the older name is still read: {note}"
+        );
+        std::fs::write(dir.join("settings.json"), r#"{"queue_size": 7}"#).unwrap();
+        assert_eq!(store.load().1, None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
