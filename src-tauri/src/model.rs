@@ -1509,6 +1509,49 @@ mod tests {
         assert_eq!((o.status, o.filled_qty), (OrderState::Filled, 1.0));
     }
 
+    /// Expired and discarded are Uplink's own outcomes, as dropped is: what the feed
+    /// reports (a fill, a rejection, a cancellation) overrides them.
+    #[test]
+    fn uplinks_own_outcomes_give_way_to_what_the_feed_reports() {
+        let mut b = model(false);
+        let now = Instant::now();
+        b.order_placed(MessageId(1), "exp", "AAPL", Side::Buy, 1.0, 0);
+        b.apply(
+            EngineEvent::Expired {
+                id: MessageId(1),
+                reason: Expiry::Ttl,
+            },
+            now,
+            1,
+        );
+        b.order_placed(MessageId(2), "dis", "AAPL", Side::Buy, 1.0, 0);
+        b.apply(EngineEvent::Sent { id: MessageId(2) }, now, 1);
+        b.apply(
+            EngineEvent::Unconfirmed {
+                id: MessageId(2),
+                reason: Unconfirmed::ConnectionLost,
+            },
+            now,
+            1,
+        );
+        b.apply(EngineEvent::Discarded { id: MessageId(2) }, now, 2);
+        let status = |b: &AppModel, k: &str| b.orders().iter().find(|o| o.key == k).unwrap().status;
+        assert_eq!(status(&b, "exp"), OrderState::Expired);
+        assert_eq!(status(&b, "dis"), OrderState::Discarded);
+        let report = |cid: &str, st: &str| {
+            msg(&format!(
+                r#"{{"type":"order","data":{{"id":"F-{cid}","client_order_id":"{cid}","symbol":"AAPL","side":"buy","qty":1,"status":"{st}"}}}}"#
+            ))
+        };
+        b.apply(report("exp", "rejected"), now, 3);
+        b.apply(report("dis", "cancelled"), now, 3);
+        assert_eq!(status(&b, "exp"), OrderState::Rejected);
+        assert_eq!(status(&b, "dis"), OrderState::Cancelled);
+        // Once the feed has spoken, its final word stays.
+        b.apply(report("exp", "filled"), now, 4);
+        assert_eq!(status(&b, "exp"), OrderState::Rejected);
+    }
+
     #[test]
     fn the_log_and_the_order_list_stay_bounded() {
         let mut b = model(false);

@@ -757,6 +757,9 @@ mod tests {
         let dash =
             r#"{"type":"order","data":{"client_order_id":"c1","status":"partially-filled"}}"#;
         assert_eq!(echo(dash).unwrap().2, Some(OrderStatus::PartiallyFilled));
+        let space =
+            r#"{"type":"order","data":{"client_order_id":"c1","status":"Partially Filled"}}"#;
+        assert_eq!(echo(space).unwrap().2, Some(OrderStatus::PartiallyFilled));
         // A venue's fill report: quantities as strings, read as numbers; junk is absent.
         let fill = Envelope::decode(
             r#"{"type":"order","data":{"id":"V7","client_order_id":"c1","status":"PARTIALLY_FILLED","filled_qty":"40","avg_price":" 101.25 "}}"#,

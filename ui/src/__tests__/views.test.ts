@@ -103,7 +103,7 @@ describe("ConnectionStatus", () => {
 });
 
 describe("ConnectionStatusCard", () => {
-  it.each<StateKind>(["connected", "reconnecting", "error", "disconnected"])("summarises %s", (state) => {
+  it.each<StateKind>(["connected", "connecting", "reconnecting", "error", "disconnected"])("summarises %s", (state) => {
     const v = new ConnectionStatusCard();
     v.update(status({ state }));
     expect(v.el.dataset.state).toBe(state);
