@@ -906,6 +906,26 @@ fn describe_close(frame: Option<&CloseFrame>) -> String {
 mod tests {
     use super::*;
 
+    /// Each certificate check has its own words. Unknown issuer, expired and wrong
+    /// name also come from real handshakes (tests/driver.rs, tests/faults.rs); not yet
+    /// valid and revoked only here.
+    #[test]
+    fn each_failed_certificate_check_is_named() {
+        use rustls::CertificateError as C;
+        for (e, words) in [
+            (C::UnknownIssuer, "signed by an authority this machine does not trust"),
+            (C::Expired, "has expired"),
+            (C::NotValidYet, "is not valid yet"),
+            (C::NotValidForName, "for another name than the one in the URL"),
+            (C::Revoked, "has been revoked"),
+            (C::BadSignature, "was refused (BadSignature)"),
+        ] {
+            let text = describe_tls(&rustls::Error::InvalidCertificate(e), "feed:443");
+            assert!(text.starts_with("TLS handshake with feed:443 failed: "), "{text}");
+            assert!(text.contains(words), "{text}");
+        }
+    }
+
     #[test]
     fn a_failed_name_lookup_is_told_apart_from_other_connect_failures() {
         let unix = std::io::Error::other(

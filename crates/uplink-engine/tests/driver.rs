@@ -806,8 +806,44 @@ async fn with_hold_an_unacknowledged_order_is_reported_not_resent() {
     h.shutdown().await;
 }
 
+/// Moving to another feed: what was queued for the old one is reported expired
+/// (`feed_changed`) and never reaches the new one, whose connection gets only what
+/// is sent after the change.
+#[tokio::test]
+async fn a_new_feed_url_gets_nothing_queued_for_the_old_one() {
+    let old = sim().await;
+    let new = sim().await;
+    let (h, mut ev) = Engine::start(fast(&old.url())).unwrap();
+    // Offline: both orders wait in the queue.
+    let first = h.send(order(1)).unwrap();
+    let second = h.send(order(2)).unwrap();
+    h.reconfigure(&fast(&new.url())).unwrap();
+    let mut expired = Vec::new();
+    wait_for(&mut ev, "both queued orders expired", |e| {
+        if let EngineEvent::Expired { id, reason } = e {
+            assert_eq!(*reason, uplink_engine::Expiry::FeedChanged);
+            expired.push(*id);
+        }
+        expired.len() == 2
+    })
+    .await;
+    assert_eq!(expired, [first, second]);
+    h.connect().unwrap();
+    wait_state(&mut ev, StateKind::Connected).await;
+    h.send(order(3)).unwrap();
+    wait_for(&mut ev, "the new order acknowledged", |e| {
+        matches!(e, EngineEvent::Acked { .. })
+    })
+    .await;
+    let got: Vec<String> = orders_received(&new).into_iter().map(|(_, c)| c).collect();
+    assert_eq!(got, ["c3"], "only what was sent after the change");
+    assert!(orders_received(&old).is_empty());
+    h.shutdown().await;
+}
+
 /// The rate limit refuses at once, saying when the next slot opens; an order without
-/// a client order id gets one from the engine.
+/// a client order id gets one from the engine. Heartbeats and subscriptions do not
+/// count against it.
 #[tokio::test]
 async fn sends_over_the_rate_limit_are_refused_with_the_wait() {
     let s = sim().await;
@@ -817,6 +853,14 @@ async fn sends_over_the_rate_limit_are_refused_with_the_wait() {
         window: Duration::from_secs(60),
     });
     let (h, mut ev) = start(c).await;
+    // Three subscription changes and a heartbeat's round trip first: none is a send.
+    h.subscribe(vec!["AAPL".into()]).unwrap();
+    h.unsubscribe(vec!["AAPL".into()]).unwrap();
+    h.subscribe(vec!["MSFT".into()]).unwrap();
+    wait_for(&mut ev, "a heartbeat's round trip", |e| {
+        matches!(e, EngineEvent::Latency(_))
+    })
+    .await;
     let bare = Outbound::json(r#"{"type":"order","data":{"symbol":"AAPL","side":"buy","qty":1}}"#)
         .unwrap();
     h.send(bare).unwrap();

@@ -8,7 +8,11 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use uplink_engine::core::Config;
 use uplink_engine::{
@@ -200,6 +204,49 @@ async fn a_proxy_that_is_not_there_is_named_in_the_error() {
         !reason.contains(&ws.addr().port().to_string()),
         "the proxy, not the feed: {reason}"
     );
+}
+
+/// A proxy on 127.0.0.1 that answers every CONNECT with `status`; returns its URL and
+/// how many connections it took.
+async fn refusing_proxy(status: &'static str) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut req = Vec::new();
+                let mut b = [0u8; 1];
+                while !req.ends_with(b"\r\n\r\n") && tcp.read(&mut b).await.unwrap_or(0) == 1 {
+                    req.push(b[0]);
+                }
+                let reply = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
+                let _ = tcp.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (url, accepted)
+}
+
+/// A proxy's 403 (or another refusal) is retried like any failed dial, until the
+/// attempts run out; its 407 is an authentication failure, not retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_refusal_is_retried_and_its_credential_demand_is_not() {
+    let ws = plain_sim().await;
+    let (forbidding, tries) = refusing_proxy("403 Forbidden").await;
+    let st = connect_through(&ws.url(), &forbidding, None).await;
+    let reason = st.reason.clone().unwrap();
+    assert!(reason.contains("refused to connect to") && reason.contains("403"), "{reason}");
+    assert!(st.gave_up, "gave up after its attempts: {st:?}");
+    assert_eq!(tries.load(Ordering::SeqCst), 3, "the first dial and 2 retries");
+
+    let (demanding, tries) = refusing_proxy("407 Proxy Authentication Required").await;
+    let st = connect_through(&ws.url(), &demanding, None).await;
+    assert!(st.reason.unwrap().contains("wants credentials"));
+    assert!(!st.gave_up, "an authentication failure, not a give-up");
+    assert_eq!(tries.load(Ordering::SeqCst), 1, "not retried");
 }
 
 /// The CLI reads HTTP_PROXY, and NO_PROXY bypasses it.
