@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The installed-package test (as root, or with sudo: it installs and removes a package).
 #  1. Builds the .deb (a debug build, to keep the suite's time; the packaging is the
-#     same as the release's) and checks its dependencies name the tray library.
+#     same as the release's) and checks its dependencies name the tray library, WebKitGTK and GTK.
 #  2. Installs it with apt-get, validates its desktop entry, checks its icons, and
 #     finds the binary through the entry's Exec line (it must be the package's).
 #  3. Runs end-to-end scenarios against that installed binary under Xvfb with a
@@ -11,7 +11,7 @@
 #     installed binary).
 #  4. Removes the package and checks it is gone: none of its files is left, and
 #     nothing new is under /usr but the caches the desktop's triggers keep.
-#  5. The .rpm, built in the same run: its requirements name the tray library; rpm
+#  5. The .rpm, built in the same run: its requirements name the same three libraries; rpm
 #     itself installs it into a scratch root (this is a Debian machine: --nodeps, and
 #     nothing of it reaches /usr); its files are the .deb's, byte for byte but for the
 #     package type Tauri writes into the binary; its binary passes s1 (the demo feed,
@@ -30,10 +30,13 @@ rpmfile=$(ls -t target/debug/bundle/rpm/*.rpm | head -1)
 echo "$deb"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
-case "$depends" in
-  *libayatana-appindicator3-1*) ;;
-  *) echo "error: the package does not depend on the tray library libayatana-appindicator3-1" >&2; exit 1 ;;
-esac
+# The tray library (loaded at run time, so no linker finds it), the webview, GTK.
+for lib in libayatana-appindicator3-1 libwebkit2gtk-4.1-0 libgtk-3-0; do
+  case ", $depends," in
+    *", $lib,"*) ;;
+    *) echo "error: the package does not depend on $lib" >&2; exit 1 ;;
+  esac
+done
 name=$(dpkg-deb -f "$deb" Package)
 find /usr -xdev 2>/dev/null | sort >"$scratch/before"
 
@@ -45,7 +48,9 @@ dpkg -L "$name" | while IFS= read -r f; do [ -d "$f" ] || printf '%s\n' "$f"; do
 [ -s "$scratch/files" ] || { echo "error: the package installed no files" >&2; exit 1; }
 entry=$(grep '^/usr/share/applications/.*\.desktop$' "$scratch/files")
 desktop-file-validate "$entry"
-echo "$entry: valid"
+grep -qx 'Categories=.*Finance;' "$entry" \
+  || { echo "error: $entry is not in the Finance category" >&2; exit 1; }
+echo "$entry: valid, category Finance"
 for size in 32x32 64x64 128x128 256x256 512x512; do
   grep -q "^/usr/share/icons/hicolor/$size/apps/.*\.png$" "$scratch/files" \
     || { echo "error: the package has no $size icon" >&2; exit 1; }
@@ -85,8 +90,10 @@ step "the .rpm"
 echo "$rpmfile"
 requires=$(rpm -qp --requires "$rpmfile")
 echo "Requires: $(tr '\n' ' ' <<<"$requires")"
-grep -q '^libayatana-appindicator3\.so\.1' <<<"$requires" \
-  || { echo "error: the .rpm does not require the tray library libayatana-appindicator3.so.1" >&2; exit 1; }
+for so in 'libayatana-appindicator3\.so\.1' 'libwebkit2gtk-4\.1\.so\.0' 'libgtk-3\.so\.0'; do
+  grep -q "^$so" <<<"$requires" \
+    || { echo "error: the .rpm does not require $so" >&2; exit 1; }
+done
 rpmname=$(rpm -qp --qf '%{NAME}' "$rpmfile")
 root="$scratch/rpm-root"
 rpmdb=(--root "$root" --dbpath /var/lib/rpm)
