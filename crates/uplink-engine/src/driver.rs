@@ -913,15 +913,24 @@ mod tests {
     fn each_failed_certificate_check_is_named() {
         use rustls::CertificateError as C;
         for (e, words) in [
-            (C::UnknownIssuer, "signed by an authority this machine does not trust"),
+            (
+                C::UnknownIssuer,
+                "signed by an authority this machine does not trust",
+            ),
             (C::Expired, "has expired"),
             (C::NotValidYet, "is not valid yet"),
-            (C::NotValidForName, "for another name than the one in the URL"),
+            (
+                C::NotValidForName,
+                "for another name than the one in the URL",
+            ),
             (C::Revoked, "has been revoked"),
             (C::BadSignature, "was refused (BadSignature)"),
         ] {
             let text = describe_tls(&rustls::Error::InvalidCertificate(e), "feed:443");
-            assert!(text.starts_with("TLS handshake with feed:443 failed: "), "{text}");
+            assert!(
+                text.starts_with("TLS handshake with feed:443 failed: "),
+                "{text}"
+            );
             assert!(text.contains(words), "{text}");
         }
     }

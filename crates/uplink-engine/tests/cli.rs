@@ -410,3 +410,55 @@ fn tempfile_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// A feed whose `error` message repeats the token back: the CLI prints the message
+/// (it is the feed's data) with the token masked, as it prints its own errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feeds_error_that_echoes_the_token_is_printed_without_it() {
+    use futures_util::{SinkExt, StreamExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
+                let error = r#"{"type":"error","data":{"code":"AUTH","message":"token tok-secret-77 is not allowed here"}}"#;
+                let _ = ws
+                    .send(tokio_tungstenite::tungstenite::Message::text(error))
+                    .await;
+                while let Some(Ok(_)) = ws.next().await {}
+            });
+        }
+    });
+    let mut child = uplink()
+        .args([
+            "watch",
+            &url,
+            "--token",
+            "tok-secret-77",
+            "--stats-interval",
+            "60",
+        ])
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines, _reader) = json_lines(child.stdout.take().unwrap());
+    // The engine's own `error` line comes first, then the message; neither has it.
+    let saw_error = std::cell::Cell::new(false);
+    let (_, message) = wait_line(&lines, Duration::from_secs(10), "the feed's error", |v| {
+        assert!(!v.to_string().contains("tok-secret"), "{v}");
+        saw_error.set(saw_error.get() || v["event"] == "error");
+        v["event"] == "message" && v["message"]["type"] == "error"
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(saw_error.get(), "the engine reported the feed's error");
+    assert_eq!(
+        message["message"]["data"]["message"], "token *** is not allowed here",
+        "{message}"
+    );
+}

@@ -238,9 +238,16 @@ async fn a_proxy_refusal_is_retried_and_its_credential_demand_is_not() {
     let (forbidding, tries) = refusing_proxy("403 Forbidden").await;
     let st = connect_through(&ws.url(), &forbidding, None).await;
     let reason = st.reason.clone().unwrap();
-    assert!(reason.contains("refused to connect to") && reason.contains("403"), "{reason}");
+    assert!(
+        reason.contains("refused to connect to") && reason.contains("403"),
+        "{reason}"
+    );
     assert!(st.gave_up, "gave up after its attempts: {st:?}");
-    assert_eq!(tries.load(Ordering::SeqCst), 3, "the first dial and 2 retries");
+    assert_eq!(
+        tries.load(Ordering::SeqCst),
+        3,
+        "the first dial and 2 retries"
+    );
 
     let (demanding, tries) = refusing_proxy("407 Proxy Authentication Required").await;
     let st = connect_through(&ws.url(), &demanding, None).await;

@@ -19,7 +19,8 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use uplink_engine::core::{Heartbeat, PongMatch, RateLimit};
 use uplink_engine::{
-    ClientConfig, Engine, Outbound, ProxySetting, Status, TokenPlacement, UnackedOrders,
+    ClientConfig, Engine, EngineEvent, Outbound, ProxySetting, Status, TokenPlacement,
+    UnackedOrders,
 };
 
 /// `--heartbeat`.
@@ -360,7 +361,11 @@ impl Watch {
 }
 
 async fn watch(w: Watch) -> Result<ExitCode> {
-    let (handle, mut events) = Engine::start(w.config()?)?;
+    let config = w.config()?;
+    // The feed's own words in an `error` message are printed as the engine prints its
+    // errors: a server that echoes the token back does not put it on stdout.
+    let redactor = config.redactor();
+    let (handle, mut events) = Engine::start(config)?;
     if !w.subscribe.is_empty() {
         handle.subscribe(w.subscribe.clone())?;
     }
@@ -403,14 +408,14 @@ async fn watch(w: Watch) -> Result<ExitCode> {
                     engine_died = true;
                     break;
                 };
-                if print(&mut out, &ev).is_err() {
+                if print(&mut out, &scrub(ev, &redactor)).is_err() {
                     break; // stdout closed (e.g. piped into head)
                 }
                 // Batch what is already there (a bounded amount), then flush once.
                 let mut ok = true;
                 for _ in 0..DRAIN_BATCH {
                     let Some(ev) = events.try_recv() else { break };
-                    ok &= print(&mut out, &ev).is_ok();
+                    ok &= print(&mut out, &scrub(ev, &redactor)).is_ok();
                 }
                 if !ok || out.flush().is_err() {
                     break;
@@ -481,6 +486,19 @@ struct StatsLine<'a> {
     /// The snapshot.
     #[serde(flatten)]
     status: &'a Status,
+}
+
+/// `ev` with the text of a feed's `error` message cleaned of this configuration's
+/// secrets (and escaped, and cut), as the engine's own errors are. Everything else
+/// is the feed's data, printed as it came.
+fn scrub(mut ev: EngineEvent, redactor: &uplink_engine::Redactor) -> EngineEvent {
+    if let EngineEvent::Message { message } = &mut ev {
+        if let uplink_engine::proto::Payload::Error(e) = &mut message.payload {
+            e.code = redactor.clean(&e.code);
+            e.message = redactor.clean(&e.message);
+        }
+    }
+    ev
 }
 
 fn print(out: &mut impl Write, ev: &impl serde::Serialize) -> std::io::Result<()> {
