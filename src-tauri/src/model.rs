@@ -762,7 +762,7 @@ impl AppModel {
                 row.side,
                 row.qty,
                 row.symbol,
-                shorten(word, 40)
+                self.redactor.clean(&shorten(word, 40))
             )));
         };
         Some(Ok(OrderUpdate {
@@ -1669,6 +1669,29 @@ mod tests {
             2,
         );
         assert!(out.is_empty(), "{out:?}");
+        let out = b.apply(
+            EngineEvent::Error {
+                kind: ErrorKind::ServerError,
+                message: "feed error AUTH: token *** expired".into(),
+            },
+            now,
+            3,
+        );
+        assert!(
+            matches!(&out[..], [Out::Log(l)] if l.message == "Feed error: feed error AUTH: token *** expired"),
+            "{out:?}"
+        );
+        // A venue's status word of its own is cleaned too (a newline forges no line).
+        b.order_placed(MessageId(9), "v1", "AAPL", Side::Buy, 1.0, 4);
+        let out = b.apply(
+            msg(r#"{"type":"order","data":{"client_order_id":"v1","status":"ODD\nINFO forged"}}"#),
+            now,
+            5,
+        );
+        assert!(
+            matches!(&out[..], [Out::Log(l)] if l.message.contains("\"ODD\\nINFO forged\"")),
+            "{out:?}"
+        );
     }
 
     #[test]

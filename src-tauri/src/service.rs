@@ -16,7 +16,7 @@ use uplink_sim::{SimConfig, Simulator};
 
 use crate::commands::{ApiError, Snapshot};
 use crate::model::{AppModel, Level, Out};
-use crate::settings::{self, Settings, SettingsInput, SettingsStore, SettingsView};
+use crate::settings::{self, LoadNote, Settings, SettingsInput, SettingsStore, SettingsView};
 
 /// Wall-clock Unix milliseconds.
 pub fn now_ms() -> u64 {
@@ -118,9 +118,11 @@ impl Service {
         engines_on: tokio::runtime::Handle,
     ) -> Result<(Service, EventStream), ApiError> {
         let store = SettingsStore::new(config_dir);
-        let (settings, load_error) = store.load();
-        if let Some(e) = &load_error {
-            tracing::error!("{e}");
+        let (settings, load_note) = store.load();
+        match &load_note {
+            Some(LoadNote::Error(e)) => tracing::error!("{e}"),
+            Some(LoadNote::Warning(w)) => tracing::warn!("{w}"),
+            None => {}
         }
         let demo = if settings.uses_demo() {
             Some(start_demo().await.map_err(demo_error)?)
@@ -140,8 +142,12 @@ impl Service {
         let mut model = AppModel::new(settings.uses_demo(), settings.notify.clone());
         model.set_watchlist(&settings.watchlist);
         model.set_redactor(settings.client_config(&demo_url).redactor());
-        if let Some(e) = load_error {
-            model.note(Level::Error, e, now_ms());
+        if let Some(n) = load_note {
+            let level = match n {
+                LoadNote::Error(_) => Level::Error,
+                LoadNote::Warning(_) => Level::Warn,
+            };
+            model.note(level, n.text().to_owned(), now_ms());
         }
         let service = Service {
             engine: slot,

@@ -215,14 +215,64 @@ fn mask_proxy(url: &str) -> String {
 }
 
 /// Whether a feed URL carries a secret: a password, or a secret query key
-/// (`?token=…`, [`uplink_engine::core::redact::SECRET_KEYS`]).
+/// (`?token=…`).
 fn has_secret(url: &str) -> bool {
-    url::Url::parse(url).is_ok_and(|u| {
-        u.password().is_some()
-            || u.query_pairs().any(|(k, _)| {
-                uplink_engine::core::redact::SECRET_KEYS.contains(&k.to_ascii_lowercase().as_str())
+    url::Url::parse(url).is_ok_and(|u| uplink_engine::has_secret(&u))
+}
+
+/// A feed URL from the window, with what it was shown masked put back: the stored
+/// URL itself if it came back unchanged; else, if it was edited, each `***` that
+/// stands for a secret (the password, a secret query key's value) gets the value of
+/// the stored URL to the same host and port (the one at the same place in the list
+/// first). Edits elsewhere are kept. A `***` with nothing to come from stays, and
+/// [`Settings::validate`] refuses it.
+fn restore_feed_secrets(url: String, stored: &[String], index: usize) -> String {
+    if let Some(same) = stored
+        .get(index)
+        .into_iter()
+        .chain(stored)
+        .find(|old| has_secret(old) && mask_feed_url(old) == url)
+    {
+        return same.clone();
+    }
+    if !url.contains(MASK) {
+        return url;
+    }
+    let Ok(mut u) = url::Url::parse(&url) else {
+        return url;
+    };
+    let old = stored.get(index).into_iter().chain(stored).find_map(|s| {
+        url::Url::parse(s).ok().filter(|o| {
+            o.host_str() == u.host_str() && o.port_or_known_default() == u.port_or_known_default()
+        })
+    });
+    let Some(old) = old else { return url };
+    if u.password() == Some(MASK) {
+        if let Some(p) = old.password() {
+            let _ = u.set_password(Some(p));
+        }
+    }
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let restored = (v == MASK && uplink_engine::is_secret_key(&k))
+                    .then(|| old.query_pairs().find(|(ok, _)| *ok == k).map(|(_, ov)| ov))
+                    .flatten();
+                (k.into_owned(), restored.unwrap_or(v).into_owned())
             })
-    })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
+}
+
+/// Whether a feed URL still holds a masked secret (`***` as its password or as a
+/// secret query key's value).
+fn holds_mask(u: &url::Url) -> bool {
+    u.password() == Some(MASK)
+        || u.query_pairs()
+            .any(|(k, v)| v == MASK && uplink_engine::is_secret_key(&k))
 }
 
 /// A feed URL as the window may see it: its secrets masked, else exactly as stored.
@@ -322,13 +372,8 @@ impl Settings {
             .iter()
             .map(|u| u.trim().to_owned())
             .filter(|u| !u.is_empty())
-            .map(|u| {
-                self.feed_urls
-                    .iter()
-                    .find(|old| has_secret(old) && mask_feed_url(old) == u)
-                    .cloned()
-                    .unwrap_or(u)
-            })
+            .enumerate()
+            .map(|(i, u)| restore_feed_secrets(u, &self.feed_urls, i))
             .collect();
         // What the window got masked and sent back unchanged keeps its secret.
         if next.proxy == mask_proxy(&self.proxy) {
@@ -439,6 +484,9 @@ impl Settings {
                     Some("must start with ws:// or wss://".to_owned())
                 }
                 Ok(u) if u.host_str().is_none_or(str::is_empty) => Some("needs a host".to_owned()),
+                Ok(u) if holds_mask(&u) => Some(format!(
+                    "a secret shown as {MASK} has no stored value for this host: enter it again"
+                )),
                 Ok(_) => None,
             };
             if let Some(p) = problem {
@@ -667,22 +715,45 @@ fn json_error(e: &serde_json::Error) -> String {
     use serde_json::error::Category;
     let full = e.to_string();
     let msg = full.split(" at line ").next().unwrap_or(&full);
-    let what = if msg.starts_with("missing field") || msg.starts_with("duplicate field") {
-        msg.to_owned()
-    } else if let Some(i) = msg.find("expected") {
-        format!("a value of the wrong kind: {}", &msg[i..])
-    } else {
-        match e.classify() {
-            Category::Syntax => "not valid JSON".to_owned(),
-            Category::Eof => "the file ends too early".to_owned(),
-            Category::Data => "a value that does not fit its field".to_owned(),
-            Category::Io => "it cannot be read".to_owned(),
+    let what = match e.classify() {
+        // Syntax messages quote no value ("expected `,` or `}`").
+        Category::Syntax => format!("not valid JSON: {msg}"),
+        Category::Eof => "the file ends too early".to_owned(),
+        Category::Io => "it cannot be read".to_owned(),
+        Category::Data
+            if msg.starts_with("missing field") || msg.starts_with("duplicate field") =>
+        {
+            msg.to_owned()
         }
+        // `invalid type: string "…", expected a sequence`: only what was expected (the
+        // last one: the quoted value may itself contain the word).
+        Category::Data => match msg.rfind(", expected ") {
+            Some(i) => format!("a value of the wrong kind: {}", &msg[i + 2..]),
+            None => "a value that does not fit its field".to_owned(),
+        },
     };
     if e.line() == 0 {
         what
     } else {
         format!("{what} (line {}, column {})", e.line(), e.column())
+    }
+}
+
+/// What loading the settings has to say besides the settings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadNote {
+    /// The file could not be used: the defaults are in force.
+    Error(String),
+    /// The file is in force, but something in it was ignored.
+    Warning(String),
+}
+
+impl LoadNote {
+    /// The text, whichever it is.
+    pub fn text(&self) -> &str {
+        match self {
+            LoadNote::Error(t) | LoadNote::Warning(t) => t,
+        }
     }
 }
 
@@ -720,7 +791,7 @@ impl SettingsStore {
     /// Reads the settings. Missing file: defaults. Unreadable or invalid file: it is
     /// kept aside as `settings.json.bad`, the error is returned with the defaults, and
     /// nothing crashes.
-    pub fn load(&self) -> (Settings, Option<String>) {
+    pub fn load(&self) -> (Settings, Option<LoadNote>) {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -729,7 +800,10 @@ impl SettingsStore {
             Err(e) => {
                 return (
                     Settings::default(),
-                    Some(format!("cannot read {}: {e}", self.path.display())),
+                    Some(LoadNote::Error(format!(
+                        "cannot read {}: {e}",
+                        self.path.display()
+                    ))),
                 )
             }
         };
@@ -738,11 +812,11 @@ impl SettingsStore {
             Ok(s) => {
                 let unknown = unknown_keys(&text);
                 let note = (!unknown.is_empty()).then(|| {
-                    format!(
+                    LoadNote::Warning(format!(
                         "{} has settings Uplink does not know, ignored (and left out at the next save): {}",
                         self.path.display(),
                         unknown.join(", ")
-                    )
+                    ))
                 });
                 (s, note)
             }
@@ -751,10 +825,10 @@ impl SettingsStore {
                 let _ = std::fs::rename(&self.path, &bad);
                 (
                     Settings::default(),
-                    Some(format!(
+                    Some(LoadNote::Error(format!(
                         "settings file was invalid ({e}); kept as {} and started with defaults",
                         bad.display()
-                    )),
+                    ))),
                 )
             }
         }
@@ -1004,7 +1078,7 @@ mod tests {
         std::fs::write(store.path(), "{ not json").unwrap();
         let (s, err) = store.load();
         assert_eq!(s, Settings::default());
-        assert!(err.unwrap().contains("settings.json.bad"));
+        assert!(matches!(err, Some(LoadNote::Error(e)) if e.contains("settings.json.bad")));
         assert!(dir.join("settings.json.bad").exists());
     }
 
@@ -1060,6 +1134,43 @@ mod tests {
             back.same_connection(&stored),
             "nothing changed: no reconnect"
         );
+
+        {
+            // Edited elsewhere in the line: the secrets stay, the edit is kept.
+            let mut edited = view.settings.clone();
+            edited.feed_urls[1] = edited.feed_urls[1].replace("desk=3", "desk=4");
+            let back = stored.apply(SettingsInput {
+                settings: edited,
+                token_change: None,
+            });
+            assert_eq!(
+                back.feed_urls[1],
+                "wss://bob:pw-7@backup.example/ws?apikey=ak-7&desk=4"
+            );
+            back.validate().unwrap();
+            // Moved to a host it has no secret for: refused, with a reason.
+            let mut moved = view.settings.clone();
+            moved.feed_urls[1] = moved.feed_urls[1].replace("backup.example", "other.example");
+            let back = stored.apply(SettingsInput {
+                settings: moved,
+                token_change: None,
+            });
+            let e = back.validate().unwrap_err();
+            assert!(e["feed_urls"].contains("enter it again"), "{e:?}");
+            // Two lines to one host that differ only in their secrets keep their own.
+            let twins = Settings {
+                feed_urls: vec![
+                    "wss://h.example/ws?token=first".into(),
+                    "wss://h.example/ws?token=second".into(),
+                ],
+                ..Settings::default()
+            };
+            let back = twins.apply(SettingsInput {
+                settings: twins.view().settings,
+                token_change: None,
+            });
+            assert_eq!(back.feed_urls, twins.feed_urls);
+        }
         let c = back.client_config("");
         assert_eq!(c.headers, [("X-Api-Key".to_string(), "k3y".to_string())]);
     }
@@ -1123,7 +1234,9 @@ mod tests {
         .unwrap();
         let (s, note) = store.load();
         assert_eq!(s.queue_size, 7);
-        let note = note.expect("a note");
+        let Some(LoadNote::Warning(note)) = note else {
+            panic!("a warning: {note:?}")
+        };
         assert!(note.ends_with("`heartbeat_intervall_secs`"), "{note}");
         assert!(
             !note.contains("feed_url"),
@@ -1144,6 +1257,11 @@ mod tests {
         assert!(!e.contains("sekrit") && e.contains("wrong kind"), "{e}");
         let e = parse(r#"{"token": "sekrit-3""#).unwrap_err();
         assert!(!e.contains("sekrit") && e.contains("line 1"), "{e}");
+        // The word "expected" inside the value shows nothing of it.
+        let e = parse(r#"{"feed_urls": "x, expected sekrit-4"}"#).unwrap_err();
+        assert!(!e.contains("sekrit"), "{e}");
+        let e = parse(r#"{"queue_size": 1 "token": 2}"#).unwrap_err();
+        assert!(e.starts_with("not valid JSON: expected `,` or `}`"), "{e}");
     }
 
     #[test]

@@ -1181,7 +1181,8 @@ fn a_feed_whose_timestamps_are_absurd_is_measured_within_reason_and_never_crashe
     let offset = w.status().clock_offset_ms.expect("a readable pong time");
     assert!(offset > 2.5e14, "{offset}");
     // Updates stamped at the epoch and past the year 9999: one delay sample of
-    // thousands of years from the first, none from the second, and no panic.
+    // thousands of years from the first, none from the second, and no panic. (What
+    // keeps every delay within a Duration is the year-9999 cap on readable times.)
     for ts in ["0", "1e300"] {
         w.now += 20 * MS;
         let update =

@@ -160,22 +160,28 @@ pub fn mask_url(url: &Url) -> String {
         let pairs: Vec<(String, String)> = u
             .query_pairs()
             .map(|(k, v)| {
-                let secret =
-                    uplink_core::redact::SECRET_KEYS.contains(&k.to_ascii_lowercase().as_str());
-                (
-                    k.into_owned(),
-                    if secret {
-                        "***".to_owned()
-                    } else {
-                        v.into_owned()
-                    },
-                )
+                let v = if is_secret_key(&k) {
+                    "***".to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
             })
             .collect();
         u.query_pairs_mut().clear().extend_pairs(pairs);
     }
     // Keep the asterisks readable rather than percent-encoded.
     u.to_string().replace("%2A%2A%2A", "***")
+}
+
+/// Whether a query key's value is a secret ([`uplink_core::redact::SECRET_KEYS`]).
+pub fn is_secret_key(key: &str) -> bool {
+    uplink_core::redact::SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str())
+}
+
+/// Whether [`mask_url`] hides anything in `url`: a password, or a secret query value.
+pub fn has_secret(url: &Url) -> bool {
+    url.password().is_some() || url.query_pairs().any(|(k, _)| is_secret_key(&k))
 }
 
 /// [`mask_url`] for text that may not even parse.

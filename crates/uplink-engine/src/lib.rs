@@ -54,7 +54,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use config::{mask_url, mask_url_str, ClientConfig, TokenPlacement};
+pub use config::{has_secret, is_secret_key, mask_url, mask_url_str, ClientConfig, TokenPlacement};
 pub use event::{EngineEvent, LatencyEvent};
 pub use proxy::ProxySetting;
 pub use uplink_core::Redactor;
@@ -392,7 +392,8 @@ pub(crate) struct Batch {
     pub(crate) read_at: Instant,
     /// The events, in order.
     pub(crate) events: Vec<EngineEvent>,
-    /// Bytes of the frames behind them.
+    /// Bytes of the frames behind them; for a batch from a backlog, the
+    /// [`event_bytes`] of its events.
     pub(crate) bytes: usize,
 }
 
@@ -403,15 +404,18 @@ pub const MAX_BEHIND_BYTES: usize = 64 << 20;
 pub const MAX_BACKLOG: usize = 10_000;
 
 /// What a subscriber that is behind keeps: everything but market data. Market data is
-/// a feed message that is neither an order (or a venue's report on one) nor an
-/// error: price updates, and messages of types Uplink does not know (trades, books,
-/// a custom dialect's ticks). A newer one will come.
+/// a price update, or a feed message of a type Uplink does not know (trades, books,
+/// a custom dialect's ticks) other than `order` and `error` (a venue's own shape of
+/// those). A newer one will come.
 fn kept_when_behind(e: &EngineEvent) -> bool {
     match e {
         EngineEvent::Message { message } => match &message.payload {
-            Payload::Order(_) | Payload::Error(_) => true,
             Payload::Update(_) => false,
-            _ => message.order_echo().is_some(),
+            Payload::Other(m) => matches!(
+                m.get("type").and_then(serde_json::Value::as_str),
+                Some("order" | "error")
+            ),
+            _ => true,
         },
         _ => true,
     }
@@ -455,7 +459,7 @@ pub fn event_bytes(e: &EngineEvent) -> usize {
 pub(crate) struct Subscriber {
     /// Batches to the stream.
     pub(crate) tx: mpsc::Sender<Batch>,
-    /// Frame bytes sent and not yet taken by the stream.
+    /// Bytes sent and not yet taken by the stream (see [`Batch::bytes`]).
     pub(crate) behind: Arc<AtomicUsize>,
     /// Events waiting because the stream was behind (never market data), at most
     /// [`MAX_BACKLOG`] of them and [`MAX_BEHIND_BYTES`] of [`event_bytes`].
@@ -493,12 +497,28 @@ impl Subscriber {
         }
     }
 
-    /// Sends a batch the channel has room for, counting its bytes as behind.
+    /// Sends a batch the channel has room for, counting its bytes as behind (before
+    /// the send, so the stream never takes away more than was added).
     fn send_counted(&mut self, b: Batch) {
         let bytes = b.bytes;
-        if self.tx.try_send(b).is_ok() {
-            self.behind.fetch_add(bytes, Ordering::Relaxed);
+        self.behind.fetch_add(bytes, Ordering::Relaxed);
+        if let Err(e) = self.tx.try_send(b) {
+            self.behind.fetch_sub(bytes, Ordering::Relaxed);
+            // Only this task sends, and it looked for room: never happens, but the
+            // events are not lost if it does.
+            if let mpsc::error::TrySendError::Full(b) = e {
+                for ev in b.events {
+                    self.push_backlog(ev);
+                }
+            }
         }
+    }
+
+    /// Puts an event at the end of the backlog, counting its [`event_bytes`].
+    fn push_backlog(&mut self, e: EngineEvent) {
+        let n = event_bytes(&e);
+        self.backlog_bytes += n;
+        self.backlog.push_back((e, n));
     }
 
     /// Offers a batch without waiting; returns how many events were dropped.
@@ -509,9 +529,7 @@ impl Subscriber {
             // Behind: keep what matters, drop the market data (a newer one will come).
             for e in b.events.drain(..) {
                 if kept_when_behind(&e) {
-                    let n = event_bytes(&e);
-                    self.backlog_bytes += n;
-                    self.backlog.push_back((e, n));
+                    self.push_backlog(e);
                 } else {
                     dropped += 1;
                 }
@@ -535,9 +553,7 @@ impl Subscriber {
             // Raced with nothing (only this task sends), but never lose a batch.
             self.behind.fetch_sub(b.bytes, Ordering::Relaxed);
             for e in b.events {
-                let n = event_bytes(&e);
-                self.backlog_bytes += n;
-                self.backlog.push_back((e, n));
+                self.push_backlog(e);
             }
         }
         dropped
@@ -568,7 +584,8 @@ pub struct EventStream {
     read_at: Option<Instant>,
     /// This subscriber's lag: frame read to event received, per batch.
     lag: uplink_core::LatencyTracker,
-    /// Frame bytes sent to this stream and not yet taken (shared with the engine).
+    /// Bytes sent to this stream and not yet taken (shared with the engine; see
+    /// [`Batch::bytes`]).
     behind: Arc<AtomicUsize>,
 }
 
@@ -676,11 +693,12 @@ mod tests {
         let venue = message(
             r#"{"type":"order","data":{"id":"o1","client_order_id":"c1","status":"FILLED"}}"#,
         );
+        let elsewhere = message(r#"{"type":"order","data":{"id":"o2","status":"FILLED"}}"#);
         let error = message(r#"{"type":"error","data":{"code":"E","message":"m"}}"#);
         let state = EngineEvent::Sent { id: MessageId(1) };
-        let dropped = sub.offer(batch(vec![update(), book, order, venue, error, state]));
-        assert_eq!(dropped, 2);
-        assert_eq!(sub.backlog.len(), 4);
+        let events = vec![update(), book, order, venue, elsewhere, error, state];
+        assert_eq!(sub.offer(batch(events)), 2);
+        assert_eq!(sub.backlog.len(), 5);
 
         // Feed reports of 1 MiB each: the backlog holds 64 MiB of them at most.
         let big = "x".repeat(1 << 20);
@@ -705,7 +723,7 @@ mod tests {
         );
         assert_eq!(
             sub.backlog.len() as u64 + dropped,
-            104,
+            105,
             "each one kept or counted"
         );
         assert!(sub.backlog.len() >= 60, "{}", sub.backlog.len());
@@ -743,5 +761,39 @@ mod tests {
             0,
             "every byte taken back"
         );
+    }
+
+    /// Behind by bytes with room in the channel: 70 MiB of frames wait for the
+    /// stream. The next batch's price goes, its order waits, and nothing more is sent
+    /// until the stream has taken those bytes.
+    #[tokio::test]
+    async fn more_than_max_behind_bytes_waiting_holds_the_backlog_back() {
+        let (mut sub, mut stream) = subscriber(4096);
+        let update = || message(r#"{"type":"update","data":{"symbol":"A","price":1}}"#);
+        let order = || {
+            message(
+                r#"{"type":"order","data":{"id":"o1","client_order_id":"c1","symbol":"A","side":"buy","qty":1,"status":"accepted"}}"#,
+            )
+        };
+        let mut big = batch(vec![update()]);
+        big.bytes = 70 << 20;
+        assert_eq!(sub.offer(big), 0);
+        assert_eq!(sub.offer(batch(vec![update(), order()])), 1, "the price");
+        assert_eq!(sub.backlog.len(), 1, "the order waits");
+        sub.flush();
+        assert_eq!(sub.backlog.len(), 1, "not while 70 MiB wait");
+        assert!(
+            stream.try_recv().is_some(),
+            "the stream takes the big batch"
+        );
+        assert_eq!(sub.behind.load(Ordering::Relaxed), 0);
+        sub.flush();
+        assert!(sub.backlog.is_empty());
+        let next = stream.try_recv();
+        assert!(
+            matches!(&next, Some(EngineEvent::Message { message }) if message.payload.kind() == "order"),
+            "{next:?}"
+        );
+        assert_eq!(sub.behind.load(Ordering::Relaxed), 0);
     }
 }

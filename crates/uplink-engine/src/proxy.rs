@@ -130,11 +130,12 @@ pub(crate) fn resolve(
         ProxySetting::Url(u) if u.trim().is_empty() => Ok(None),
         ProxySetting::Url(u) => parse(u).map(Some),
         ProxySetting::FromEnvironment => {
-            // The variable's name as found (lower case first), and its value.
+            // The variable's name as found, and its value: the lower-case one if it is
+            // set at all (set empty, it turns a system-wide upper-case one off), else
+            // the upper-case one; empty means none.
             let get = |name: &str| {
                 let lower = name.to_lowercase();
                 env(&lower)
-                    .filter(|v| !v.trim().is_empty())
                     .map(|v| (lower, v))
                     .or_else(|| env(name).map(|v| (name.to_owned(), v)))
                     .filter(|(_, v)| !v.trim().is_empty())
@@ -148,16 +149,18 @@ pub(crate) fn resolve(
             } else {
                 get("HTTP_PROXY")
             };
-            match by_scheme.or_else(|| get("ALL_PROXY")) {
-                // `proxy.corp:3128`, as curl takes it: an HTTP proxy.
-                Some((_, u)) if !u.contains("://") => {
-                    parse(&format!("http://{}", u.trim())).map(Some)
-                }
-                Some((name, u)) => parse(&u)
-                    .map(Some)
-                    .map_err(|e| format!("the proxy in {name} cannot be used: {e}")),
-                None => Ok(None),
-            }
+            let Some((name, u)) = by_scheme.or_else(|| get("ALL_PROXY")) else {
+                return Ok(None);
+            };
+            // `proxy.corp:3128`, as curl takes it: an HTTP proxy.
+            let u = if u.contains("://") {
+                u
+            } else {
+                format!("http://{}", u.trim())
+            };
+            parse(&u)
+                .map(Some)
+                .map_err(|e| format!("the proxy in {name} cannot be used: {e}"))
         }
     }
 }
@@ -517,7 +520,7 @@ mod tests {
             None
         );
         assert_eq!(host(resolve(&ProxySetting::Direct, &wss, env(vars))), None);
-        // Lower case first, as curl reads them; an empty one counts as unset.
+        // Lower case first; set empty, it turns the upper-case one off.
         let both: &'static [(&str, &str)] = &[
             ("https_proxy", "http://lower:3128"),
             ("HTTPS_PROXY", "http://upper:3128"),
@@ -530,6 +533,11 @@ mod tests {
         );
         assert_eq!(
             host(resolve(&ProxySetting::FromEnvironment, &ws, env(both))),
+            None
+        );
+        let upper: &'static [(&str, &str)] = &[("HTTP_PROXY", "http://upper-plain:3128")];
+        assert_eq!(
+            host(resolve(&ProxySetting::FromEnvironment, &ws, env(upper))),
             Some("upper-plain".into())
         );
         // No scheme: an HTTP proxy, as curl takes it.
@@ -541,7 +549,13 @@ mod tests {
             (p.kind, p.host.as_str(), p.port),
             (Kind::Http, "proxy.corp", 3128)
         );
-        // One it cannot use is named, with its secret masked.
+        // One it cannot use is named, with its secret masked; so is a bare one.
+        let bad_port: &'static [(&str, &str)] = &[("https_proxy", "proxy.corp:99999")];
+        let e = resolve(&ProxySetting::FromEnvironment, &wss, env(bad_port)).unwrap_err();
+        assert!(
+            e.starts_with("the proxy in https_proxy cannot be used"),
+            "{e}"
+        );
         let tls: &'static [(&str, &str)] = &[("HTTPS_PROXY", "https://u:pw@proxy:1")];
         let e = resolve(&ProxySetting::FromEnvironment, &wss, env(tls)).unwrap_err();
         assert!(

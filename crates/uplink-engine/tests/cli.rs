@@ -428,6 +428,11 @@ async fn a_feeds_error_that_echoes_the_token_is_printed_without_it() {
                 let _ = ws
                     .send(tokio_tungstenite::tungstenite::Message::text(error))
                     .await;
+                // The same in a shape of the feed's own.
+                let other = r#"{"type":"error","error":{"reason":["bad","tok-secret-77"]}}"#;
+                let _ = ws
+                    .send(tokio_tungstenite::tungstenite::Message::text(other))
+                    .await;
                 while let Some(Ok(_)) = ws.next().await {}
             });
         }
@@ -454,9 +459,14 @@ async fn a_feeds_error_that_echoes_the_token_is_printed_without_it() {
         saw_error.set(saw_error.get() || v["event"] == "error");
         v["event"] == "message" && v["message"]["type"] == "error"
     });
+    let (_, other) = wait_line(&lines, Duration::from_secs(10), "the other error", |v| {
+        assert!(!v.to_string().contains("tok-secret"), "{v}");
+        v["event"] == "message" && v["message"].get("error").is_some()
+    });
     let _ = child.kill();
     let _ = child.wait();
     assert!(saw_error.get(), "the engine reported the feed's error");
+    assert_eq!(other["message"]["error"]["reason"][1], "***", "{other}");
     assert_eq!(
         message["message"]["data"]["message"], "token *** is not allowed here",
         "{message}"

@@ -489,13 +489,30 @@ struct StatsLine<'a> {
 }
 
 /// `ev` with the text of a feed's `error` message cleaned of this configuration's
-/// secrets (and escaped, and cut), as the engine's own errors are. Everything else
+/// secrets (and escaped, and cut), as the engine's own errors are: in the protocol's
+/// shape its code and message, in another shape every string of it. Everything else
 /// is the feed's data, printed as it came.
 fn scrub(mut ev: EngineEvent, redactor: &uplink_engine::Redactor) -> EngineEvent {
+    fn strings(v: &mut serde_json::Value, redactor: &uplink_engine::Redactor) {
+        match v {
+            serde_json::Value::String(s) => *s = redactor.clean(s),
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|v| strings(v, redactor)),
+            serde_json::Value::Object(m) => m.values_mut().for_each(|v| strings(v, redactor)),
+            _ => {}
+        }
+    }
     if let EngineEvent::Message { message } = &mut ev {
-        if let uplink_engine::proto::Payload::Error(e) = &mut message.payload {
-            e.code = redactor.clean(&e.code);
-            e.message = redactor.clean(&e.message);
+        match &mut message.payload {
+            uplink_engine::proto::Payload::Error(e) => {
+                e.code = redactor.clean(&e.code);
+                e.message = redactor.clean(&e.message);
+            }
+            uplink_engine::proto::Payload::Other(m)
+                if m.get("type").and_then(serde_json::Value::as_str) == Some("error") =>
+            {
+                m.values_mut().for_each(|v| strings(v, redactor));
+            }
+            _ => {}
         }
     }
     ev
