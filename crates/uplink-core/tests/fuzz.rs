@@ -64,8 +64,15 @@ const KINDS: [ErrorKind; 6] = [
     ErrorKind::ConnectTimeout,
 ];
 
-const FRAMES: [&str; 8] = [
+const FRAMES: [&str; 13] = [
     r#"{"type":"pong"}"#,
+    // Pongs and updates stamped anywhere a feed could: the epoch, the year 9999, past
+    // it, negative, absurd (the clock offset and the delay must never overflow).
+    r#"{"type":"pong","timestamp":0}"#,
+    r#"{"type":"pong","timestamp":"9999-12-31T23:59:59.999Z"}"#,
+    r#"{"type":"pong","timestamp":1e300}"#,
+    r#"{"type":"update","data":{"symbol":"S1","price":1},"timestamp":-1e300}"#,
+    r#"{"type":"update","data":{"symbol":"S1","price":1},"timestamp":"0001-01-01T00:00:00Z"}"#,
     r#"{"type":"update","data":{"symbol":"S1","price":1},"timestamp":1764115200000}"#,
     r#"{"type":"order","data":{"id":"o","client_order_id":"c3","symbol":"S1","side":"buy","qty":1,"status":"accepted"}}"#,
     r#"{"type":"error","data":{"code":"X","message":"bad\nline"}}"#,
