@@ -762,7 +762,7 @@ impl AppModel {
                 row.side,
                 row.qty,
                 row.symbol,
-                self.redactor.clean(&shorten(word, 40))
+                shorten(&self.redactor.clean(word), 40)
             )));
         };
         Some(Ok(OrderUpdate {

@@ -222,48 +222,63 @@ fn has_secret(url: &str) -> bool {
 
 /// A feed URL from the window, with what it was shown masked put back: the stored
 /// URL itself if it came back unchanged; else, if it was edited, each `***` that
-/// stands for a secret (the password, a secret query key's value) gets the value of
-/// the stored URL to the same host and port (the one at the same place in the list
-/// first). Edits elsewhere are kept. A `***` with nothing to come from stays, and
-/// [`Settings::validate`] refuses it.
+/// stands for a secret (the password, a secret query key's value; the n-th of a
+/// repeated key) gets the value the stored URLs with the same scheme, host and port
+/// hold for it, if they agree on one. Edits elsewhere are kept. A `***` with none, or
+/// several, to come from stays, and [`Settings::validate`] refuses it: never a guess.
+/// A URL without a masked secret is kept as typed.
 fn restore_feed_secrets(url: String, stored: &[String], index: usize) -> String {
-    if let Some(same) = stored
-        .get(index)
-        .into_iter()
-        .chain(stored)
-        .find(|old| has_secret(old) && mask_feed_url(old) == url)
-    {
+    let in_order = || stored.get(index).into_iter().chain(stored);
+    if let Some(same) = in_order().find(|old| has_secret(old) && mask_feed_url(old) == url) {
         return same.clone();
-    }
-    if !url.contains(MASK) {
-        return url;
     }
     let Ok(mut u) = url::Url::parse(&url) else {
         return url;
     };
-    let old = stored.get(index).into_iter().chain(stored).find_map(|s| {
-        url::Url::parse(s).ok().filter(|o| {
-            o.host_str() == u.host_str() && o.port_or_known_default() == u.port_or_known_default()
+    if !holds_mask(&u) {
+        return url;
+    }
+    let olds: Vec<url::Url> = in_order()
+        .filter_map(|s| url::Url::parse(s).ok())
+        .filter(|o| {
+            o.scheme() == u.scheme()
+                && o.host_str() == u.host_str()
+                && o.port_or_known_default() == u.port_or_known_default()
         })
-    });
-    let Some(old) = old else { return url };
+        .collect();
+    // The one value the stored URLs agree on, if there is exactly one.
+    fn only(values: impl Iterator<Item = String>) -> Option<String> {
+        let mut values: Vec<String> = values.collect();
+        values.dedup();
+        values.sort();
+        values.dedup();
+        (values.len() == 1).then(|| values.remove(0))
+    }
     if u.password() == Some(MASK) {
-        if let Some(p) = old.password() {
-            let _ = u.set_password(Some(p));
+        if let Some(p) = only(olds.iter().filter_map(|o| o.password().map(str::to_owned))) {
+            let _ = u.set_password(Some(&p));
         }
     }
-    if u.query().is_some() {
-        let pairs: Vec<(String, String)> = u
-            .query_pairs()
-            .map(|(k, v)| {
-                let restored = (v == MASK && uplink_engine::is_secret_key(&k))
-                    .then(|| old.query_pairs().find(|(ok, _)| *ok == k).map(|(_, ov)| ov))
-                    .flatten();
-                (k.into_owned(), restored.unwrap_or(v).into_owned())
-            })
-            .collect();
-        u.query_pairs_mut().clear().extend_pairs(pairs);
-    }
+    let mut seen: Vec<String> = Vec::new();
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .map(|(k, v)| {
+            let n = seen.iter().filter(|s| **s == k).count();
+            seen.push(k.to_string());
+            let restored = (v == MASK && uplink_engine::is_secret_key(&k))
+                .then(|| {
+                    only(olds.iter().filter_map(|o| {
+                        o.query_pairs()
+                            .filter(|(ok, _)| *ok == k)
+                            .nth(n)
+                            .map(|(_, ov)| ov.into_owned())
+                    }))
+                })
+                .flatten();
+            (k.into_owned(), restored.unwrap_or_else(|| v.into_owned()))
+        })
+        .collect();
+    u.query_pairs_mut().clear().extend_pairs(pairs);
     u.to_string()
 }
 
@@ -485,7 +500,7 @@ impl Settings {
                 }
                 Ok(u) if u.host_str().is_none_or(str::is_empty) => Some("needs a host".to_owned()),
                 Ok(u) if holds_mask(&u) => Some(format!(
-                    "a secret shown as {MASK} has no stored value for this host: enter it again"
+                    "a secret shown as {MASK} has no one stored value for this scheme, host and port: enter it again"
                 )),
                 Ok(_) => None,
             };
@@ -714,7 +729,9 @@ pub fn unknown_keys(text: &str) -> Vec<String> {
 fn json_error(e: &serde_json::Error) -> String {
     use serde_json::error::Category;
     let full = e.to_string();
-    let msg = full.split(" at line ").next().unwrap_or(&full);
+    // Without the position serde_json appends (the value may hold the same words).
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    let msg = full.strip_suffix(&position).unwrap_or(&full);
     let what = match e.classify() {
         // Syntax messages quote no value ("expected `,` or `}`").
         Category::Syntax => format!("not valid JSON: {msg}"),
@@ -1170,6 +1187,48 @@ mod tests {
                 token_change: None,
             });
             assert_eq!(back.feed_urls, twins.feed_urls);
+            // A line removed and the other edited: which token it had cannot be told
+            // (both lines went to that host), so it is asked for, never guessed.
+            let mut one = twins.view().settings;
+            one.feed_urls = vec![one.feed_urls[1].replace("/ws", "/v2")];
+            let back = twins.apply(SettingsInput {
+                settings: one,
+                token_change: None,
+            });
+            assert!(back.validate().unwrap_err()["feed_urls"].contains("enter it again"));
+            // Never onto plain ws://: nothing to come from there, so refused.
+            let mut plain = twins.view().settings;
+            plain.feed_urls = vec![plain.feed_urls[0].replace("wss://", "ws://")];
+            let back = twins.apply(SettingsInput {
+                settings: plain,
+                token_change: None,
+            });
+            assert!(back.validate().unwrap_err()["feed_urls"].contains("enter it again"));
+            // A repeated key gets each of its own values back.
+            let repeated = Settings {
+                feed_urls: vec!["wss://r.example/ws?token=a&token=b&desk=3".into()],
+                ..Settings::default()
+            };
+            let mut view = repeated.view().settings;
+            view.feed_urls[0] = view.feed_urls[0].replace("desk=3", "desk=4");
+            let back = repeated.apply(SettingsInput {
+                settings: view,
+                token_change: None,
+            });
+            assert_eq!(
+                back.feed_urls,
+                ["wss://r.example/ws?token=a&token=b&desk=4"]
+            );
+            // A URL with no secret is kept exactly as typed, `***` or not.
+            let odd = Settings {
+                feed_urls: vec!["wss://H.example:443/x?q=***&a=%20".into()],
+                ..Settings::default()
+            };
+            let back = odd.apply(SettingsInput {
+                settings: odd.view().settings,
+                token_change: None,
+            });
+            assert_eq!(back.feed_urls, odd.feed_urls);
         }
         let c = back.client_config("");
         assert_eq!(c.headers, [("X-Api-Key".to_string(), "k3y".to_string())]);
@@ -1260,6 +1319,11 @@ mod tests {
         // The word "expected" inside the value shows nothing of it.
         let e = parse(r#"{"feed_urls": "x, expected sekrit-4"}"#).unwrap_err();
         assert!(!e.contains("sekrit"), "{e}");
+        let e = parse(r#"{"feed_urls": "x, expected sekrit-5 at line 9"}"#).unwrap_err();
+        assert!(
+            !e.contains("sekrit") && e.ends_with("expected a sequence"),
+            "{e}"
+        );
         let e = parse(r#"{"queue_size": 1 "token": 2}"#).unwrap_err();
         assert!(e.starts_with("not valid JSON: expected `,` or `}`"), "{e}");
     }

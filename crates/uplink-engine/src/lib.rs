@@ -422,9 +422,10 @@ fn kept_when_behind(e: &EngineEvent) -> bool {
 }
 
 /// The bytes an event is counted for in a backlog: 64 for the event, and for a feed
-/// message the lengths of its strings and keys and 8 for each other JSON value. An
-/// estimate of its memory, within a small factor, computed only for a subscriber
-/// that is behind.
+/// message the lengths of its strings (an order's, an error's, a subscription's
+/// symbols) and of any JSON it carries (an error's details, a message of another
+/// type: its strings and keys, and 8 for each other value). An estimate of its
+/// memory, within a small factor, computed only for a subscriber that is behind.
 pub fn event_bytes(e: &EngineEvent) -> usize {
     fn value(v: &serde_json::Value) -> usize {
         match v {
@@ -446,7 +447,10 @@ pub fn event_bytes(e: &EngineEvent) -> usize {
                 o.filled_at.as_deref(),
                 o.reason.as_deref(),
             ]),
-            Payload::Error(e) => e.code.len() + e.message.len(),
+            Payload::Error(e) => e.code.len() + e.message.len() + value(&e.details),
+            Payload::Subscribe(d) | Payload::Unsubscribe(d) => {
+                d.symbols.iter().map(|s| 8 + s.len()).sum()
+            }
             Payload::Other(m) => m.iter().map(|(k, v)| k.len() + value(v)).sum(),
             _ => 0,
         },
@@ -708,6 +712,19 @@ mod tests {
             ))
         };
         assert!(event_bytes(&report()) > 1 << 20);
+        // An error's details and a subscription's symbols count too.
+        let detailed = message(&format!(
+            r#"{{"type":"error","data":{{"code":"E","message":"m","details":{{"x":"{big}"}}}}}}"#
+        ));
+        assert!(event_bytes(&detailed) > 1 << 20);
+        let symbols = (0..1000)
+            .map(|i| format!("\"S{i:05}\""))
+            .collect::<Vec<_>>();
+        let subscribe = message(&format!(
+            r#"{{"type":"subscribe","data":{{"symbols":[{}]}}}}"#,
+            symbols.join(",")
+        ));
+        assert!(event_bytes(&subscribe) > 6 * 1000);
         let mut dropped = 0;
         for _ in 0..100 {
             dropped += sub.offer(batch(vec![report()]));

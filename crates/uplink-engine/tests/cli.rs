@@ -424,12 +424,12 @@ async fn a_feeds_error_that_echoes_the_token_is_printed_without_it() {
                 let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
                     return;
                 };
-                let error = r#"{"type":"error","data":{"code":"AUTH","message":"token tok-secret-77 is not allowed here"}}"#;
+                let error = r#"{"type":"error","data":{"code":"AUTH","message":"token tok-secret-77 is not allowed here","details":{"echo":["tok-secret-77"]}}}"#;
                 let _ = ws
                     .send(tokio_tungstenite::tungstenite::Message::text(error))
                     .await;
                 // The same in a shape of the feed's own.
-                let other = r#"{"type":"error","error":{"reason":["bad","tok-secret-77"]}}"#;
+                let other = r#"{"type":"error","error":{"reason":["bad","tok-secret-77"]},"tok-secret-77 bad":1}"#;
                 let _ = ws
                     .send(tokio_tungstenite::tungstenite::Message::text(other))
                     .await;
@@ -467,6 +467,8 @@ async fn a_feeds_error_that_echoes_the_token_is_printed_without_it() {
     let _ = child.wait();
     assert!(saw_error.get(), "the engine reported the feed's error");
     assert_eq!(other["message"]["error"]["reason"][1], "***", "{other}");
+    assert_eq!(other["message"]["*** bad"], 1, "{other}");
+    assert_eq!(message["message"]["data"]["details"]["echo"][0], "***");
     assert_eq!(
         message["message"]["data"]["message"], "token *** is not allowed here",
         "{message}"

@@ -489,28 +489,40 @@ struct StatsLine<'a> {
 }
 
 /// `ev` with the text of a feed's `error` message cleaned of this configuration's
-/// secrets (and escaped, and cut), as the engine's own errors are: in the protocol's
-/// shape its code and message, in another shape every string of it. Everything else
-/// is the feed's data, printed as it came.
+/// secrets (and escaped, and cut), as the engine's own errors are: every string and
+/// key of it, in the protocol's shape or another. Everything else is the feed's data,
+/// printed as it came.
 fn scrub(mut ev: EngineEvent, redactor: &uplink_engine::Redactor) -> EngineEvent {
-    fn strings(v: &mut serde_json::Value, redactor: &uplink_engine::Redactor) {
+    use serde_json::{Map, Value};
+    // Every string and every key.
+    fn clean(v: &mut Value, redactor: &uplink_engine::Redactor) {
         match v {
-            serde_json::Value::String(s) => *s = redactor.clean(s),
-            serde_json::Value::Array(a) => a.iter_mut().for_each(|v| strings(v, redactor)),
-            serde_json::Value::Object(m) => m.values_mut().for_each(|v| strings(v, redactor)),
+            Value::String(s) => *s = redactor.clean(s),
+            Value::Array(a) => a.iter_mut().for_each(|v| clean(v, redactor)),
+            Value::Object(m) => clean_map(m, redactor),
             _ => {}
         }
+    }
+    fn clean_map(m: &mut Map<String, Value>, redactor: &uplink_engine::Redactor) {
+        *m = std::mem::take(m)
+            .into_iter()
+            .map(|(k, mut v)| {
+                clean(&mut v, redactor);
+                (redactor.clean(&k), v)
+            })
+            .collect();
     }
     if let EngineEvent::Message { message } = &mut ev {
         match &mut message.payload {
             uplink_engine::proto::Payload::Error(e) => {
                 e.code = redactor.clean(&e.code);
                 e.message = redactor.clean(&e.message);
+                clean(&mut e.details, redactor);
             }
             uplink_engine::proto::Payload::Other(m)
-                if m.get("type").and_then(serde_json::Value::as_str) == Some("error") =>
+                if m.get("type").and_then(Value::as_str) == Some("error") =>
             {
-                m.values_mut().for_each(|v| strings(v, redactor));
+                clean_map(m, redactor);
             }
             _ => {}
         }
