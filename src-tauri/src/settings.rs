@@ -258,6 +258,14 @@ fn restore_feed_secrets(url: String, stored: &[String], index: usize) -> String 
         if let Some(p) = only(olds.iter().filter_map(|o| o.password().map(str::to_owned))) {
             let _ = u.set_password(Some(&p));
         }
+    } else if u.password().is_none() && u.username() == MASK {
+        let lone = olds
+            .iter()
+            .filter(|o| o.password().is_none() && !o.username().is_empty())
+            .map(|o| o.username().to_owned());
+        if let Some(name) = only(lone) {
+            let _ = u.set_username(&name);
+        }
     }
     let mut seen: Vec<String> = Vec::new();
     let pairs: Vec<(String, String)> = u
@@ -282,10 +290,11 @@ fn restore_feed_secrets(url: String, stored: &[String], index: usize) -> String 
     u.to_string()
 }
 
-/// Whether a feed URL still holds a masked secret (`***` as its password or as a
-/// secret query key's value).
+/// Whether a feed URL still holds a masked secret (`***` as its password, as its
+/// user name with no password, or as a secret query key's value).
 fn holds_mask(u: &url::Url) -> bool {
     u.password() == Some(MASK)
+        || (u.password().is_none() && u.username() == MASK)
         || u.query_pairs()
             .any(|(k, v)| v == MASK && uplink_engine::is_secret_key(&k))
 }
@@ -1219,6 +1228,19 @@ mod tests {
                 back.feed_urls,
                 ["wss://r.example/ws?token=a&token=b&desk=4"]
             );
+            // A token as the URL's user name: masked, and kept when the line is edited.
+            let lone = Settings {
+                feed_urls: vec!["wss://ghp_t0ken@l.example/ws?desk=1".into()],
+                ..Settings::default()
+            };
+            let mut view = lone.view().settings;
+            assert_eq!(view.feed_urls, ["wss://***@l.example/ws?desk=1"]);
+            view.feed_urls[0] = view.feed_urls[0].replace("desk=1", "desk=2");
+            let back = lone.apply(SettingsInput {
+                settings: view,
+                token_change: None,
+            });
+            assert_eq!(back.feed_urls, ["wss://ghp_t0ken@l.example/ws?desk=2"]);
             // A URL with no secret is kept exactly as typed, `***` or not.
             let odd = Settings {
                 feed_urls: vec!["wss://H.example:443/x?q=***&a=%20".into()],

@@ -121,7 +121,8 @@ fn mask_secret_params(s: &str) -> String {
     out
 }
 
-/// `scheme://user:password@host` anywhere in text: the password becomes `***`.
+/// `scheme://user:password@host` anywhere in text: the password becomes `***`; a user
+/// name alone (`wss://TOKEN@host`, a token in practice) becomes `***` too.
 fn mask_userinfo(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -140,7 +141,7 @@ fn mask_userinfo(s: &str) -> String {
                         out.push_str(user);
                         out.push_str(":***");
                     }
-                    None => out.push_str(userinfo),
+                    None => out.push_str("***"),
                 }
                 out.push_str(&authority[at..]);
             }
@@ -192,6 +193,10 @@ mod tests {
         assert_eq!(
             r.clean("cannot reach socks5://bob:hunter2@proxy:1080/x"),
             "cannot reach socks5://bob:***@proxy:1080/x"
+        );
+        assert_eq!(
+            r.clean("401 from wss://ghp_t0ken@feed.example/ws"),
+            "401 from wss://***@feed.example/ws"
         );
         assert_eq!(r.clean("apitoken=abc; Key=zzz"), "apitoken=***; Key=***");
         assert_eq!(

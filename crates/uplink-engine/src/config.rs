@@ -150,11 +150,14 @@ impl std::fmt::Debug for Prepared {
     }
 }
 
-/// The URL with any password and secret query values replaced by `***`.
+/// The URL with any password and secret query values replaced by `***`; a user name
+/// with no password (`wss://TOKEN@host`, a token in practice) too.
 pub fn mask_url(url: &Url) -> String {
     let mut u = url.clone();
     if u.password().is_some() {
         let _ = u.set_password(Some("***"));
+    } else if !u.username().is_empty() {
+        let _ = u.set_username("***");
     }
     if u.query().is_some() {
         let pairs: Vec<(String, String)> = u
@@ -179,9 +182,12 @@ pub fn is_secret_key(key: &str) -> bool {
     uplink_core::redact::SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str())
 }
 
-/// Whether [`mask_url`] hides anything in `url`: a password, or a secret query value.
+/// Whether [`mask_url`] hides anything in `url`: a password, a lone user name, or a
+/// secret query value.
 pub fn has_secret(url: &Url) -> bool {
-    url.password().is_some() || url.query_pairs().any(|(k, _)| is_secret_key(&k))
+    url.password().is_some()
+        || !url.username().is_empty()
+        || url.query_pairs().any(|(k, _)| is_secret_key(&k))
 }
 
 /// [`mask_url`] for text that may not even parse.
@@ -399,6 +405,13 @@ mod tests {
             "wss://bob:***@feed.example/ws?token=***&symbol=AAPL&API_KEY=***"
         );
         assert!(!m.contains("hunter2") && !m.contains("abc"));
+        // A user name alone is a token in practice.
+        let u = Url::parse("wss://ghp_t0ken@feed.example/ws").unwrap();
+        assert_eq!(mask_url(&u), "wss://***@feed.example/ws");
+        assert!(has_secret(&u));
+        assert!(!has_secret(
+            &Url::parse("wss://feed.example/ws?desk=1").unwrap()
+        ));
     }
 
     #[test]
