@@ -476,28 +476,20 @@ impl Subscriber {
     /// Sends what waits in the backlog, if the stream has room now and is not more
     /// than [`MAX_BEHIND_BYTES`] behind.
     pub(crate) fn flush(&mut self) {
+        self.flush_at(driver::now());
+    }
+
+    /// [`Subscriber::flush`], the batch stamped as read at `read_at`.
+    fn flush_at(&mut self, read_at: Instant) {
         let room =
             self.tx.capacity() > 0 && self.behind.load(Ordering::Relaxed) <= MAX_BEHIND_BYTES;
         if !self.backlog.is_empty() && room {
-            let b = self.backlog_batch(driver::now());
+            let b = Batch {
+                read_at,
+                events: self.backlog.drain(..).map(|(e, _)| e).collect(),
+                bytes: std::mem::take(&mut self.backlog_bytes),
+            };
             self.send_counted(b);
-        }
-    }
-
-    /// The whole backlog as one batch, its bytes those of its events.
-    fn backlog_batch(&mut self, read_at: Instant) -> Batch {
-        let (events, bytes) = self
-            .backlog
-            .drain(..)
-            .fold((Vec::new(), 0), |(mut v, n), (e, b)| {
-                v.push(e);
-                (v, n + b)
-            });
-        self.backlog_bytes = 0;
-        Batch {
-            read_at,
-            events,
-            bytes,
         }
     }
 
@@ -546,20 +538,10 @@ impl Subscriber {
                 self.backlog_bytes -= n;
                 dropped += 1;
             }
-            if !behind && self.tx.capacity() > 0 && !self.backlog.is_empty() {
-                let b = self.backlog_batch(b.read_at);
-                self.send_counted(b);
-            }
+            self.flush_at(b.read_at);
             return dropped;
         }
-        self.behind.fetch_add(b.bytes, Ordering::Relaxed);
-        if let Err(mpsc::error::TrySendError::Full(b)) = self.tx.try_send(b) {
-            // Raced with nothing (only this task sends), but never lose a batch.
-            self.behind.fetch_sub(b.bytes, Ordering::Relaxed);
-            for e in b.events {
-                self.push_backlog(e);
-            }
-        }
+        self.send_counted(b);
         dropped
     }
 }
