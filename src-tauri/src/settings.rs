@@ -249,7 +249,6 @@ fn restore_feed_secrets(url: String, stored: &[String], index: usize) -> String 
     // The one value the stored URLs agree on, if there is exactly one.
     fn only(values: impl Iterator<Item = String>) -> Option<String> {
         let mut values: Vec<String> = values.collect();
-        values.dedup();
         values.sort();
         values.dedup();
         (values.len() == 1).then(|| values.remove(0))
@@ -1122,6 +1121,14 @@ mod tests {
         );
     }
 
+    /// What `stored` becomes when the window sends `shown` back, the token kept.
+    fn saved(stored: &Settings, shown: Settings) -> Settings {
+        stored.apply(SettingsInput {
+            settings: shown,
+            token_change: None,
+        })
+    }
+
     #[test]
     fn proxy_passwords_and_header_values_never_reach_the_window_and_survive_a_save() {
         let stored = Settings {
@@ -1149,10 +1156,7 @@ mod tests {
             "a URL without a secret exactly as stored"
         );
         // The window sends back what it was shown: the secrets are kept.
-        let back = stored.apply(SettingsInput {
-            settings: view.settings.clone(),
-            token_change: None,
-        });
+        let back = saved(&stored, view.settings.clone());
         assert_eq!(back.proxy, stored.proxy);
         assert_eq!(back.headers, stored.headers);
         assert_eq!(back.feed_urls, stored.feed_urls);
@@ -1165,10 +1169,7 @@ mod tests {
             // Edited elsewhere in the line: the secrets stay, the edit is kept.
             let mut edited = view.settings.clone();
             edited.feed_urls[1] = edited.feed_urls[1].replace("desk=3", "desk=4");
-            let back = stored.apply(SettingsInput {
-                settings: edited,
-                token_change: None,
-            });
+            let back = saved(&stored, edited);
             assert_eq!(
                 back.feed_urls[1],
                 "wss://bob:pw-7@backup.example/ws?apikey=ak-7&desk=4"
@@ -1177,10 +1178,7 @@ mod tests {
             // Moved to a host it has no secret for: refused, with a reason.
             let mut moved = view.settings.clone();
             moved.feed_urls[1] = moved.feed_urls[1].replace("backup.example", "other.example");
-            let back = stored.apply(SettingsInput {
-                settings: moved,
-                token_change: None,
-            });
+            let back = saved(&stored, moved);
             let e = back.validate().unwrap_err();
             assert!(e["feed_urls"].contains("enter it again"), "{e:?}");
             // Two lines to one host that differ only in their secrets keep their own.
@@ -1191,27 +1189,18 @@ mod tests {
                 ],
                 ..Settings::default()
             };
-            let back = twins.apply(SettingsInput {
-                settings: twins.view().settings,
-                token_change: None,
-            });
+            let back = saved(&twins, twins.view().settings);
             assert_eq!(back.feed_urls, twins.feed_urls);
             // A line removed and the other edited: which token it had cannot be told
             // (both lines went to that host), so it is asked for, never guessed.
             let mut one = twins.view().settings;
             one.feed_urls = vec![one.feed_urls[1].replace("/ws", "/v2")];
-            let back = twins.apply(SettingsInput {
-                settings: one,
-                token_change: None,
-            });
+            let back = saved(&twins, one);
             assert!(back.validate().unwrap_err()["feed_urls"].contains("enter it again"));
             // Never onto plain ws://: nothing to come from there, so refused.
             let mut plain = twins.view().settings;
             plain.feed_urls = vec![plain.feed_urls[0].replace("wss://", "ws://")];
-            let back = twins.apply(SettingsInput {
-                settings: plain,
-                token_change: None,
-            });
+            let back = saved(&twins, plain);
             assert!(back.validate().unwrap_err()["feed_urls"].contains("enter it again"));
             // A repeated key gets each of its own values back.
             let repeated = Settings {
@@ -1220,10 +1209,7 @@ mod tests {
             };
             let mut view = repeated.view().settings;
             view.feed_urls[0] = view.feed_urls[0].replace("desk=3", "desk=4");
-            let back = repeated.apply(SettingsInput {
-                settings: view,
-                token_change: None,
-            });
+            let back = saved(&repeated, view);
             assert_eq!(
                 back.feed_urls,
                 ["wss://r.example/ws?token=a&token=b&desk=4"]
@@ -1236,20 +1222,14 @@ mod tests {
             let mut view = lone.view().settings;
             assert_eq!(view.feed_urls, ["wss://***@l.example/ws?desk=1"]);
             view.feed_urls[0] = view.feed_urls[0].replace("desk=1", "desk=2");
-            let back = lone.apply(SettingsInput {
-                settings: view,
-                token_change: None,
-            });
+            let back = saved(&lone, view);
             assert_eq!(back.feed_urls, ["wss://ghp_t0ken@l.example/ws?desk=2"]);
             // A URL with no secret is kept exactly as typed, `***` or not.
             let odd = Settings {
                 feed_urls: vec!["wss://H.example:443/x?q=***&a=%20".into()],
                 ..Settings::default()
             };
-            let back = odd.apply(SettingsInput {
-                settings: odd.view().settings,
-                token_change: None,
-            });
+            let back = saved(&odd, odd.view().settings);
             assert_eq!(back.feed_urls, odd.feed_urls);
         }
         let c = back.client_config("");

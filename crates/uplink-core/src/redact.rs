@@ -33,6 +33,11 @@ pub const SECRET_KEYS: &[&str] = &[
     "passphrase",
 ];
 
+/// Whether a query key's value is a secret: one of [`SECRET_KEYS`], in any case.
+pub fn is_secret_key(key: &str) -> bool {
+    SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str())
+}
+
 /// The longest text kept from outside (an error body, a close reason).
 pub const MAX_TEXT: usize = 300;
 
@@ -97,7 +102,7 @@ fn mask_secret_params(s: &str) -> String {
             if (1..=32).contains(&key_len) && bytes.get(i + key_len) == Some(&b'=') {
                 let eq = key_len;
                 let key = &s[i..i + eq];
-                if SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
+                if is_secret_key(key) {
                     out.push_str(key);
                     out.push_str("=***");
                     let mut j = i + eq + 1;

@@ -10,6 +10,7 @@ use url::Url;
 
 use crate::proxy::{Proxy, ProxySetting};
 use crate::EngineError;
+pub use uplink_core::redact::is_secret_key;
 
 /// Text from outside (an HTTP status line) made safe to show: control characters
 /// escaped, at most 200 characters.
@@ -175,11 +176,6 @@ pub fn mask_url(url: &Url) -> String {
     }
     // Keep the asterisks readable rather than percent-encoded.
     u.to_string().replace("%2A%2A%2A", "***")
-}
-
-/// Whether a query key's value is a secret ([`uplink_core::redact::SECRET_KEYS`]).
-pub fn is_secret_key(key: &str) -> bool {
-    uplink_core::redact::SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str())
 }
 
 /// Whether [`mask_url`] hides anything in `url`: a password, a lone user name, or a

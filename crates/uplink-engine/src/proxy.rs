@@ -80,7 +80,11 @@ pub(crate) fn parse(raw: &str) -> Result<Proxy, String> {
         .trim_end_matches(']')
         .to_owned();
     // Percent-decoding only: a `+` in a password is a plus, not a space.
-    let decode = |s: &str| percent_decode(s);
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     let password = url.password().unwrap_or("");
     let auth = (!url.username().is_empty() || !password.is_empty())
         .then(|| (decode(url.username()), decode(password)));
@@ -91,31 +95,6 @@ pub(crate) fn parse(raw: &str) -> Result<Proxy, String> {
         auth,
         masked,
     })
-}
-
-/// `%XX` escapes decoded (as UTF-8, lossily); nothing else changes.
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (
-            b[i],
-            b.get(i + 1).and_then(|&c| hex(c)),
-            b.get(i + 2).and_then(|&c| hex(c)),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The proxy for a feed at `feed`, per `setting` and (for
