@@ -1,7 +1,10 @@
 fn main() {
     // Tauri embeds the built UI; without it its macro fails with a cryptic panic. Say
     // what to run instead.
-    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist/index.html");
+    // Read at run time, not baked in with env!(): a target directory shared by two
+    // checkouts reuses one build script for both, and each must look at its own ui/.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dist = std::path::Path::new(&manifest_dir).join("../ui/dist/index.html");
     println!("cargo:rerun-if-changed=../ui/dist/index.html");
     if !dist.exists() {
         eprintln!(
