@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::ids::ConnId;
+
 /// A breaker's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -223,6 +225,115 @@ impl Endpoints {
                 }
             })
             .collect()
+    }
+}
+
+/// Which endpoint the connection uses: the breakers, the endpoint dialing or up, and
+/// the one the next retry dials.
+#[derive(Debug)]
+pub(crate) struct Failover {
+    /// The feed's endpoints and their breakers.
+    pub endpoints: Endpoints,
+    /// The endpoint dialing or connected (0 = primary).
+    pub current: usize,
+    /// The endpoint the next retry dials.
+    pub next: usize,
+    /// The endpoint of the last connection that came up: a switch is announced once.
+    pub last_up: Option<usize>,
+}
+
+impl Failover {
+    /// `n` endpoints, starting from the primary.
+    pub fn new(n: usize, config: BreakerConfig) -> Self {
+        Failover {
+            endpoints: Endpoints::new(n, config),
+            current: 0,
+            next: 0,
+            last_up: None,
+        }
+    }
+
+    /// A new endpoint count starts over from the primary; the same count keeps the
+    /// breakers and takes the new settings.
+    pub fn reconfigure(&mut self, n: usize, config: BreakerConfig) {
+        if n != self.endpoints.len() {
+            *self = Failover {
+                last_up: self.last_up,
+                ..Failover::new(n, config)
+            };
+        } else {
+            self.endpoints.set_config(config);
+        }
+    }
+
+    /// A connection to the current endpoint came up: its breaker closes. Returns the
+    /// endpoint the last connection was on when this one is another.
+    pub fn up(&mut self) -> Option<usize> {
+        let to = self.current;
+        self.endpoints.on_success(to);
+        self.last_up.replace(to).filter(|from| *from != to)
+    }
+}
+
+/// The failback probe while connected to a backup: when to try the primary again, and
+/// the probe dial under way. Held by the connected state; the connection asks it what
+/// is due and does what it says.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Failback {
+    /// When to probe the primary; `None` on the primary, or while a probe is under way.
+    pub at: Option<Instant>,
+    /// The probe dial under way.
+    pub probe: Option<Probe>,
+}
+
+/// A failback probe dial.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Probe {
+    /// The probe connection's id.
+    pub conn: ConnId,
+    /// When it is abandoned.
+    pub deadline: Instant,
+}
+
+impl Failback {
+    /// A connection to `endpoint` came up at `now`: on a backup, the primary is
+    /// probed after `after` (zero: never).
+    pub fn enter(now: Instant, endpoint: usize, after: Duration) -> Failback {
+        Failback {
+            at: (endpoint != 0 && !after.is_zero()).then(|| now + after),
+            probe: None,
+        }
+    }
+
+    /// Whether `conn` is the probe under way.
+    pub fn is_probe(&self, conn: ConnId) -> bool {
+        self.probe.is_some_and(|p| p.conn == conn)
+    }
+
+    /// When the probe under way is abandoned.
+    pub fn probe_deadline(&self) -> Option<Instant> {
+        self.probe.map(|p| p.deadline)
+    }
+
+    /// When the next probe starts.
+    pub fn due_at(&self) -> Option<Instant> {
+        self.at.filter(|_| self.probe.is_none())
+    }
+
+    /// The probe failed or was abandoned: the primary is tried again `after` from
+    /// `now`. Returns the probe that was under way.
+    pub fn retry_later(&mut self, now: Instant, after: Duration) -> Option<Probe> {
+        self.at = Some(now + after);
+        self.probe.take()
+    }
+
+    /// Starts a probe dial `conn`, abandoned after `timeout`.
+    pub fn start(&mut self, conn: ConnId, now: Instant, timeout: Duration) {
+        self.at = None;
+        self.probe = Some(Probe {
+            conn,
+            deadline: now + timeout,
+        });
     }
 }
 

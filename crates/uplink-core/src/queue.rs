@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use uplink_proto::Outbound;
 
-use crate::MessageId;
+use crate::ids::MessageId;
 
 /// One user message waiting to be written.
 #[derive(Debug, Clone, PartialEq, Eq)]

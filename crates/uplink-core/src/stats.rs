@@ -1,9 +1,11 @@
 //! Counters the UI and the CLI show: traffic, reconnections, errors by kind, uptime.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
+
+use crate::clock::unix_ms;
 
 /// Why a connection failed or was dropped. Also the key of the per-kind error counters.
 #[derive(
@@ -89,10 +91,67 @@ pub(crate) struct Stats {
     pub unreadable_timestamps: u64,
 }
 
+/// The outbound side's counters, which the snapshot shows beside these.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OutboxCounts {
+    /// Messages waiting in the queue.
+    pub queue_depth: usize,
+    /// Messages the queue dropped when full.
+    pub queue_dropped: u64,
+    /// Orders written and not yet acknowledged.
+    pub awaiting_ack: usize,
+    /// Order messages naming no order sent from here.
+    pub unknown_acks: u64,
+}
+
 impl Stats {
     pub fn record_error(&mut self, now: Instant, kind: ErrorKind, message: &str) {
         *self.errors.entry(kind).or_default() += 1;
         self.last_error = Some((kind, message.to_owned(), now));
+    }
+
+    /// Every counter as the UI shows it, with instants turned into wall-clock time
+    /// through one known pair (`now`, `wall_now`). `uptime` is the current
+    /// connection's.
+    pub fn snapshot(
+        &self,
+        uptime: Duration,
+        now: Instant,
+        wall_now: SystemTime,
+        outbox: OutboxCounts,
+    ) -> StatsSnapshot {
+        StatsSnapshot {
+            messages_received: self.messages_received,
+            bytes_received: self.bytes_received,
+            messages_sent: self.messages_sent,
+            bytes_sent: self.bytes_sent,
+            reconnections: self.reconnections,
+            reconnect_attempts: self.reconnect_attempts,
+            errors: self.errors.values().sum(),
+            errors_by_kind: self.errors.clone(),
+            malformed_messages: self
+                .errors
+                .get(&ErrorKind::MalformedMessage)
+                .copied()
+                .unwrap_or(0),
+            uptime_secs: uptime.as_secs_f64(),
+            total_uptime_secs: (self.closed_uptime + uptime).as_secs_f64(),
+            last_error: self
+                .last_error
+                .as_ref()
+                .map(|(kind, message, at)| LastError {
+                    kind: *kind,
+                    message: message.clone(),
+                    at_unix_ms: unix_ms(*at, now, wall_now),
+                }),
+            queue_depth: outbox.queue_depth,
+            queue_dropped: outbox.queue_dropped,
+            unexpected_messages: self.unexpected_messages,
+            events_dropped: self.events_dropped,
+            unreadable_timestamps: self.unreadable_timestamps,
+            awaiting_ack: outbox.awaiting_ack,
+            unknown_acks: outbox.unknown_acks,
+        }
     }
 }
 

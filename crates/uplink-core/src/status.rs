@@ -4,10 +4,10 @@
 
 use serde::Serialize;
 
+use crate::event::StateKind;
 use crate::failover::EndpointStatus;
 use crate::latency::LatencySummary;
 use crate::stats::{ErrorKind, StatsSnapshot};
-use crate::StateKind;
 
 /// What the single Connect/Disconnect control does in the current state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,9 +1,10 @@
-//! What "healthy" means beyond "the socket answers pings": timestamps read off the
-//! feed, the peer's clock offset estimated from ping/pong round trips, and the feed's
-//! delay corrected by it. The decisions (stale, outage alert) live in the core; this
-//! module holds the arithmetic, tested on its own.
+//! The peer's clock: timestamps read off the feed, its offset from ours estimated from
+//! ping/pong round trips, and the feed's delay corrected by it. The arithmetic, tested
+//! on its own; the connection's heartbeat feeds it (`connection/heartbeat.rs`) and
+//! its freshness reads it (`connection/freshness.rs`).
 
 use std::collections::VecDeque;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub use uplink_proto::parse_rfc3339_ms;
 
@@ -57,6 +58,42 @@ impl ClockEstimator {
 /// stamp is `peer_ms − offset_ms`.
 pub fn feed_delay_ms(recv_ms: f64, peer_ms: f64, offset_ms: f64) -> f64 {
     recv_ms - (peer_ms - offset_ms)
+}
+
+/// One known pair of monotonic and wall-clock time (Unix ms), set by the driver: how
+/// the core turns instants into wall time for timestamps, with no clock read.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct WallClock {
+    /// The pair, once the driver has said what time it is.
+    anchor: Option<(Instant, f64)>,
+}
+
+impl WallClock {
+    /// `now` is `unix_ms` on the wall clock.
+    pub fn set(&mut self, now: Instant, unix_ms: f64) {
+        self.anchor = Some((now, unix_ms));
+    }
+
+    /// Wall-clock Unix ms of `at`, if the driver has said what time it is.
+    pub fn ms(&self, at: Instant) -> Option<f64> {
+        let (anchor, ms) = self.anchor?;
+        Some(if at >= anchor {
+            ms + (at - anchor).as_secs_f64() * 1000.0
+        } else {
+            ms - (anchor - at).as_secs_f64() * 1000.0
+        })
+    }
+}
+
+/// Converts an `Instant` to wall-clock Unix milliseconds, given one known pair.
+pub(crate) fn unix_ms(at: Instant, now: Instant, wall_now: SystemTime) -> u64 {
+    let wall = if at <= now {
+        wall_now.checked_sub(now - at)
+    } else {
+        wall_now.checked_add(at - now)
+    };
+    wall.and_then(|w| w.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]
